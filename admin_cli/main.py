@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 import traceback
 from typing import Any
 
@@ -41,6 +40,28 @@ class CunwuGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; our errors become one clear line and an exit code."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except ValidationFailed as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            click.echo(f"错误：{exc.message}", err=True)
+            ctx.exit(1)
+        except AppError as exc:
+            if _verbose(ctx):
+                traceback.print_exc()
+            click.echo(f"错误：{exc.message}", err=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:  # the last line of defence: one line, not a traceback
+            if _verbose(ctx):
+                traceback.print_exc()
+            click.echo(f"错误：{type(exc).__name__}: {exc}（加 --verbose 查看详情）", err=True)
+            ctx.exit(1)
+
     def _load(self, name: str) -> click.Command | None:
         for module, cmd in COMMANDS:
             if cmd == name:
@@ -55,6 +76,11 @@ class CunwuGroup(click.Group):
         return None
 
 
+def _verbose(ctx: click.Context) -> bool:
+    obj = ctx.find_object(CliContext)
+    return bool(obj and obj.verbose)
+
+
 @click.group(cls=CunwuGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", "database_url", metavar="URL", help="数据库地址，如 sqlite:///var/cunwu.db 或 postgresql://user@host/db")
 @click.option("--verbose", "-v", is_flag=True, help="出错时显示完整调用栈，并输出调试日志")
@@ -63,7 +89,7 @@ def cli(ctx: click.Context, database_url: str | None, verbose: bool) -> None:
     """村务通 Cunwu：政务公开目录、村务公开清单、村民问答与通知推送。"""
     settings = load_settings({"database_url": database_url})
     logging.basicConfig(
-        level=logging.DEBUG if verbose else getattr(logging, settings.log_level.upper(), logging.INFO),
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     obj = CliContext(settings=settings, verbose=verbose)
@@ -72,31 +98,8 @@ def cli(ctx: click.Context, database_url: str | None, verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: runs the click group, turning our errors into one line and an exit code."""
-    verbose = "--verbose" in (argv if argv is not None else sys.argv) or "-v" in (argv if argv is not None else sys.argv)
-    try:
-        return cli.main(args=argv, prog_name="cunwu", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("已取消。", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except ValidationFailed as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"错误：{exc.message}", err=True)
-        sys.exit(1)
-    except AppError as exc:
-        if verbose:
-            traceback.print_exc()
-        click.echo(f"错误：{exc.message}", err=True)
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # the last line of defence: one line, not a traceback
-        if verbose:
-            traceback.print_exc()
-        click.echo(f"错误：{type(exc).__name__}: {exc}（加 --verbose 查看详情）", err=True)
-        sys.exit(1)
+    """Entry point of the ``cunwu`` console script."""
+    return cli.main(args=argv, prog_name="cunwu")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,97 @@
+"""Shared fixtures: real database files (SQLite) and real PostgreSQL databases, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import text
+
+from admin_cli.main import cli
+from core.db import make_engine, make_sessionmaker
+from core.schema import upgrade
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "examples" / "qinghe"
+PG_ENV = "CUNWU_TEST_PG_URL"
+
+
+def pg_admin_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL: a SQLite file, and (when CUNWU_TEST_PG_URL is set) a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cunwu.db'}"
+        return
+    yield from _pg_database()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cunwu.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from _pg_database()
+
+
+def _pg_database() -> Iterator[str]:
+    admin = pg_admin_url()
+    if not admin:
+        pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV}=postgresql://postgres@127.0.0.1:5432/test to run them")
+    name = f"cunwu_t_{uuid.uuid4().hex[:12]}"
+    engine = make_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = admin.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture
+def migrated_url(db_url: str) -> str:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    engine.dispose()
+    return db_url
+
+
+@pytest.fixture
+def session_factory(migrated_url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(migrated_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@dataclass
+class Cunwu:
+    """Runs ``cunwu`` commands against one database, the way a staff member would."""
+
+    url: str
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        runner = CliRunner()
+        return runner.invoke(cli, ["--db", self.url, *args], input=input, catch_exceptions=False, standalone_mode=True)
+
+    def ok(self, *args: str) -> Result:
+        result = self(*args)
+        assert result.exit_code == 0, f"cunwu {' '.join(args)} failed ({result.exit_code}):\n{result.output}"
+        return result
+
+
+@pytest.fixture
+def cunwu(migrated_url: str) -> Cunwu:
+    return Cunwu(migrated_url)

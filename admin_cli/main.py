@@ -82,7 +82,9 @@ def _verbose(ctx: click.Context) -> bool:
 
 
 @click.group(cls=CunwuGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", "database_url", metavar="URL", help="数据库地址，如 sqlite:///var/cunwu.db 或 postgresql://user@host/db")
+@click.option(
+    "--db", "database_url", metavar="URL", help="数据库地址，如 sqlite:///var/cunwu.db 或 postgresql://user@host/db"
+)
 @click.option("--verbose", "-v", is_flag=True, help="出错时显示完整调用栈，并输出调试日志")
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, verbose: bool) -> None:

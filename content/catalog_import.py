@@ -1,0 +1,251 @@
+"""Import of the township disclosure catalog from the standard spreadsheet template.
+
+Validation first, over every row; then, only if nothing is wrong, one transaction that upserts
+by (township, 编码) and retires the items missing from the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from content.models import CatalogItem, Township
+from content.repository import bump_revision, get_or_create_township
+from content.vocab import (
+    AUDIENCE_ALL,
+    AUDIENCE_GROUP_PREFIX,
+    CATALOG_COLUMNS,
+    CHANNELS,
+    DOMAIN_NUMBERS,
+    LEVELS,
+    METHODS,
+    TOWNSHIP_COLUMN,
+)
+from core.errors import Problem, ValidationFailed
+from core.tables import read_table, split_list
+
+CODE_RE = re.compile(r"^\d{2}-\d{3}$")
+FIELDS = (
+    "domain",
+    "group",
+    "title",
+    "elements",
+    "basis",
+    "time_limit",
+    "publishers",
+    "channels",
+    "audience",
+    "method",
+    "levels",
+)
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    line: int
+    township: str | None
+    code: str
+    domain: str
+    group: str
+    title: str
+    elements: list[str]
+    basis: str
+    time_limit: str
+    publishers: list[str]
+    channels: list[str]
+    audience: str
+    method: str
+    levels: list[str]
+
+
+@dataclass
+class ImportReport:
+    township_counts: dict[str, int] = field(default_factory=dict)
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    reactivated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    dry_run: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.township_counts.values())
+
+
+def parse_catalog(path: str | Path) -> list[CatalogRow]:
+    """Read and validate every row; raise ValidationFailed listing every problem."""
+    table = read_table(path, CATALOG_COLUMNS, optional=(TOWNSHIP_COLUMN,))
+    file = table.file
+    problems: list[Problem] = []
+    rows: list[CatalogRow] = []
+    seen_codes: dict[tuple[str | None, str], int] = {}
+    seen_titles: dict[tuple[str | None, str], int] = {}
+
+    for row in table.rows:
+        v = row.values
+        line = row.line
+        before = len(problems)
+
+        def bad(column: str, message: str, line: int = line) -> None:
+            problems.append(Problem(file, line, column, message))
+
+        for col in CATALOG_COLUMNS:
+            if not v.get(col):
+                bad(col, "必填项为空")
+        township = v.get(TOWNSHIP_COLUMN) or None
+        if TOWNSHIP_COLUMN in table.columns and not township:
+            bad(TOWNSHIP_COLUMN, "必填项为空（文件含乡镇列时每行都要填写）")
+        code = v.get("编码", "")
+        if code and not CODE_RE.match(code):
+            bad("编码", f"“{code}”格式不对，应为两位领域号-三位序号，如 19-003")
+        elif code:
+            key = (township, code)
+            if key in seen_codes:
+                bad("编码", f"“{code}”与第 {seen_codes[key]} 行重复")
+            else:
+                seen_codes[key] = line
+        domain = v.get("试点领域", "")
+        if domain and domain not in DOMAIN_NUMBERS:
+            bad("试点领域", f"“{domain}”不是 26 个试点领域之一")
+        elif domain and code and CODE_RE.match(code) and DOMAIN_NUMBERS[domain] != code[:2]:
+            bad("编码", f"“{code}”的领域号与试点领域“{domain}”（{DOMAIN_NUMBERS[domain]}）不一致")
+        title = v.get("二级事项", "")
+        if title:
+            tkey = (township, title)
+            if tkey in seen_titles:
+                bad("二级事项", f"“{title}”与第 {seen_titles[tkey]} 行重复")
+            else:
+                seen_titles[tkey] = line
+        method = v.get("公开方式", "")
+        if method and method not in METHODS:
+            bad("公开方式", f"“{method}”无效，只能是 主动 或 依申请")
+        levels = split_list(v.get("公开层级", ""), "；")
+        if v.get("公开层级") and (
+            not levels or any(lv not in LEVELS for lv in levels) or len(set(levels)) != len(levels)
+        ):
+            bad("公开层级", f"“{v['公开层级']}”无效，只能是 县级、乡级 或 县级；乡级")
+        channels = split_list(v.get("公开渠道和载体", ""), "；")
+        unknown = [c for c in channels if c not in CHANNELS]
+        if unknown:
+            bad("公开渠道和载体", "不是模板中的选项：" + "、".join(unknown))
+        audience = v.get("公开对象", "")
+        if audience and not (
+            audience == AUDIENCE_ALL
+            or (audience.startswith(AUDIENCE_GROUP_PREFIX) and len(audience) > len(AUDIENCE_GROUP_PREFIX))
+        ):
+            bad("公开对象", f"“{audience}”无效，应为 全社会 或 特定群体：<对象>")
+        elements = split_list(v.get("公开内容（要素）", ""), "、")
+        publishers = split_list(v.get("公开主体", ""), "；")
+        if len(problems) > before:
+            continue
+        rows.append(
+            CatalogRow(
+                line=line,
+                township=township,
+                code=code,
+                domain=domain,
+                group=v["一级事项"],
+                title=title,
+                elements=elements,
+                basis=v["公开依据"],
+                time_limit=v["公开时限"],
+                publishers=publishers,
+                channels=[c for c in CHANNELS if c in channels],
+                audience=audience,
+                method=method,
+                levels=[lv for lv in LEVELS if lv in levels],
+            )
+        )
+    if problems:
+        raise ValidationFailed(problems)
+    return rows
+
+
+def _values(row: CatalogRow) -> dict[str, object]:
+    return {name: getattr(row, name) for name in FIELDS}
+
+
+def import_catalog(
+    session: Session,
+    path: str | Path,
+    *,
+    township: str | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Validate then upsert the catalog. With ``dry_run`` nothing is written."""
+    rows = parse_catalog(path)
+    by_township: dict[str, list[CatalogRow]] = {}
+    file_has_townships = any(r.township for r in rows)
+    if file_has_townships and township:
+        raise ValidationFailed([Problem(str(path), None, TOWNSHIP_COLUMN, "文件已含乡镇列，不要再用 --township 指定")])
+    if not file_has_townships:
+        if not township:
+            names = session.scalars(select(Township.name)).all()
+            if len(names) != 1:
+                raise ValidationFailed(
+                    [
+                        Problem(
+                            str(path),
+                            None,
+                            None,
+                            "请用 --township 指定目录所属乡镇"
+                            + ("（现有：" + "、".join(names) + "）" if names else ""),
+                        )
+                    ]
+                )
+            township = names[0]
+        by_township[township] = rows
+    else:
+        for r in rows:
+            by_township.setdefault(r.township or "", []).append(r)
+
+    report = ImportReport(dry_run=dry_run)
+    done = 0
+    total = len(rows)
+    for name, trows in by_township.items():
+        report.township_counts[name] = len(trows)
+        ts = get_or_create_township(session, name, create=not dry_run)
+        existing = (
+            {it.code: it for it in session.scalars(select(CatalogItem).where(CatalogItem.township_id == ts.id))}
+            if ts is not None and ts.id is not None
+            else {}
+        )
+        prefix = f"{name}/" if len(by_township) > 1 else ""
+        for r in trows:
+            values = _values(r)
+            item = existing.pop(r.code, None)
+            if item is None:
+                report.added.append(prefix + r.code)
+                if not dry_run and ts is not None:
+                    session.add(CatalogItem(township_id=ts.id, code=r.code, status="active", **values))
+            else:
+                changed = any(getattr(item, k) != val for k, val in values.items())
+                if item.status != "active":
+                    report.reactivated.append(prefix + r.code)
+                elif changed:
+                    report.updated.append(prefix + r.code)
+                else:
+                    report.unchanged += 1
+                if not dry_run:
+                    for k, val in values.items():
+                        setattr(item, k, val)
+                    item.status = "active"
+            done += 1
+            if progress:
+                progress(done, total)
+        for item in existing.values():
+            if item.status == "active":
+                report.retired.append(prefix + item.code)
+                if not dry_run:
+                    item.status = "retired"
+    if not dry_run:
+        session.flush()
+        bump_revision(session)
+    return report

@@ -28,6 +28,16 @@ ANSWER_RE = re.compile(r"^答[：:]\s*(?P<a>.+)$")
 REQUIRED = ("id", "title", "published", "interpreted", "disclosure")
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so a bad date is our error with a line, not a crash."""
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass(frozen=True)
 class QA:
     question: str
@@ -125,7 +135,7 @@ def parse_interpretation(path: Path) -> tuple[InterpDoc | None, list[Problem]]:
     front_lines = front_text.split("\n")
     body = text[end + 4 :].lstrip("\n")
     try:
-        meta = yaml.safe_load(front_text)
+        meta = yaml.load(front_text, Loader=_FrontMatterLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1

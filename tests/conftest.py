@@ -95,3 +95,24 @@ class Cunwu:
 @pytest.fixture
 def cunwu(migrated_url: str) -> Cunwu:
     return Cunwu(migrated_url)
+
+
+# --- CI guard: when CUNWU_REQUIRE_PG is set, a skipped PostgreSQL test fails the run. ---
+_pg_outcomes: dict[str, int] = {"passed": 0, "skipped": 0, "failed": 0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "pg" not in report.keywords:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _pg_outcomes[report.outcome] = _pg_outcomes.get(report.outcome, 0) + 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not os.environ.get("CUNWU_REQUIRE_PG"):
+        return
+    if _pg_outcomes["skipped"] or not _pg_outcomes["passed"]:
+        session.exitstatus = 1
+        print(
+            f"\nCUNWU_REQUIRE_PG is set but PostgreSQL tests did not all run: {_pg_outcomes}"
+        )

@@ -1,0 +1,59 @@
+# Cunwu — the two commands: `make run` and `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+PORT   ?= 8080
+FAKE_PORT ?= 8081
+
+# Development settings: the bot talks to the local fake WeChat platform.
+DEV_ENV = CUNWU_WECHAT_APPID=wxcunwudev0000001 \
+	CUNWU_WECHAT_SECRET=dev-secret-not-for-production \
+	CUNWU_WECHAT_TOKEN=cunwudevtoken \
+	CUNWU_WECHAT_AES_KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG \
+	CUNWU_WECHAT_API_BASE=http://127.0.0.1:$(FAKE_PORT) \
+	CUNWU_WECOM_API_BASE=http://127.0.0.1:$(FAKE_PORT) \
+	CUNWU_PUBLIC_URL=http://127.0.0.1:$(PORT)
+
+.PHONY: run test lint venv system-deps clean bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/cunwu db upgrade
+	$(BIN)/cunwu load-sample
+	@command -v espeak-ng >/dev/null || echo "提示：未安装 espeak-ng/lame，广播音频将跳过（make system-deps 可安装）。"
+	@echo "假微信平台：http://127.0.0.1:$(FAKE_PORT)   机器人：http://127.0.0.1:$(PORT)/wechat"
+	@echo "另开一个终端与机器人对话：$(DEV_ENV) $(BIN)/cunwu chat --encrypt"
+	@$(BIN)/cunwu dev fake-wechat --port $(FAKE_PORT) & FAKE=$$!; \
+	trap "kill $$FAKE 2>/dev/null" EXIT INT TERM; \
+	$(DEV_ENV) $(BIN)/cunwu serve --port $(PORT)
+
+test: venv
+	$(BIN)/pytest -q -rs $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: venv
+	$(BIN)/python bench/matcher_quality.py
+	$(BIN)/python bench/matcher_speed.py
+	$(BIN)/python bench/endpoint.py
+	$(BIN)/python bench/speech.py
+
+# Optional system packages: offline speech (espeak-ng, lame) and Chromium for the page test.
+system-deps:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng lame chromium; \
+	else echo "请以 root 运行：sudo apt-get install -y espeak-ng lame chromium"; fi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

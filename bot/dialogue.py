@@ -1,0 +1,308 @@
+"""What the bot answers: commands (绑定/解绑/帮助/我村公开), questions, events and other messages.
+
+:func:`parse_command` is pure. The sync functions (:func:`bind`, :func:`unbind`,
+:func:`village_summary` …) take a session and the current time, like every repository here.
+:class:`Dialogue` ties them together for one inbound message: the database work runs through
+``AsyncSession.run_sync`` and the matcher in a worker thread (it may be slow; the caller's reply
+budget must keep running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from bot import replies
+from bot.matching import MatcherHolder, MatcherNotReady, top_of
+from bot.question_log import QuestionEntry, QuestionLogger
+from bot.registry import EventContext, EventRegistry
+from core.clock import Clock, SystemClock
+from core.errors import NotFound
+from village_lists.models import Follower
+from village_lists.repository import (
+    bind_follower,
+    find_villages,
+    get_follower,
+    get_village,
+    list_rows,
+    mark_unsubscribed,
+    unbind_follower,
+)
+from wechat.messages import InboundMessage
+
+log = logging.getLogger(__name__)
+
+# ------------------------------------------------------------------------------------------- commands
+
+BIND = "bind"
+UNBIND = "unbind"
+HELP = "help"
+MY_VILLAGE = "my_village"
+QUESTION = "question"
+EMPTY = "empty"
+
+_BIND_RE = re.compile(r"^(?:绑定|綁定|绑订|bind)(?:村庄|村)?[\s:：,，]*(?P<arg>.*)$", re.IGNORECASE | re.DOTALL)
+_UNBIND = {"解绑", "解除绑定", "取消绑定", "解綁", "unbind"}
+_HELP = {"帮助", "菜单", "幫助", "help", "?", "？", "使用说明", "怎么用"}
+_MY_VILLAGE = {"我村公开", "本村公开", "我村", "我的村", "村务公开", "我村的公开", "我村公开清单"}
+_TRIM = " \t\r\n\u3000.。!！~～、,，"
+
+
+@dataclass(frozen=True)
+class Command:
+    kind: str
+    arg: str = ""
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    return re.sub(r"\s+", " ", text).strip(_TRIM)
+
+
+def parse_command(text: str) -> Command:
+    """Read a villager's text: one of the commands, or a question (``arg`` holds the cleaned text)."""
+    cleaned = _clean(text or "")
+    if not cleaned:
+        return Command(EMPTY)
+    lowered = cleaned.lower()
+    if lowered in _UNBIND:
+        return Command(UNBIND)
+    if lowered in _HELP:
+        return Command(HELP)
+    if cleaned in _MY_VILLAGE:
+        return Command(MY_VILLAGE)
+    match = _BIND_RE.match(cleaned)
+    if match and len(cleaned) <= 40:
+        return Command(BIND, match.group("arg").strip(_TRIM))
+    return Command(QUESTION, cleaned)
+
+
+# --------------------------------------------------------------------------------- sync operations
+
+
+def follower_village(session: Session, openid: str) -> str | None:
+    follower = get_follower(session, openid)
+    return follower.village_code if follower is not None else None
+
+
+def bind(session: Session, openid: str, text: str, now: dt.datetime) -> str:
+    """Bind the follower to the village ``text`` names; the reply (confirmation, choice or not found)."""
+    if not text:
+        return replies.bind_missing_name()
+    candidates = find_villages(session, text)
+    if not candidates:
+        return replies.bind_not_found(text)
+    if len(candidates) > 1:
+        return replies.bind_ambiguous([(v.code, v.name) for v in candidates])
+    village = candidates[0]
+    bind_follower(session, openid, village.code, now)
+    return replies.bound(village.name, village.township.name if village.township else "")
+
+
+def unbind(session: Session, openid: str, now: dt.datetime) -> str:
+    code = follower_village(session, openid)
+    name: str | None = None
+    if code:
+        try:
+            name = get_village(session, code).name
+        except NotFound:
+            name = code
+    unbind_follower(session, openid, now)
+    return replies.unbound(name)
+
+
+def subscribe(session: Session, openid: str, now: dt.datetime, service_phone: str = "") -> str:
+    """Record a (re-)follow; the welcome text (naming the village when the binding was kept)."""
+    follower = get_follower(session, openid)
+    if follower is None:
+        session.add(Follower(openid=openid, active=True, updated_at=now))
+    else:
+        follower.active = True
+        follower.updated_at = now
+    session.flush()
+    text = replies.welcome(service_phone)
+    if follower is not None and follower.village_code:
+        try:
+            name = get_village(session, follower.village_code).name
+            text = f"欢迎回来！您已绑定{name}。\n" + text
+        except NotFound:
+            pass
+    return text
+
+
+def unsubscribe(session: Session, openid: str, now: dt.datetime) -> None:
+    """Mark the follower inactive; the row and the binding are kept for a re-follow."""
+    mark_unsubscribed(session, openid, now)
+
+
+def village_summary(session: Session, code: str, today: dt.date, page_url: str = "") -> str:
+    """A short text of the village's list: what is overdue, then the most recent disclosures."""
+    village = get_village(session, code)
+    rows = list_rows(session, village.code)
+    overdue: dict[int, str] = {}
+    try:
+        from village_lists.checker import OVERDUE, check_village
+
+        for defect in check_village(session, village.code, today):
+            if defect.kind == OVERDUE and defect.row is not None:
+                overdue[defect.row] = defect.title
+    except Exception:  # the summary still helps without the checker's view
+        log.warning("village summary: checker failed for %s", code, exc_info=True)
+    lines = [f"{village.name}村务公开清单（共 {len(rows)} 项，截至 {today.isoformat()}）"]
+    by_seq = {r.seq: r for r in rows}
+    if overdue:
+        lines.append(f"逾期未公开 {len(overdue)} 项：")
+        for seq in sorted(overdue):
+            row = by_seq.get(seq)
+            last = row.last_disclosed.isoformat() if row and row.last_disclosed else "无记录"
+            lines.append(f"· {overdue[seq] or (row.title if row else seq)}（最近公开：{last}）")
+    else:
+        lines.append("目前没有逾期未公开的事项。")
+    recent = sorted((r for r in rows if r.last_disclosed), key=lambda r: (r.last_disclosed, -r.seq), reverse=True)
+    if recent:
+        lines.append("最近公开：")
+        for row in recent[:6]:
+            assert row.last_disclosed is not None
+            lines.append(f"· {row.last_disclosed.isoformat()} {row.title}")
+    text = "\n".join(lines)
+    if page_url:
+        tail = f"\n完整清单：{page_url}"
+        text, _ = replies.fit(text, limit=replies.MAX_REPLY_CHARS - len(tail))
+        text += tail
+    return text
+
+
+# ----------------------------------------------------------------------------------------- dialogue
+
+
+@dataclass
+class Answer:
+    """The reply to one message: ``text`` (``None`` → ``success``) and parts to send after it."""
+
+    text: str | None
+    more: list[str] = field(default_factory=list)
+
+
+class Dialogue:
+    """Answers inbound messages; its collaborators are given in the constructor."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        matcher: MatcherHolder,
+        question_log: QuestionLogger,
+        *,
+        clock: Clock | None = None,
+        public_url: str = "",
+        service_phone: str = "",
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.matcher = matcher
+        self.question_log = question_log
+        self.clock = clock or SystemClock()
+        self.public_url = public_url.rstrip("/")
+        self.service_phone = service_phone
+
+    def page_url(self, code: str) -> str:
+        return f"{self.public_url}/v/{code}" if self.public_url else ""
+
+    async def _sync(self, fn, *args):  # type: ignore[no-untyped-def]
+        """Run ``fn(session, *args)`` in one transaction (committed on success)."""
+        async with self.sessionmaker.begin() as session:
+            return await session.run_sync(fn, *args)
+
+    # -- messages -------------------------------------------------------------------------
+
+    async def reply_to(self, msg: InboundMessage) -> Answer:
+        """The answer to a plain (non-event) message."""
+        if msg.msg_type == "text":
+            return await self.on_text(msg.from_user, msg.content)
+        if msg.msg_type == "voice":
+            if not msg.recognition.strip():
+                return Answer(replies.voice_unrecognised())
+            return await self.on_text(msg.from_user, msg.recognition)
+        return Answer(replies.unsupported(msg.msg_type))
+
+    async def on_text(self, openid: str, text: str) -> Answer:
+        command = parse_command(text)
+        now = self.clock.now()
+        if command.kind == EMPTY:
+            return Answer(replies.empty_text())
+        if command.kind == HELP:
+            return Answer(replies.help_text(self.service_phone))
+        if command.kind == BIND:
+            return Answer(await self._sync(bind, openid, command.arg, now))
+        if command.kind == UNBIND:
+            return Answer(await self._sync(unbind, openid, now))
+        if command.kind == MY_VILLAGE:
+            return Answer(await self.my_village(openid))
+        return await self.ask(openid, command.arg)
+
+    async def my_village(self, openid: str) -> str:
+        today = self.clock.today()
+
+        def summary(session: Session) -> str:
+            code = follower_village(session, openid)
+            if not code:
+                return replies.not_bound()
+            return village_summary(session, code, today, self.page_url(code))
+
+        return str(await self._sync(summary))
+
+    async def ask(self, openid: str, question: str) -> Answer:
+        """A question for the matcher, with the follower's village; logged for the staff report."""
+        village = await self._sync(follower_village, openid)
+        started = time.perf_counter()
+        try:
+            result = await asyncio.to_thread(self.matcher.ask, question, village)
+        except MatcherNotReady:
+            return Answer(replies.busy())
+        latency = (time.perf_counter() - started) * 1000
+        top_id, top_kind = top_of(result)
+        self.question_log.record(
+            QuestionEntry(
+                question=question,
+                normalized=str(result.normalized or ""),
+                answered=bool(result.answered),
+                top_id=top_id,
+                top_kind=top_kind,
+                latency_ms=latency,
+                village=village,
+                openid=openid,
+                channel="wechat",
+            )
+        )
+        text = (result.reply or "").strip() or replies.no_answer(self.service_phone)
+        first, more = replies.fit(text, link=self.page_url(village) if village else None)
+        return Answer(first, more)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def register_events(self, registry: EventRegistry) -> None:
+        """Register the bot's own event handlers (others are left in place)."""
+        registry.register("subscribe", self._on_subscribe)
+        registry.register("unsubscribe", self._on_unsubscribe)
+        registry.register("click", self._on_click)
+
+    async def _on_subscribe(self, ctx: EventContext) -> str | None:
+        return str(await self._sync(subscribe, ctx.message.from_user, ctx.now, self.service_phone))
+
+    async def _on_unsubscribe(self, ctx: EventContext) -> str | None:
+        await self._sync(unsubscribe, ctx.message.from_user, ctx.now)
+        return None
+
+    async def _on_click(self, ctx: EventContext) -> str | None:
+        key = ctx.message.event_key.strip().upper()
+        if key == replies.MENU_BIND:
+            return replies.bind_prompt()
+        if key == replies.MENU_MY_VILLAGE:
+            return await self.my_village(ctx.message.from_user)
+        return replies.help_text(self.service_phone)

@@ -1,0 +1,111 @@
+"""The bot's handle on the question matcher: built off the event loop, refreshed when content changes.
+
+The matcher (``content.matcher``) keeps an in-memory index built from the database. The bot
+holds one in a :class:`MatcherHolder`, builds it in a worker thread at start-up and checks
+cheaply, every few seconds, whether the content changed (``refresh_if_changed``); asking runs in
+a worker thread too, so a slow question never stalls the event loop (nor the reply budget).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+class AskResultLike(Protocol):
+    answered: bool
+    reply: str
+    results: Sequence[Any]
+    ms: float
+    normalized: str
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class MatcherLike(Protocol):
+    def ask(
+        self, question: str, village: str | None = None, township: str | None = None, top: int = 3
+    ) -> AskResultLike: ...
+
+
+MatcherFactory = Callable[[Session], MatcherLike]
+"""Builds a matcher from a (sync) session: ``Matcher.from_session`` by default."""
+
+
+def default_matcher_factory(session: Session) -> MatcherLike:
+    from content.matcher.service import Matcher
+
+    matcher: MatcherLike = Matcher.from_session(session)
+    return matcher
+
+
+def _get(obj: Any, name: str) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def top_of(result: AskResultLike) -> tuple[str, str]:
+    """``(id, kind)`` of the best result, ``("", "")`` when there is none."""
+    results = list(result.results or [])
+    if not results:
+        return "", ""
+    best = results[0]
+    ident = _get(best, "id") or _get(best, "code") or _get(best, "doc_id") or ""
+    kind = _get(best, "kind") or _get(best, "type") or ""
+    return str(ident), str(kind)
+
+
+class MatcherHolder:
+    """The current matcher; ``build`` and ``refresh`` are blocking (call them in a thread)."""
+
+    def __init__(self, factory: MatcherFactory, session_factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+        self.session_factory = session_factory
+        self.current: MatcherLike | None = None
+        self.builds = 0
+        self.last_error: str = ""
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self.current is not None
+
+    def build(self) -> MatcherLike:
+        with self._lock, self.session_factory() as session:
+            matcher = self.factory(session)
+            self.current = matcher
+            self.builds += 1
+            self.last_error = ""
+            return matcher
+
+    def refresh(self) -> bool:
+        """Rebuild when the content changed; True when it did. Builds first if there is no matcher."""
+        if self.current is None:
+            self.build()
+            return True
+        refresh = getattr(self.current, "refresh_if_changed", None)
+        if refresh is None:
+            return False
+        with self._lock, self.session_factory() as session:
+            outcome = refresh(session)
+        if outcome is not None and not isinstance(outcome, bool) and hasattr(outcome, "ask"):
+            self.current = outcome  # a refresh that returns a new matcher
+            return True
+        return bool(outcome)
+
+    def ask(self, question: str, village: str | None = None, top: int = 3) -> AskResultLike:
+        matcher = self.current
+        if matcher is None:
+            raise MatcherNotReady()
+        return matcher.ask(question, village=village, top=top)
+
+
+class MatcherNotReady(RuntimeError):
+    """The matcher has not been built yet (start-up, or its build failed)."""

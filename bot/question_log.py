@@ -1,0 +1,174 @@
+"""The question log: every question asked, for the staff report of what villagers could not find.
+
+Writes are buffered and flushed in batches by :class:`QuestionLogger` (one INSERT for many
+questions), so logging adds no database round trip to a villager's reply. The report,
+:func:`questions_report`, is a plain query over a sync session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from bot.models import QuestionLog
+from core.db import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BUFFER = 10_000
+"""Entries kept while the database is unreachable; older ones are dropped beyond this."""
+
+
+def user_hash(openid: str) -> str:
+    """A short one-way hash of an openid (counts distinct askers; not reversible to a person)."""
+    return hashlib.sha256(openid.encode("utf-8")).hexdigest()[:16] if openid else ""
+
+
+@dataclass(frozen=True)
+class QuestionEntry:
+    question: str
+    normalized: str
+    answered: bool
+    top_id: str
+    top_kind: str
+    latency_ms: float
+    village: str | None = None
+    openid: str = ""
+    channel: str = "wechat"
+    created_at: dt.datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "user_hash": user_hash(self.openid),
+            "channel": self.channel[:12],
+            "village": self.village,
+            "question": self.question[:2000],
+            "normalized": self.normalized[:2000],
+            "answered": self.answered,
+            "top_id": self.top_id[:64],
+            "top_kind": self.top_kind[:16],
+            "latency_ms": round(float(self.latency_ms), 3),
+            "created_at": self.created_at or utcnow(),
+        }
+
+
+class QuestionLogger:
+    """Buffers entries and writes them in batches; :meth:`run` flushes every ``interval`` seconds."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, interval: float = 0.5) -> None:
+        self.sessionmaker = sessionmaker
+        self.interval = interval
+        self._buffer: list[dict[str, Any]] = []
+        self._lock = asyncio.Lock()
+        self.dropped = 0
+
+    def record(self, entry: QuestionEntry) -> None:
+        self._buffer.append(entry.row())
+        if len(self._buffer) > MAX_BUFFER:
+            overflow = len(self._buffer) - MAX_BUFFER
+            del self._buffer[:overflow]
+            self.dropped += overflow
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    async def flush(self) -> int:
+        """Write what is buffered; on failure the entries stay for the next flush."""
+        async with self._lock:
+            if not self._buffer:
+                return 0
+            rows, self._buffer = self._buffer, []
+            try:
+                async with self.sessionmaker.begin() as session:
+                    await session.execute(insert(QuestionLog), rows)
+            except Exception:
+                log.warning("question log: could not write %d entries; will retry", len(rows), exc_info=True)
+                self._buffer[:0] = rows
+                return 0
+            return len(rows)
+
+    async def run(self) -> None:
+        """Flush forever (cancel to stop; :meth:`flush` once more after cancelling)."""
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+
+@dataclass(frozen=True)
+class QuestionStat:
+    """One normalised question in the report."""
+
+    normalized: str
+    example: str
+    asked: int
+    unanswered: int
+    askers: int
+    villages: list[str]
+    last_asked: dt.datetime
+    top_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "normalized": self.normalized,
+            "example": self.example,
+            "asked": self.asked,
+            "unanswered": self.unanswered,
+            "askers": self.askers,
+            "villages": self.villages,
+            "last_asked": self.last_asked.isoformat(),
+            "top_id": self.top_id,
+        }
+
+
+def questions_report(
+    session: Session,
+    since: dt.datetime | None = None,
+    unanswered_only: bool = False,
+    *,
+    limit: int | None = None,
+) -> list[QuestionStat]:
+    """Questions grouped by their normalised form; most frequent unanswered first, then most asked."""
+    stmt = select(QuestionLog)
+    if since is not None:
+        stmt = stmt.where(QuestionLog.created_at >= since)
+    if unanswered_only:
+        stmt = stmt.where(QuestionLog.answered.is_(False))
+    groups: dict[str, list[QuestionLog]] = {}
+    for row in session.scalars(stmt.order_by(QuestionLog.created_at, QuestionLog.id)):
+        key = row.normalized or row.question
+        groups.setdefault(key, []).append(row)
+    stats = [_stat(key, rows) for key, rows in groups.items()]
+    stats.sort(key=lambda s: (-s.unanswered, -s.asked, -s.last_asked.timestamp(), s.normalized))
+    return stats[:limit] if limit else stats
+
+
+def _stat(key: str, rows: Sequence[QuestionLog]) -> QuestionStat:
+    examples: dict[str, int] = {}
+    for r in rows:
+        examples[r.question] = examples.get(r.question, 0) + 1
+    example = max(examples.items(), key=lambda kv: kv[1])[0]
+    tops = [r.top_id for r in rows if r.top_id]
+    return QuestionStat(
+        normalized=key,
+        example=example,
+        asked=len(rows),
+        unanswered=sum(1 for r in rows if not r.answered),
+        askers=len({r.user_hash for r in rows if r.user_hash}),
+        villages=sorted({r.village for r in rows if r.village}),
+        last_asked=max(r.created_at for r in rows),
+        top_id=max(set(tops), key=tops.count) if tops else "",
+    )
+
+
+def count_questions(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(QuestionLog)) or 0)

@@ -1,0 +1,136 @@
+"""Text normalisation shared by queries and indexed documents.
+
+``normalize`` is for what villagers type or speak: traditional → simplified, full/half width,
+case, punctuation and emoji, Chinese numerals → digits, filler words. ``normalize_doc`` is the
+same without the (slow) traditional → simplified step, for catalog text that is already
+simplified. Both are idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import cn2an
+import opencc
+
+# Spoken fillers that carry no meaning (speech recognition keeps them).
+FILLERS = ("就是说", "那个", "这个", "然后", "嗯", "呃", "唔", "额", "emm", "em")
+_FILLER_RE = re.compile("|".join(sorted((re.escape(f) for f in FILLERS), key=len, reverse=True)))
+
+_NUMERAL_CHARS = "零〇一二三四五六七八九十百千万两"
+_MULTIPLIERS = set("十百千万")
+_NUMERAL_RUN = re.compile(f"[{_NUMERAL_CHARS}]+")
+# A single numeral is converted only before one of these units ("一年级" → "1年级", "一卡通" stays).
+_UNITS = set("岁元块亩天日月年周个次人户口斤档级项万千百")
+_SPACES = re.compile(r"\s+")
+_DECIMAL_POINT = re.compile(r"(?<=\d) (?=\d)")
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def _is_noise(ch: str) -> bool:
+    """Punctuation, symbols (emoji included), marks and control characters."""
+    if ch.isspace():
+        return True
+    cat = unicodedata.category(ch)
+    return cat[0] in "PSCZ" or cat in ("Mn", "Me")
+
+
+def _numeral(match: re.Match[str]) -> str:
+    run = match.group(0)
+    end = match.end()
+    nxt = match.string[end] if end < len(match.string) else ""
+    has_multiplier = any(c in _MULTIPLIERS for c in run)
+    if len(run) == 1 and nxt not in _UNITS:
+        return run
+    if len(run) > 1 and not has_multiplier and nxt not in _UNITS:
+        return run
+    if run.startswith("两") or run.startswith("万") or run.startswith("千") or run.startswith("百"):
+        return run
+    try:
+        value = cn2an.cn2an(run, "strict")
+    except (ValueError, KeyError, TypeError, IndexError):
+        return run
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _once(text: str, *, simplify: bool) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    if simplify:
+        text = _t2s().convert(text)
+    text = text.lower()
+    out = []
+    for ch in text:
+        if ch == "." or ch == "%":
+            out.append(ch)
+        elif _is_noise(ch):
+            out.append(" ")
+        else:
+            out.append(ch)
+    text = "".join(out)
+    # keep a decimal point only between digits
+    text = re.sub(r"(?<!\d)[.%]|\.(?!\d)", " ", text)
+    text = _NUMERAL_RUN.sub(_numeral, text)
+    text = _FILLER_RE.sub(" ", text)
+    text = _SPACES.sub(" ", text).strip()
+    return _DECIMAL_POINT.sub(" ", text)
+
+
+def _fixpoint(text: str, *, simplify: bool) -> str:
+    for _ in range(6):
+        nxt = _once(text, simplify=simplify)
+        if nxt == text:
+            break
+        text = nxt
+    return text
+
+
+def normalize(text: str) -> str:
+    """A villager's message, made comparable with catalog text."""
+    return _fixpoint(text, simplify=True)
+
+
+def normalize_doc(text: str) -> str:
+    """Catalog or interpretation text (already simplified Chinese)."""
+    return _fixpoint(text, simplify=False)
+
+
+def segments(text: str) -> list[str]:
+    """The space-separated runs of a normalised text."""
+    return [s for s in text.split(" ") if s]
+
+
+def char_tokens(text: str) -> list[str]:
+    """Character unigrams and bigrams (bigrams do not cross a space); ASCII runs stay whole."""
+    tokens: list[str] = []
+    for seg in segments(text):
+        units = _units(seg)
+        tokens.extend(units)
+        tokens.extend(a + b for a, b in zip(units, units[1:], strict=False))
+    return tokens
+
+
+_ASCII_RUN = re.compile(r"[a-z0-9.%]+|[^a-z0-9.%]")
+
+
+def _units(seg: str) -> list[str]:
+    """A segment as a list of units: one per CJK character, one per ASCII word or number."""
+    return _ASCII_RUN.findall(seg)
+
+
+def bigrams(text: str) -> set[str]:
+    """The set of unit bigrams of a normalised text (and lone units of one-unit segments)."""
+    out: set[str] = set()
+    for seg in segments(text):
+        units = _units(seg)
+        if len(units) == 1:
+            out.add(units[0])
+        out.update(a + b for a, b in zip(units, units[1:], strict=False))
+    return out

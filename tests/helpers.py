@@ -1,0 +1,25 @@
+"""Test helpers: dumping a database's content to compare before/after a rejected import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import MetaData, select
+
+from core.db import make_engine
+
+
+def dump_database(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (alembic_version included), sorted, as plain tuples."""
+    engine = make_engine(url)
+    try:
+        meta = MetaData()
+        meta.reflect(engine)
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with engine.connect() as conn:
+            for name, table in sorted(meta.tables.items()):
+                rows = conn.execute(select(table)).all()
+                out[name] = sorted((tuple(r) for r in rows), key=repr)
+        return out
+    finally:
+        engine.dispose()

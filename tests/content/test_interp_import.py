@@ -60,10 +60,10 @@ def test_sample_interpretations_and_privacy(loaded: Cunwu) -> None:
     assert "删减部分" not in json.dumps(redacted, ensure_ascii=False)
 
 
-def test_database_file_holds_no_secret_or_redacted_bytes(loaded: Cunwu) -> None:
-    if not loaded.url.startswith("sqlite"):
-        pytest.skip("file-byte check applies to the SQLite file; PostgreSQL is checked through queries")
-    db_path = Path(loaded.url.removeprefix("sqlite:///"))
+def test_database_file_holds_no_secret_or_redacted_bytes(tmp_path: Path) -> None:
+    """The SQLite file's bytes (WAL included); PostgreSQL is checked through queries below."""
+    db_path = tmp_path / "bytes.db"
+    Cunwu(f"sqlite:///{db_path}").ok("load-sample")
     blob = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
     redacted = _redacted_text()
     for fragment in [redacted[i : i + 12] for i in range(0, len(redacted) - 12, 12)]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -130,7 +131,7 @@ class ChatSession:
         """Print customer-service/template messages to this openid that arrive after the send."""
         if not self.fake_url:
             return
-        deadline = time.monotonic() + (self.wait if long else min(self.wait, 1.0))
+        deadline = time.monotonic() + (self.wait if long else min(self.wait, 0.5))
         quiet_after: float | None = None
         while time.monotonic() < deadline:
             for m in await self.fetch_messages(session) or []:
@@ -144,7 +145,8 @@ class ChatSession:
 
 def describe(message: dict[str, Any]) -> str:
     """One recorded platform message as the villager would see it."""
-    body = message.get("body") if isinstance(message.get("body"), dict) else {}
+    raw_body = message.get("body")
+    body: dict[str, Any] = raw_body if isinstance(raw_body, dict) else {}
     api = message.get("api")
     if api == "custom_send" and body.get("msgtype") == "text":
         return f"公众号（客服消息）：{body.get('text', {}).get('content', '')}"
@@ -156,7 +158,7 @@ def describe(message: dict[str, Any]) -> str:
 
 
 async def _run(chat: ChatSession) -> None:
-    stream = click.get_text_stream("stdin")
+    stream = sys.stdin
     interactive = stream.isatty()
     async with aiohttp.ClientSession() as session:
         await chat.start(session)

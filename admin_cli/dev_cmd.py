@@ -6,7 +6,7 @@ import click
 from aiohttp import web
 
 from admin_cli.context import CliContext, pass_ctx
-from wechat.fake_platform import FakeConfig, create_fake_app
+from wechat.fake_platform import FakeConfig, PathOnlyAccessLogger, create_fake_app
 
 
 @click.group("dev")
@@ -39,4 +39,4 @@ def fake_wechat_cmd(obj: CliContext, host: str, port: int, latency_ms: int, toke
         token_ttl=token_ttl,
     )
     click.echo(f"假微信平台：http://{host}:{port}（appid={config.appid}）")
-    web.run_app(create_fake_app(config), host=host, port=port, print=click.echo)
+    web.run_app(create_fake_app(config), host=host, port=port, print=click.echo, access_log_class=PathOnlyAccessLogger)

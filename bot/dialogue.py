@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot import replies
 from bot.matching import MatcherHolder, MatcherNotReady, top_of
 from bot.question_log import QuestionEntry, QuestionLogger
-from bot.registry import EventContext, EventRegistry
+from bot.registry import EventContext, EventHandler, EventRegistry
 from core.clock import Clock, SystemClock
 from core.errors import NotFound
 from village_lists.models import Follower
@@ -54,6 +54,8 @@ _UNBIND = {"解绑", "解除绑定", "取消绑定", "解綁", "unbind"}
 _HELP = {"帮助", "菜单", "幫助", "help", "?", "？", "使用说明", "怎么用"}
 _MY_VILLAGE = {"我村公开", "本村公开", "我村", "我的村", "村务公开", "我村的公开", "我村公开清单"}
 _TRIM = " \t\r\n\u3000.。!！~～、,，"
+_SENTENCE = re.compile(r"[,，。？?；;]|吗|怎么|什么|哪里")
+_MAX_BIND_ARG = 20
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,11 @@ def parse_command(text: str) -> Command:
     if cleaned in _MY_VILLAGE:
         return Command(MY_VILLAGE)
     match = _BIND_RE.match(cleaned)
-    if match and len(cleaned) <= 40:
-        return Command(BIND, match.group("arg").strip(_TRIM))
-    return Command(QUESTION, cleaned)
+    if match:
+        arg = match.group("arg").strip(_TRIM)
+        if len(arg) <= _MAX_BIND_ARG and not _SENTENCE.search(arg):  # else a question about binding
+            return Command(BIND, arg)
+    return Command(QUESTION, (text or "").strip())
 
 
 # --------------------------------------------------------------------------------- sync operations
@@ -286,11 +290,15 @@ class Dialogue:
 
     # -- events ---------------------------------------------------------------------------
 
-    def register_events(self, registry: EventRegistry) -> None:
-        """Register the bot's own event handlers (others are left in place)."""
-        registry.register("subscribe", self._on_subscribe)
-        registry.register("unsubscribe", self._on_unsubscribe)
-        registry.register("click", self._on_click)
+    def event_handlers(self) -> dict[str, EventHandler]:
+        """The bot's own event handlers, by event name."""
+        return {"subscribe": self._on_subscribe, "unsubscribe": self._on_unsubscribe, "click": self._on_click}
+
+    def register_events(self, registry: EventRegistry, *, replace: bool = False) -> None:
+        """Register the bot's event handlers; a handler already registered stays unless ``replace``."""
+        for name, handler in self.event_handlers().items():
+            if replace or name not in registry:
+                registry.register(name, handler)
 
     async def _on_subscribe(self, ctx: EventContext) -> str | None:
         return str(await self._sync(subscribe, ctx.message.from_user, ctx.now, self.service_phone))

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from content.repository import content_revision
+
 log = logging.getLogger(__name__)
 
 
@@ -39,9 +41,11 @@ MatcherFactory = Callable[[Session], MatcherLike]
 
 
 def default_matcher_factory(session: Session) -> MatcherLike:
+    """The real matcher over the catalog, the interpretations and every village's list."""
     from content.matcher.service import Matcher
+    from village_lists.documents import village_docs
 
-    matcher: MatcherLike = Matcher.from_session(session)
+    matcher: MatcherLike = Matcher.from_session(session, village_docs(session))
     return matcher
 
 
@@ -63,12 +67,18 @@ def top_of(result: AskResultLike) -> tuple[str, str]:
 
 
 class MatcherHolder:
-    """The current matcher; ``build`` and ``refresh`` are blocking (call them in a thread)."""
+    """The current matcher; ``build`` and ``refresh`` are blocking (call them in a thread).
+
+    Content writes bump ``content_revision`` (catalog, interpretations and village lists alike);
+    :meth:`refresh` reads that one counter and rebuilds only when it moved. A rebuilt matcher
+    replaces the old one in a single assignment: questions in flight finish on the old index.
+    """
 
     def __init__(self, factory: MatcherFactory, session_factory: sessionmaker[Session]) -> None:
         self.factory = factory
         self.session_factory = session_factory
         self.current: MatcherLike | None = None
+        self.revision: int | None = None
         self.builds = 0
         self.last_error: str = ""
         self._lock = threading.Lock()
@@ -79,26 +89,21 @@ class MatcherHolder:
 
     def build(self) -> MatcherLike:
         with self._lock, self.session_factory() as session:
+            revision = content_revision(session)
             matcher = self.factory(session)
-            self.current = matcher
+            self.current, self.revision = matcher, revision
             self.builds += 1
             self.last_error = ""
             return matcher
 
     def refresh(self) -> bool:
-        """Rebuild when the content changed; True when it did. Builds first if there is no matcher."""
-        if self.current is None:
-            self.build()
-            return True
-        refresh = getattr(self.current, "refresh_if_changed", None)
-        if refresh is None:
-            return False
-        with self._lock, self.session_factory() as session:
-            outcome = refresh(session)
-        if outcome is not None and not isinstance(outcome, bool) and hasattr(outcome, "ask"):
-            self.current = outcome  # a refresh that returns a new matcher
-            return True
-        return bool(outcome)
+        """Rebuild when the content revision moved (or nothing is built yet); True when rebuilt."""
+        if self.current is not None:
+            with self.session_factory() as session:
+                if content_revision(session) == self.revision:
+                    return False
+        self.build()
+        return True
 
     def ask(self, question: str, village: str | None = None, top: int = 3) -> AskResultLike:
         matcher = self.current

@@ -24,6 +24,9 @@ header h1 { margin: 0; font-size: 22px; }
 header p { margin: 4px 0 0; font-size: 14px; opacity: .9; }
 .summary { margin: 12px; padding: 10px 12px; background: #fff; border-radius: 10px; font-size: 15px; }
 .summary.warn { border-left: 5px solid #c0392b; }
+ul.late { padding: 4px 0 0 18px; list-style: disc; }
+ul.late li { background: none; padding: 0; margin: 2px 0; border-radius: 0; }
+ul.late a { color: #c0392b; }
 h2 { font-size: 17px; margin: 18px 16px 6px; color: #0b6e4f; }
 ul { list-style: none; margin: 0; padding: 0 12px; }
 li { background: #fff; border-radius: 10px; padding: 10px 12px; margin-bottom: 8px;
@@ -40,8 +43,9 @@ footer { font-size: 13px; color: #666; padding: 16px; text-align: center; }
 """
 
 
-def render_village_page(village: Village, rows: Sequence[ListRow] | Iterable[ListRow], defects: Sequence[Defect],
-                        today: dt.date) -> str:
+def render_village_page(
+    village: Village, rows: Sequence[ListRow] | Iterable[ListRow], defects: Sequence[Defect], today: dt.date
+) -> str:
     """The village's list as a standalone mobile HTML page, overdue items flagged."""
     rows = list(rows)
     late = overdue_rows(list(defects))
@@ -58,7 +62,9 @@ def render_village_page(village: Village, rows: Sequence[ListRow] | Iterable[Lis
     if late:
         parts.append(
             f'<div class="summary warn">共 {len(rows)} 项公开事项，其中 <strong>{len(late)} 项逾期未公开</strong>'
-            "（已超过规定周期未更新），已提醒村委会尽快公开。</div>"
+            '（已超过规定周期未更新），已提醒村委会尽快公开：<ul class="late">'
+            + "".join(f'<li><a href="#row-{row.seq}">{escape(row.title)}</a></li>' for row in rows if row.seq in late)
+            + "</ul></div>"
         )
     else:
         parts.append(f'<div class="summary">共 {len(rows)} 项公开事项，均按时公开。</div>')
@@ -78,7 +84,5 @@ def render_village_page(village: Village, rows: Sequence[ListRow] | Iterable[Lis
                 "</details></li>"
             )
         parts.append("</ul>")
-    parts.append(
-        "<footer>对公开内容有疑问，可向村务监督委员会反映，或在公众号里直接提问。</footer></body></html>"
-    )
+    parts.append("<footer>对公开内容有疑问，可向村务监督委员会反映，或在公众号里直接提问。</footer></body></html>")
     return "\n".join(parts)

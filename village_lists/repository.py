@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content.models import Township
-from core.errors import NotFound
+from core.errors import AppError, NotFound
 from village_lists.models import Follower, GroupRobot, ListRow, Village
 
 _SPACES = re.compile(r"\s+")
@@ -83,24 +83,21 @@ def find_villages(session: Session, text: str) -> list[Village]:
     stripped = stripped.strip()
     if not stripped:
         return []
-    scored: list[tuple[int, int, str, Village]] = []
+    scored: list[tuple[int, bool, str, Village]] = []
     for v in villages:
         stem = _stem(v.name)
         if v.name in stripped:
-            score = 3
-        elif len(stem) >= 2 and _stem_in(stem, stripped):
             score = 2
-        elif len(stripped) >= 2 and stem.startswith(stripped):
+        elif (len(stem) >= 2 and _stem_in(stem, stripped)) or (len(stripped) >= 2 and stem.startswith(stripped)):
             score = 1
         else:
             continue
-        scored.append((score, len(v.name), v.code, v))
+        scored.append((score, stem != stripped, v.code, v))
     if not scored:
         return []
     best = max(s[0] for s in scored)
-    scored = [s for s in scored if s[0] == best]
-    scored.sort(key=lambda s: (-s[1], s[2]))  # longer names first: 大坪新村 before 大坪村
-    return [s[3] for s in scored]
+    # the village whose name is exactly what was typed first, then by code
+    return [s[3] for s in sorted((s for s in scored if s[0] == best), key=lambda s: (s[1], s[2]))]
 
 
 def list_rows(session: Session, village_code: str) -> list[ListRow]:
@@ -143,7 +140,7 @@ def set_channels(
     village = get_village(session, village_code)
     if oa_tag is not None:
         if len(oa_tag) > 30:
-            raise ValueError("公众号标签名最长 30 个字符")
+            raise AppError("公众号标签名最长 30 个字符")
         village.oa_tag = oa_tag
     if broadcast_outbox is not None:
         village.broadcast_outbox = broadcast_outbox

@@ -123,7 +123,8 @@ class SyncPlan:
             else:
                 last = ch.last_disclosed.isoformat() if ch.last_disclosed else "无"
                 lines.append(f"- 第{ch.seq}行（删除，与第{ch.duplicate_of}行重复）{ch.code} {ch.title}")
-                lines.append(f"-     公开内容：{'、'.join(ch.elements)}；公开时限：{ch.time_limit}；最近公开日期：{last}")
+                lines.append(f"-     公开内容：{'、'.join(ch.elements)}")
+                lines.append(f"-     公开时限：{ch.time_limit}；最近公开日期：{last}")
                 lines.append("      如果这一行其实是另一个事项，请不要应用本方案，先改正它的目录编码。")
         if self.unresolved:
             lines.append("")
@@ -170,8 +171,19 @@ def plan_sync(session: Session, code: str, today: dt.date) -> SyncPlan:
     return plan
 
 
-def _conflict(plan: SyncPlan, seq: int) -> SyncConflict:
-    return SyncConflict(f"{plan.village} 第{seq}行在生成同步方案之后已被修改，请重新运行 cunwu village sync 查看新方案")
+def _still_applies(ch: Change, rows: dict[int, ListRow], dropped: set[int]) -> bool:
+    """Whether the list still looks as it did when the change was planned."""
+    row = rows.get(ch.seq)
+    if isinstance(ch, AddRow):
+        free = row is None or ch.seq in dropped
+        return free and not any(r.catalog_code == ch.code for r in rows.values() if r.seq not in dropped)
+    if row is None or row.catalog_code != ch.code:
+        return False
+    if isinstance(ch, SetElements):
+        return list(row.elements) == ch.before
+    if isinstance(ch, SetTimeLimit):
+        return row.time_limit == ch.before
+    return True
 
 
 def apply_sync(session: Session, plan: SyncPlan) -> int:
@@ -180,19 +192,12 @@ def apply_sync(session: Session, plan: SyncPlan) -> int:
     Raises :class:`SyncConflict` when a row no longer looks as it did when the plan was made.
     """
     rows = {r.seq: r for r in list_rows(session, plan.village)}
+    dropped = {ch.seq for ch in plan.changes if isinstance(ch, DropRow)}
     for ch in plan.changes:
-        row = rows.get(ch.seq)
-        if isinstance(ch, AddRow):
-            if row is not None and not any(isinstance(c, DropRow) and c.seq == ch.seq for c in plan.changes):
-                raise _conflict(plan, ch.seq)
-            if any(r.catalog_code == ch.code for r in rows.values() if r.seq != ch.seq):
-                raise _conflict(plan, ch.seq)
-        elif row is None or row.catalog_code != ch.code:
-            raise _conflict(plan, ch.seq)
-        elif isinstance(ch, SetElements) and list(row.elements) != ch.before:
-            raise _conflict(plan, ch.seq)
-        elif isinstance(ch, SetTimeLimit) and row.time_limit != ch.before:
-            raise _conflict(plan, ch.seq)
+        if not _still_applies(ch, rows, dropped):
+            raise SyncConflict(
+                f"{plan.village} 第{ch.seq}行在生成同步方案之后已被修改，请重新运行 cunwu village sync 查看新方案"
+            )
     for ch in plan.changes:
         if isinstance(ch, DropRow):
             session.delete(rows[ch.seq])

@@ -24,6 +24,8 @@ from typing import Any
 
 import aiohttp
 
+from core.config import Settings
+from core.errors import ConfigError
 from wechat.errors import (
     TOKEN_ERRCODES,
     PlatformBusy,
@@ -149,13 +151,17 @@ class WeChatClient:
         """Call an API that needs the access token: one refresh and one retry on 40001/42001."""
         token = await self.access_token()
         try:
-            return await self._request(method, path, token=token, params=params, json_body=json_body, form=form, accept=accept)
+            return await self._request(
+                method, path, token=token, params=params, json_body=json_body, form=form, accept=accept
+            )
         except TokenInvalid as exc:
             log.info("access token rejected (errcode %s); refreshing once", exc.errcode)
             await self._store.invalidate(self.appid, token)
         fetch = self._forced_fetch if self.use_stable_token else self._fetch_token
         token = await self._store.get_token(self.appid, fetch)
-        return await self._request(method, path, token=token, params=params, json_body=json_body, form=form, accept=accept)
+        return await self._request(
+            method, path, token=token, params=params, json_body=json_body, form=form, accept=accept
+        )
 
     async def _request(
         self,
@@ -325,3 +331,14 @@ class WeChatClient:
         if not isinstance(media_id, str) or not media_id:
             raise WeChatError("微信平台返回的 media_id 格式不正确")
         return media_id
+
+
+def client_from_settings(
+    session: aiohttp.ClientSession, settings: Settings, token_store: TokenStore, **kwargs: Any
+) -> WeChatClient:
+    """A client for the account in ``settings`` (CUNWU_WECHAT_APPID/SECRET/API_BASE)."""
+    if not settings.wechat_appid or not settings.wechat_secret:
+        raise ConfigError("请先设置 CUNWU_WECHAT_APPID 与 CUNWU_WECHAT_SECRET")
+    return WeChatClient(
+        session, settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base, token_store, **kwargs
+    )

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -190,7 +191,9 @@ class FakePlatform:
         count: int = 1,
     ) -> Fault:
         """The next ``count`` calls (to ``api``, or any non-token API) fail as described."""
-        fault = Fault(api=api, count=count, errcode=errcode, errmsg=errmsg or f"fake fault {errcode}", status=status, delay=delay)
+        fault = Fault(
+            api=api, count=count, errcode=errcode, errmsg=errmsg or f"fake fault {errcode}", status=status, delay=delay
+        )
         self.faults.append(fault)
         return fault
 
@@ -454,7 +457,9 @@ class FakePlatform:
         if clientmsgid is not None:
             self.clientmsgids[clientmsgid] = (msg_id, msg_data_id)
         self.record("mass_sendall", body, msg_id=msg_id, recipients=sorted(recipients))
-        return _json({"errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id, "msg_data_id": msg_data_id})
+        return _json(
+            {"errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id, "msg_data_id": msg_data_id}
+        )
 
     # -- media ------------------------------------------------------------------------------
 
@@ -557,7 +562,9 @@ class FakePlatform:
             self.config.latency_ms = int(spec["latency_ms"])
             done = True
         if spec.get("rate_limit"):
-            self.inject(api=api or "webhook_send", errcode=130101, errmsg="send too frequently, please try later", count=count)
+            self.inject(
+                api=api or "webhook_send", errcode=130101, errmsg="send too frequently, please try later", count=count
+            )
             done = True
         if any(k in spec for k in ("errcode", "status", "delay_ms")):
             errcode = spec.get("errcode")
@@ -573,6 +580,13 @@ class FakePlatform:
             done = True
         if not done:
             raise ValueError("unknown fault; see wechat.fake_platform for the accepted forms")
+
+
+class PathOnlyAccessLogger(AbstractAccessLogger):
+    """An access log without query strings (they carry the AppSecret, access tokens and robot keys)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %.3fs", request.method, request.path, response.status, time)
 
 
 FAKE_PLATFORM = web.AppKey("fake_platform", FakePlatform)

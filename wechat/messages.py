@@ -13,6 +13,8 @@ Inbound path (the bot)::
     reply = render_text_reply(msg.from_user, msg.to_user, "您好")
     return seal_reply(reply, crypto=crypto_or_none, nonce=query["nonce"])
 
+URL verification (GET): ``return verify_echo(query, token=settings.wechat_token)``.
+
 The builders (``build_*_xml``, :func:`sign_request_params`, :func:`encrypt_for_wechat`,
 :func:`build_signed_post`) produce what WeChat itself would send; tests and ``cunwu chat`` use them.
 """
@@ -181,7 +183,7 @@ def parse_xml(data: str | bytes) -> dict[str, Any]:
         if stack:
             stack[-1].text.append(data)
 
-    def refuse(*_args: Any) -> None:
+    def refuse(*_args: Any) -> Any:
         raise _Refused("DOCTYPE and entity declarations are not allowed")
 
     parser = expat.ParserCreate(encoding="utf-8")
@@ -372,9 +374,7 @@ def build_voice_xml(
     )
 
 
-def build_event_xml(
-    to_user: str, from_user: str, event: str, key: str = "", *, create_time: int | None = None
-) -> str:
+def build_event_xml(to_user: str, from_user: str, event: str, key: str = "", *, create_time: int | None = None) -> str:
     """The XML for an event: ``subscribe``, ``unsubscribe``, ``CLICK`` (menu, with ``key``) …"""
     return _inbound(
         to_user,
@@ -488,6 +488,15 @@ def verify_request(query: Mapping[str, str], body: str | bytes, *, token: str, c
     if encrypt_type != "aes":
         raise InvalidRequest("安全模式下收到未加密的消息")
     return crypto.decrypt_message(body, query.get("msg_signature"), query["timestamp"], query["nonce"])
+
+
+def verify_echo(query: Mapping[str, str], *, token: str) -> str:
+    """The ``echostr`` to answer WeChat's URL verification (GET) with, once the signature checks out."""
+    check_signature(token, query.get("signature"), query.get("timestamp"), query.get("nonce"))
+    echostr = query.get("echostr")
+    if not echostr or len(echostr) > _ID_FIELD_CHARS:
+        raise InvalidRequest("微信验证请求缺少 echostr")
+    return echostr
 
 
 def seal_reply(reply_xml: str, *, crypto: Crypto | None, nonce: str, timestamp: str | int | None = None) -> str:

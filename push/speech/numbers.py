@@ -52,7 +52,9 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
-_RANGE_DASH = re.compile(r"(?<=[零一二三四五六七八九十百千万亿两点年月日号时分元亩天])\s*[~～—–-]\s*(?=[零一二三四五六七八九十百千万亿两])")
+_RANGE_DASH = re.compile(
+    r"(?<=[零一二三四五六七八九十百千万亿两点年月日号时分元亩天])\s*[~～—–-]\s*(?=[零一二三四五六七八九十百千万亿两])"
+)
 _LIST_SLASH = re.compile(r"(?<=[零一二三四五六七八九十百千万两元角分])/(?=[零一二三四五六七八九十两幺])")
 _PER_UNIT = re.compile(r"/(?=[元亩人户月年天日次个斤吨周])")
 
@@ -247,4 +249,3 @@ def _code_or_range(text: str, after: str) -> str:
         return f"{integer(numbers[0])}到{integer(numbers[1])}"
     spoken = "，".join(digits(n, yao=True) for n in numbers if n)
     return f"{prefix.upper()}{'，' if prefix and spoken else ''}{spoken}"
-

@@ -95,7 +95,7 @@ _SYLLABLE = re.compile(r"^[a-z]+[1-5]$")
 
 
 def to_pinyin(text: str) -> str:
-    """``text`` as tone-numbered pinyin with ``,`` for a pause and ``.`` at a sentence end: 请注意！ → qing3 zhu4 yi4."""
+    """``text`` as tone-numbered pinyin, ``,`` for a pause and ``.`` at a sentence end: 请注意！ → qing3 zhu4 yi4."""
     pairs: list[tuple[str, str]] = []
     position = 0
     for match in _OVERRIDE.finditer(text):
@@ -143,7 +143,12 @@ def _yi_sandhi(pairs: list[tuple[str, str]]) -> list[str]:
             continue
         before = pairs[index - 1][0] if index else ""
         after_char, after = pairs[index + 1] if index + 1 < len(pairs) else ("", "")
-        if before in "第" + _NUMERALS and before or not after or after in ",." or after_char in "一二三四五六七八九零十":
+        if (
+            (before and before in "第" + _NUMERALS)
+            or not after
+            or after in ",."
+            or after_char in "一二三四五六七八九零十"
+        ):
             words[index] = "yi1"
         elif after.endswith("4") or after.endswith("5"):
             words[index] = "yi2"

@@ -10,7 +10,19 @@ import re
 from collections.abc import Iterable
 
 # Column headings that make a table a list of people.
-PERSON_HEADINGS = ("姓名", "户主", "申请人", "救助对象", "对象姓名", "户名", "收款人", "联系人", "责任人", "名字", "家长")
+PERSON_HEADINGS = (
+    "姓名",
+    "户主",
+    "申请人",
+    "救助对象",
+    "对象姓名",
+    "户名",
+    "收款人",
+    "联系人",
+    "责任人",
+    "名字",
+    "家长",
+)
 
 
 # ID card numbers (18 characters, may be masked with *) and bank card numbers (16–19 digits, may be masked or
@@ -54,7 +66,10 @@ _NOT_IN_NAME = set("反电联同说的在等负和或及向主是为请已将到
 
 # A masked name: 张*华, 鲁*明, 李**, 欧阳*华, 王某某.
 _MASKED_NAME = re.compile(
-    "(?:" + "|".join(_COMPOUND_SURNAMES) + r"|[\u4e00-\u9fff])[*＊×](?:[*＊×]|[\u4e00-\u9fff])?" + f"|[{_SURNAMES}]某某?"
+    "(?:"
+    + "|".join(_COMPOUND_SURNAMES)
+    + r"|[\u4e00-\u9fff])[*＊×](?:[*＊×]|[\u4e00-\u9fff])?"
+    + f"|[{_SURNAMES}]某某?"
 )
 _ROLE_NAME = re.compile(
     "(?P<role>"

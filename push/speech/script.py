@@ -30,11 +30,14 @@ _OPENINGS = {
 MAX_SENTENCE = 40
 _MIN_PIECE = 8
 
+_ASCII_PUNCTUATION = str.maketrans(",;:!?()", "，；：！？，，")
 _DIGIT_WORDS = set("零幺一二三四五六七八九")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _DOC_NUMBER = re.compile(r"[（(][^（）()]*〔\d{4}〕[^（）()]*号[）)]|[\u4e00-\u9fff]{1,8}〔\d{4}〕\d+号")
 _PHONE = re.compile(r"(?<!\d)0\d{2,3}-\d{7,8}(?!\d)|(?<!\d)1[3-9]\d{9}(?!\d)|(?<=[拨打电话或（(])1[0-2]\d{1,3}(?!\d)")
-_PAREN_PHONE = re.compile(r"(?<!电话)[（(]\s*((?:" + _PHONE.pattern + r")(?:[、，,或]\s*(?:" + _PHONE.pattern + r"))*)\s*[）)]")
+_PAREN_PHONE = re.compile(
+    r"(?<!电话)[（(]\s*((?:" + _PHONE.pattern + r")(?:[、，,或]\s*(?:" + _PHONE.pattern + r"))*)\s*[）)]"
+)
 _PAREN = re.compile(r"[（(]([^（）()]*)[）)]")
 _UNIT_CAPTION = re.compile(r"[（(](元|万元|亩|人|户)[）)]\s*$")
 _LINK = re.compile(r"!\[[^\]]*\]\([^)]*\)|\[([^\]]+)\]\([^)]*\)")
@@ -42,7 +45,8 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s，。；）)]+")
 _HTML = re.compile(r"<[^>]+>")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|>+)\s+")
 _HEADING = re.compile(r"^\s*#{1,6}\s*")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`+|~~)(.+?)\1")
+# Single * is not treated as emphasis: it would break masked names (张*华、李*芬) apart.
+_EMPHASIS = re.compile(r"(\*\*|__|`+|~~)(.+?)\1")
 _MARKDOWN_LEFT = re.compile(r"[|#*`_~<>\[\]{}^=+\\\"'@$&]")
 _DATE_WORD = re.compile(r"\d{1,2}月(?:\d{1,2}[日号]|底|初|中旬|上旬|下旬)|\d{4}-\d{1,2}-\d{1,2}")
 _WHEN_WORD = re.compile(r"至|截止|定于|之前|前|起")
@@ -142,19 +146,24 @@ def _plain(line: str) -> str:
     """One line of Markdown as plain text: no heading or list marks, emphasis, links, URLs or HTML."""
     line = _HEADING.sub("", line)
     line = _LIST_MARK.sub("", line)
-    line = _LINK.sub(lambda m: m.group(1) or "", line)
-    line = _URL.sub("", line)
-    line = _HTML.sub("", line)
-    for _ in range(2):
-        line = _EMPHASIS.sub(r"\2", line)
-    line = line.strip()
+    line = _inline_markdown(line).strip()
     if line and line[-1] not in "。！？；：，":
         line += "。"
     return line
 
 
+def _inline_markdown(text: str) -> str:
+    text = _LINK.sub(lambda m: m.group(1) or "", text)
+    text = _URL.sub("", text)
+    text = _HTML.sub("", text)
+    for _ in range(2):
+        text = _EMPHASIS.sub(r"\2", text)
+    return text
+
+
 def spoken(text: str, *, known_names: Iterable[str] = ()) -> list[str]:
     """Plain text → spoken sentences: personal data removed, numbers read aloud, punctuation for the ear."""
+    text = _inline_markdown(text)
     text = scrub(text, known_names=known_names)
     text = _DOC_NUMBER.sub("", text)
     text = _PAREN_PHONE.sub(lambda m: "，电话" + m.group(1) + "，", text)
@@ -166,7 +175,7 @@ def spoken(text: str, *, known_names: Iterable[str] = ()) -> list[str]:
 
 
 def _punctuation(text: str) -> str:
-    text = text.translate(str.maketrans({",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "，", ")": "，"}))
+    text = text.translate(_ASCII_PUNCTUATION)
     text = re.sub(r"——|—|–|-|－|…+|\.{2,}", "，", text)
     text = _MARKDOWN_LEFT.sub("", text)
     text = text.replace("/", "、").replace(".", "。").replace("·", "")

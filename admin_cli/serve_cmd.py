@@ -1,0 +1,78 @@
+"""``cunwu serve``: run the bot (WeChat endpoint, JSON API, village pages) with aiohttp.
+
+The scheduler and delivery workers of ``push`` join this process when they land: this module is
+the composition root that wires them (and push's event handlers) into the bot's registry.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from sqlalchemy.engine import make_url
+
+from admin_cli.context import CliContext, pass_ctx
+from bot.app import create_app
+from bot.registry import EventRegistry
+from core.schema import ensure_current
+
+log = logging.getLogger("cunwu.serve")
+
+
+class PathAccessLogger(AbstractAccessLogger):
+    """Access log lines without the query string (it carries openids and signatures)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %.1fms", request.method, request.path, response.status, time * 1000)
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(invalid database URL)"
+
+
+def build_registry() -> EventRegistry:
+    """The bot's event registry with other packages' handlers in it.
+
+    push registers its delivery receipts here (``MASSSENDJOBFINISH``, ``TEMPLATESENDJOBFINISH``)
+    when it lands; the bot adds its own handlers (subscribe, unsubscribe, click) in ``create_app``.
+    """
+    return EventRegistry()
+
+
+@click.command("serve")
+@click.option("--host", help="监听地址（默认取设置 CUNWU_HOST）")
+@click.option("--port", type=click.IntRange(0, 65535), help="监听端口（默认取设置 CUNWU_PORT）")
+@pass_ctx
+def cli(obj: CliContext, host: str | None, port: int | None) -> None:
+    """运行公众号机器人、JSON 接口与村务公开页面。"""
+    settings = obj.settings.replace(
+        host=host or obj.settings.host, port=port if port is not None else obj.settings.port
+    )
+    ensure_current(obj.engine)
+    obj.close()  # the app makes its own engines
+    level = logging.DEBUG if obj.verbose else getattr(logging, settings.log_level.upper(), logging.INFO)
+    logging.getLogger().setLevel(level)
+    if not settings.wechat_token:
+        log.warning("CUNWU_WECHAT_TOKEN is not set: every POST /wechat will be refused (403)")
+    log.info(
+        "cunwu serve on http://%s:%s (database %s, %s mode)",
+        settings.host,
+        settings.port,
+        _safe_url(settings.database_url),
+        "safe" if settings.safe_mode else "plain",
+    )
+    app = create_app(settings, registry=build_registry())
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log_class=PathAccessLogger,
+        access_log=logging.getLogger("cunwu.access"),
+        shutdown_timeout=10.0,
+    )

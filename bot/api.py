@@ -1,0 +1,96 @@
+"""The JSON API: ``GET /api/ask?q=…&village=…`` (the object ``cunwu ask --json`` prints) and ``GET /healthz``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.matching import MatcherHolder, MatcherNotReady, top_of
+from bot.question_log import QuestionEntry, QuestionLogger
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 200
+DB_CHECK_TIMEOUT = 2.0
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+def _dumps(data: Any) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+class ApiHandlers:
+    """``/api/ask`` and ``/healthz``; ``stats`` returns extra counters for the health report."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        matcher: MatcherHolder,
+        question_log: QuestionLogger,
+        *,
+        stats: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.matcher = matcher
+        self.question_log = question_log
+        self.stats = stats
+
+    async def ask(self, request: web.Request) -> web.Response:
+        question = request.query.get("q", "").strip()
+        village = request.query.get("village", "").strip().upper() or None
+        if not question:
+            return _json({"error": "缺少参数 q（问题）"}, status=400)
+        if len(question) > MAX_QUESTION_CHARS:
+            return _json({"error": f"问题太长（最多 {MAX_QUESTION_CHARS} 个字）"}, status=400)
+        if village is not None and len(village) > 16:
+            return _json({"error": "村编码无效"}, status=400)
+        started = time.perf_counter()
+        try:
+            result = await asyncio.to_thread(self.matcher.ask, question, village)
+        except MatcherNotReady:
+            return _json({"error": "问答资料正在加载，请稍后再试"}, status=503)
+        top_id, top_kind = top_of(result)
+        self.question_log.record(
+            QuestionEntry(
+                question=question,
+                normalized=str(result.normalized or ""),
+                answered=bool(result.answered),
+                top_id=top_id,
+                top_kind=top_kind,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                village=village,
+                channel="api",
+            )
+        )
+        return _json(result.to_dict())
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        db_ok = True
+        try:
+            async with asyncio.timeout(DB_CHECK_TIMEOUT), self.sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            db_ok = False
+            log.warning("health check: database unreachable (%s)", type(exc).__name__)
+        ok = db_ok and self.matcher.ready
+        body: dict[str, Any] = {
+            "status": "ok" if ok else "degraded",
+            "database": db_ok,
+            "matcher": {"ready": self.matcher.ready, "builds": self.matcher.builds},
+            "question_log_pending": self.question_log.pending,
+        }
+        if self.stats is not None:
+            body.update(self.stats())
+        return _json(body, status=200 if ok else 503)

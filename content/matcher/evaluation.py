@@ -1,0 +1,80 @@
+"""Quality figures of a matcher over a question set (JSONL rows of {"q","village","expect","forbid","kind"}).
+
+top-1 is correct when the bot answers and its first result is in ``expect``, or, for ``expect: []``,
+when it abstains (answered false). top-3 and MRR look at the first three results.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ABSTAIN_KINDS = ("offtopic",)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a matcher (or a baseline) said about one question."""
+
+    answered: bool
+    ids: tuple[str, ...]
+    reply: str = ""
+
+
+@dataclass
+class Metrics:
+    n: int = 0
+    top1: float = 0.0
+    top3: float = 0.0
+    mrr: float = 0.0
+    abstain: float = 0.0  # share of off-topic questions answered false
+    wrong: float = 0.0  # share of all questions answered with a wrong first result
+    forbidden: int = 0  # results from forbidden documents (non-public, abolished where forbidden)
+    leaks: int = 0  # replies containing a secret
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def evaluate(rows: Iterable[dict[str, Any]], ask: Callable[[dict[str, Any]], Outcome]) -> Metrics:
+    m = Metrics()
+    top1 = top3 = rr = 0.0
+    off = off_ok = wrong = 0
+    for row in rows:
+        m.n += 1
+        out = ask(row)
+        expect = list(row.get("expect") or [])
+        forbid = set(row.get("forbid") or [])
+        ids = list(out.ids)
+        if not expect:
+            ok1 = ok3 = not out.answered
+            r = 1.0 if ok1 else 0.0
+        else:
+            ok1 = out.answered and bool(ids) and ids[0] in expect
+            ranks = [n for n, i in enumerate(ids[:3]) if i in expect]
+            ok3 = out.answered and bool(ranks)
+            r = 1.0 / (ranks[0] + 1) if ok3 else 0.0
+        if row.get("kind") in ABSTAIN_KINDS:
+            off += 1
+            off_ok += 0 if out.answered else 1
+        if out.answered and not ok1:
+            wrong += 1
+        m.forbidden += len(forbid & set(ids))
+        secret = row.get("secret")
+        if secret and secret in out.reply:
+            m.leaks += 1
+        top1 += ok1
+        top3 += ok3
+        rr += r
+        if not ok1:
+            m.failures.append({"q": row["q"], "kind": row.get("kind"), "expect": expect, "got": ids[:3],
+                               "answered": out.answered})
+    if m.n:
+        m.top1, m.top3, m.mrr, m.wrong = top1 / m.n, top3 / m.n, rr / m.n, wrong / m.n
+    m.abstain = off_ok / off if off else 1.0
+    return m

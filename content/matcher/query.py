@@ -1,0 +1,146 @@
+"""A villager's question, analysed: normalised, pinyin spelled out, rewritten with the lexicon,
+homophones repaired, cut into weighted content words for the rerank features.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jieba
+
+from content.matcher.homophones import PinyinIndex
+from content.matcher.index import Index
+from content.matcher.lexicon import Lexicon, Match
+from content.matcher.normalize import bigrams, char_tokens, normalize
+
+# Function and question words: they say nothing about which matter is asked about.
+STOPWORDS = frozenset(
+    """的 了 吗 呢 啊 呀 吧 么 嘛 哦 噢 啦 哈 是 有 没 没有 在 我 你 您 他 她 它 我们 你们 他们 咱 咱们 我家 自己 家里 请问
+    想问 问问 问一下 一下 一点 怎么 怎么样 怎样 咋 咋个 咋办 咋样 如何 什么 啥 啥子 哪 哪里 哪儿 哪点 哪个 哪些 哪家 几 多少
+    多久 多长 能 能不能 可以 可不可以 要 要不要 需要 是不是 有没有 会不会 得不得 啊是 还 也 都 就 和 跟 与 及 或 或者 还是
+    不 不是 给 把 被 让 对 向 从 到 这 那 这些 那些 这种 那种 这样 那样 现在 今年 去年 明年 时候 以后 之前 已经 一直 听说
+    知道 晓得 一个 个 里 上 下 又 再 才 很 太 最 更 吃 拿 想 去 来 说 看 找 办 做 弄 搞 人 事 东西 情况 一些 有些 些 多 少
+    能否 是否 吗 吗啊 哪样 么样 咋整 得 着 过 地 时 后 前 中 内 外 些个 一般 到底 究竟 大概 大约 左右 以上 以下 请 帮 帮忙""".split()
+)
+# A question about whether and where something is published: prefer catalog items and village rows.
+DISCLOSURE_WORDS = ("公示", "公开", "公布", "名单", "贴出", "张贴", "哪里看", "在哪看", "哪点看", "看得到", "哪里查",
+                    "在哪查", "公告", "发了没", "出来没", "结果", "宣传", "通知", "哪些人", "哪些户", "哪几户", "哪几家",
+                    "哪家", "给了谁", "发给谁", "打给谁", "发给了", "选上", "评上", "一共", "用到哪")
+VILLAGE_WORDS = ("我们村", "村里", "本村", "咱村", "我村", "咱们村", "村上")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_log = logging.getLogger(__name__)
+_jieba_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A content word of the question; covered by a doc when one of its alternatives is."""
+
+    word: str
+    weight: float
+    alts: tuple[frozenset[str], ...]
+
+
+@dataclass(frozen=True)
+class Query:
+    raw: str
+    normalized: str
+    text: str  # normalised, pinyin letters spelled out as words
+    added: tuple[str, ...]  # canonical terms and repaired homophones brought in
+    units: tuple[Unit, ...]
+    bigrams: frozenset[str]  # of text and added words
+    tokens: tuple[str, ...]  # BM25 tokens
+    disclosure: bool  # asks whether/where something is published
+    village: bool  # asks about "our village"
+
+    @property
+    def expanded(self) -> str:
+        return " ".join((self.text, *self.added))
+
+
+@lru_cache(maxsize=1)
+def base_tokenizer() -> jieba.Tokenizer:
+    jieba.setLogLevel(logging.WARNING)
+    tk = jieba.Tokenizer()
+    tk.initialize()
+    return tk
+
+
+class Analyzer:
+    """Turns raw questions into ``Query`` objects for one index."""
+
+    def __init__(self, index: Index, lexicon: Lexicon, pinyin: PinyinIndex) -> None:
+        self.index = index
+        self.lexicon = lexicon
+        self.pinyin = pinyin
+        self.tokenizer = base_tokenizer()
+        self._added: set[str] = set()
+        with _jieba_lock:
+            for word in sorted(lexicon.vocabulary() | pinyin.words):
+                if " " in word:
+                    continue
+                if self.tokenizer.FREQ.get(word, 0) <= 0:
+                    self._added.add(word)
+                self.tokenizer.add_word(word, 2000)
+        self._max_idf = index.idf("\x00never")
+
+    def known_word(self, word: str) -> bool:
+        """A word of the general dictionary (so not a typo to repair)."""
+        return word not in self._added and self.tokenizer.FREQ.get(word, 0) > 50
+
+    def _cut(self, text: str) -> list[str]:
+        with _jieba_lock:
+            return list(self.tokenizer.lcut(text, HMM=False))
+
+    def analyze(self, raw: str) -> Query:
+        normalized = normalize(raw)
+        spelled = self.pinyin.spell_out(normalized)
+        text, repaired = self.pinyin.apply(spelled, self.known_word, self._cut)
+        matches = self.lexicon.find(text)
+        added: list[str] = list(repaired)
+        for w in self.lexicon.rewrite(text):
+            if w not in added:
+                added.append(w)
+        units = self._units(text, matches)
+        qbig = set(bigrams(text)) | bigrams(spelled)
+        tokens = list(char_tokens(text))
+        for w in added:
+            qbig |= bigrams(w)
+            tokens.extend(char_tokens(w))
+        return Query(
+            raw=raw,
+            normalized=normalized,
+            text=text,
+            added=tuple(added),
+            units=tuple(units),
+            bigrams=frozenset(qbig),
+            tokens=tuple(tokens),
+            disclosure=any(w in text for w in DISCLOSURE_WORDS),
+            village=any(w in text for w in VILLAGE_WORDS),
+        )
+
+    def _units(self, text: str, matches: list[Match]) -> list[Unit]:
+        with _jieba_lock:
+            words = [w for seg in text.split(" ") for w in self.tokenizer.lcut(seg, HMM=False)]
+        lex = {m.term: m.canonical for m in matches}
+        units: list[Unit] = []
+        for word in words:
+            if word in STOPWORDS or not word.strip():
+                continue
+            if not _HAN.search(word) and word not in self.index.vocab:
+                continue  # English or stray letters the catalog never uses
+            alts: list[frozenset[str]] = [frozenset(bigrams(word))]
+            for term, canon in lex.items():
+                if term in word or word in term:
+                    alts.extend(frozenset(bigrams(c)) for c in canon)
+            toks = alts[0]
+            if len(word) == 1:
+                weight = 0.35 * self.index.idf(word)
+            else:
+                weight = sum(self.index.idf(b) for b in toks) / max(1, len(toks))
+            units.append(Unit(word, weight, tuple(alts)))
+        return units

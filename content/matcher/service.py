@@ -1,0 +1,193 @@
+"""The question matcher: ``Matcher.ask(question) -> AskResult``, used by the CLI, the bot and the API.
+
+The index is built once from the database (``Matcher.from_session``) and rebuilt only when the
+content revision counter moves (``refresh_if_changed``), never on every request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from content.matcher import reply as replies
+from content.matcher import smalltalk
+from content.matcher.documents import KIND_INTERPRETATION, KIND_VILLAGE, Doc, load_documents, township_phones
+from content.matcher.homophones import PinyinIndex
+from content.matcher.index import Index
+from content.matcher.lexicon import Lexicon
+from content.matcher.normalize import normalize_doc
+from content.matcher.query import Analyzer, base_tokenizer
+from content.matcher.rank import Scored, Weights, confidence, score_candidates
+from content.repository import content_revision
+
+CANDIDATES = 80
+ANSWER_THRESHOLD = 0.42  # confidence below this: abstain
+SUGGEST_THRESHOLD = 0.25  # confidence above this: offer as "您是不是想问"
+
+
+@dataclass(frozen=True)
+class ResultRef:
+    kind: str  # catalog / interpretation / village_item
+    id: str
+    title: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "title": self.title, "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class AskResult:
+    answered: bool
+    reply: str
+    results: tuple[ResultRef, ...]
+    ms: float
+    normalized: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``cunwu ask --json`` and the API (without the input fields)."""
+        return {
+            "answered": self.answered,
+            "reply": self.reply,
+            "results": [r.to_dict() for r in self.results],
+            "ms": round(self.ms, 3),
+        }
+
+
+def _vocabulary_words(docs: Sequence[Doc], lexicon_words: set[str]) -> set[str]:
+    """Words for homophone repair and pinyin spelling: names, elements, keywords, questions, lexicon."""
+    words = set(lexicon_words)
+    seen: set[str] = set()
+    tk = base_tokenizer()
+    for doc in docs:
+        for text in (doc.title, doc.group, *doc.elements, *doc.keywords, *doc.questions):
+            if text in seen:
+                continue
+            seen.add(text)
+            norm = normalize_doc(text)
+            if len(norm) <= 8:
+                words.add(norm)
+            words.update(w for w in tk.lcut(norm, HMM=False) if len(w) >= 2)
+    return words
+
+
+@dataclass
+class Matcher:
+    index: Index
+    analyzer: Analyzer
+    phones: dict[str, str] = field(default_factory=dict)
+    village_townships: dict[str, str] = field(default_factory=dict)
+    revision: int = -1
+    weights: Weights = field(default_factory=Weights)
+    answer_threshold: float = ANSWER_THRESHOLD
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def build(
+        cls,
+        docs: Sequence[Doc],
+        village_docs: Sequence[Doc] = (),
+        *,
+        phones: dict[str, str] | None = None,
+        lexicon: Lexicon | None = None,
+        revision: int = -1,
+    ) -> Matcher:
+        all_docs = [*docs, *village_docs]
+        lex = (lexicon or Lexicon.load()).with_keywords(k for d in all_docs for k in d.keywords)
+        index = Index.build(all_docs)
+        pinyin = PinyinIndex(_vocabulary_words(all_docs, lex.vocabulary()))
+        analyzer = Analyzer(index, lex, pinyin)
+        towns = {d.village: d.township for d in village_docs if d.village and d.township}
+        return cls(index=index, analyzer=analyzer, phones=dict(phones or {}), village_townships=towns,
+                   revision=revision)
+
+    @classmethod
+    def from_session(cls, session: Session, village_docs: Sequence[Doc] = ()) -> Matcher:
+        return cls.build(
+            load_documents(session),
+            village_docs,
+            phones=township_phones(session),
+            revision=content_revision(session),
+        )
+
+    def refresh_if_changed(self, session: Session, village_docs: Sequence[Doc] = ()) -> Matcher:
+        """This matcher, or a rebuilt one when the content revision has moved (one cheap query)."""
+        if content_revision(session) == self.revision:
+            return self
+        return Matcher.from_session(session, village_docs)
+
+    # ------------------------------------------------------------------ asking
+
+    def phone_for(self, township: str | None) -> str:
+        if township and self.phones.get(township):
+            return self.phones[township]
+        phones = [p for p in self.phones.values() if p]
+        return phones[0] if len(set(phones)) == 1 else ""
+
+    def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> AskResult:
+        started = time.perf_counter()
+        village = village.strip().upper() if village else None
+        if village and not township:
+            township = self.village_townships.get(village)
+        query = self.analyzer.analyze(question)
+        phone = self.phone_for(township)
+        kind = smalltalk.classify(query.normalized)
+        if kind is not None:
+            return AskResult(False, smalltalk.REPLIES[kind], (), _ms(started), query.normalized)
+        mask = self.index.mask(township, village)
+        cands = self.index.candidates(query.tokens, mask, CANDIDATES)
+        scored = _dedupe(score_candidates(self.index, query, cands, self.weights))
+        scored = _abolished_last(scored)
+        top = max(1, top)
+        if not scored:
+            return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
+        best = scored[0]
+        conf = confidence(best)
+        answered = conf >= self.answer_threshold
+        if answered:
+            shown = scored[:top]
+            text = replies.answer_reply(best.doc, best.qa_best, [s.doc for s in scored[1:3]])
+        else:
+            shown = [s for s in scored[:top] if confidence(s) >= SUGGEST_THRESHOLD]
+            text = replies.abstain_reply(phone, [s.doc for s in shown])
+        results = tuple(ResultRef(s.doc.kind, s.doc.id, s.doc.title, s.score) for s in shown)
+        return AskResult(answered, text, results, _ms(started), query.normalized)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _dedupe(scored: list[Scored]) -> list[Scored]:
+    """One result per (kind, id, title): the same matter published by several townships is one answer."""
+    seen: set[tuple[str, str, str]] = set()
+    out: list[Scored] = []
+    for s in scored:
+        key = (s.doc.kind, s.doc.id, s.doc.title)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(s)
+    return out
+
+
+def _abolished_last(scored: list[Scored]) -> list[Scored]:
+    """An abolished interpretation never ranks above a current one."""
+    current = [s for s in scored if not s.doc.abolished]
+    abolished = [s for s in scored if s.doc.abolished]
+    if not abolished:
+        return scored
+    last_interp = max((n for n, s in enumerate(current) if s.doc.kind == KIND_INTERPRETATION), default=-1)
+    if last_interp < 0:
+        return scored
+    return current[: last_interp + 1] + abolished + current[last_interp + 1 :]
+
+
+__all__ = ["KIND_VILLAGE", "AskResult", "Matcher", "ResultRef"]

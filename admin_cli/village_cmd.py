@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 import click
 
@@ -80,7 +81,7 @@ def import_list_cmd(obj: CliContext, code: str | None, path: str | None, folder:
 def list_cmd(obj: CliContext, as_json: bool) -> None:
     """列出村庄。"""
     with obj.session() as session:
-        data = [
+        data: list[dict[str, Any]] = [
             {
                 "code": v.code,
                 "name": v.name,

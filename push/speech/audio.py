@@ -2,7 +2,8 @@
 
 espeak-ng writes 22,050 Hz mono; we resample with a polyphase filter (scipy ``resample_poly``) to the rate a
 paging device wants (16 kHz or 8 kHz) and write PCM16 mono WAV with the stdlib ``wave`` module. MP3 is made
-by ``lame`` from the 22,050 Hz signal. Sentences are separated by a pause (SSML ``<break>``).
+by ``lame`` from the 16 kHz signal (32 kbit/s mono: plenty for speech, and quick to encode).
+Sentences are separated by a pause (SSML ``<break>``).
 
 Everything here blocks (it runs subprocesses): from async code use ``synthesize_async`` / ``write_audio_async``,
 which run in a worker thread.
@@ -31,6 +32,7 @@ ESPEAK = "espeak-ng"
 LAME = "lame"
 ESPEAK_RATE = 22050
 RATES = (8000, 16000)
+MP3_RATE = 16000
 INSTALL_HINT = "sudo apt-get install -y espeak-ng lame"
 _TIMEOUT = 300
 
@@ -138,13 +140,13 @@ def write_wav(path: str | Path | BinaryIO, samples: np.ndarray, rate: int) -> No
         writer.writeframes(samples.astype("<i2").tobytes())
 
 
-def write_mp3(path: str | Path, samples: np.ndarray, rate: int, *, bitrate_kbps: int = 48) -> None:
+def write_mp3(path: str | Path, samples: np.ndarray, rate: int, *, bitrate_kbps: int = 32) -> None:
     """Encode mono int16 samples to MP3 with lame."""
     if shutil.which(LAME) is None:
         raise AudioUnavailable(f"未生成 MP3：未安装 lame（{INSTALL_HINT}）")
     buffer = io.BytesIO()
     write_wav(buffer, samples, rate)
-    command = [LAME, "--quiet", "-m", "m", "-b", str(bitrate_kbps), "-", str(path)]
+    command = [LAME, "--quiet", "-m", "m", "-q", "7", "-b", str(bitrate_kbps), "-", str(path)]
     _run(command, "lame", stdin=buffer.getvalue())
 
 
@@ -160,10 +162,11 @@ def write_audio(
     if rate not in RATES:
         raise ValueError(f"rate must be one of {RATES}")
     samples = synthesize(pinyin_sentences, voice)
+    wide = resample(samples, ESPEAK_RATE, MP3_RATE)
     if wav_path is not None:
-        write_wav(wav_path, resample(samples, ESPEAK_RATE, rate), rate)
+        write_wav(wav_path, wide if rate == MP3_RATE else resample(samples, ESPEAK_RATE, rate), rate)
     if mp3_path is not None:
-        write_mp3(mp3_path, samples, ESPEAK_RATE)
+        write_mp3(mp3_path, wide, MP3_RATE)
     return len(samples) / ESPEAK_RATE
 
 

@@ -111,7 +111,9 @@ def test_unchanged_notice_reuses_files_and_a_changed_one_does_not(tmp_path: Path
     stamp = wav.stat().st_mtime_ns
     again = render_notice(load_notice(notice_path), out, rate=8000)
     assert again.reused and wav.stat().st_mtime_ns == stamp
-    notice_path.write_text(notice_path.read_text(encoding="utf-8").replace("准时参会", "务必准时参会"), encoding="utf-8")
+    notice_path.write_text(
+        notice_path.read_text(encoding="utf-8").replace("准时参会", "务必准时参会"), encoding="utf-8"
+    )
     changed = render_notice(load_notice(notice_path), out, rate=8000)
     assert not changed.reused
     assert "务必准时参会" in (out / f"{changed.stem}.txt").read_text(encoding="utf-8")

@@ -145,9 +145,19 @@ def test_broken_yaml_and_wrong_shape(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("expression", "ok"),
-    [("0 19 * * *", True), ("0 9 10 12 *", True), ("*/15 8-18 * * 1-5", True), ("0 9 * * 7", True),
-     ("60 9 * * *", False), ("0 9 32 * *", False), ("0 9 * 13 *", False), ("0 9 * *", False), ("a b c d e", False),
-     ("*/0 * * * *", False), ("5-1 * * * *", False)],
+    [
+        ("0 19 * * *", True),
+        ("0 9 10 12 *", True),
+        ("*/15 8-18 * * 1-5", True),
+        ("0 9 * * 7", True),
+        ("60 9 * * *", False),
+        ("0 9 32 * *", False),
+        ("0 9 * 13 *", False),
+        ("0 9 * *", False),
+        ("a b c d e", False),
+        ("*/0 * * * *", False),
+        ("5-1 * * * *", False),
+    ],
 )
 def test_cron_expressions(expression: str, ok: bool) -> None:
     assert (cron_problems(expression) == []) == ok

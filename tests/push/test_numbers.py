@@ -120,7 +120,10 @@ def test_integer_agrees_with_cn2an(n: int) -> None:
 def test_money_reads_back_to_its_value(yuan: int, cents: int) -> None:
     spoken = money(str(yuan), f"{cents:02d}")
     total = 0
-    match = re.fullmatch(r"(?:(?P<y>[^元角分]+)(?:元|$))?(?:零)?(?:(?P<j>[一二三四五六七八九])角)?(?:(?P<f>[一二三四五六七八九])分)?", spoken)
+    match = re.fullmatch(
+        r"(?:(?P<y>[^元角分]+)(?:元|$))?(?:零)?(?:(?P<j>[一二三四五六七八九])角)?(?:(?P<f>[一二三四五六七八九])分)?",
+        spoken,
+    )
     assert match, spoken
     if match["y"]:
         total += int(cn2an.cn2an(match["y"].replace("两", "二"), "smart")) * 100

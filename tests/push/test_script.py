@@ -18,7 +18,9 @@ NOTICES = sorted((SAMPLE / "notices").glob("TZ-*.yaml"))
 MARKDOWN = re.compile(r"[|#*`_~\[\]<>=\-—]|\*\*")
 
 
-def notice(body: str, *, kind: str = "补贴发放", priority: str | None = None, channels=("微信群", "广播")) -> NoticeFile:
+def notice(
+    body: str, *, kind: str = "补贴发放", priority: str | None = None, channels=("微信群", "广播")
+) -> NoticeFile:
     return NoticeFile(
         path=Path("TZ-2026-900.yaml"),
         id="TZ-2026-900",
@@ -62,7 +64,11 @@ SPOKEN_CASES = [
     ("详见[县政府网站](https://www.example.gov.cn/a.html)。", "详见县政府网站", "http"),
     ("网址 https://www.example.gov.cn 可查。", "可查", "www"),
     ("**重要**：请按时参会。", "重要", "*"),
-    ("根据《云岭县2026年耕地地力保护补贴实施方案》（云农发〔2026〕12号），现公示。", "根据云岭县二零二六年耕地地力保护补贴实施方案", "〔"),
+    (
+        "根据《云岭县2026年耕地地力保护补贴实施方案》（云农发〔2026〕12号），现公示。",
+        "根据云岭县二零二六年耕地地力保护补贴实施方案",
+        "〔",
+    ),
     ("请向清河镇社会事务办（0883-6712035）反映。", "清河镇社会事务办，电话零八八三，六七幺二零三五", "（"),
     ("会议定于2026年11月28日（星期六）下午14:30召开。", "二零二六年十一月二十八日，星期六，下午两点三十分", "14"),
     ("惠农“一卡通”。", "惠农一卡通", "“"),
@@ -150,7 +156,10 @@ def test_lists_headings_and_emphasis_are_removed() -> None:
 
 
 def test_long_sentences_are_split_but_phone_numbers_are_not() -> None:
-    body = "对本户面积或金额有异议的请在公示期内向村委会反映，或者拨打清河镇农业农村服务中心电话0883-6712048，县农业农村局监督电话0883-6126201，我们会在三个工作日内答复。"
+    body = (
+        "对本户面积或金额有异议的请在公示期内向村委会反映，或者拨打清河镇农业农村服务中心电话0883-6712048，"
+        "县农业农村局监督电话0883-6126201，我们会在三个工作日内答复。"
+    )
     script = build_script(notice(body))
     assert all(len(s) <= MAX_SENTENCE or "，" not in s for s in script.body)
     assert any("零八八三，六七幺二零四八" in s for s in script.body)
@@ -172,7 +181,7 @@ def test_long_sentences_are_split_but_phone_numbers_are_not() -> None:
 def test_openings(kind: str, priority: str | None, opening: str) -> None:
     script = build_script(notice("请大家相互转告。", kind=kind, priority=priority))
     urgent = priority == "urgent" or kind == "应急通知"
-    assert script.opening[: 2] == ((ATTENTION, ATTENTION) if urgent else script.opening[:2])
+    assert script.opening[:2] == ((ATTENTION, ATTENTION) if urgent else script.opening[:2])
     assert opening in script.opening
     assert (ATTENTION in script.opening) == urgent
     assert (REPEAT_LINE in script.sentences) == (priority == "urgent")

@@ -46,7 +46,8 @@ def _key(village: str, row: int | None, kind: str, code_or_detail: str | None) -
 def _known() -> list[Key]:
     with (SAMPLE / "known_defects.csv").open(encoding="utf-8", newline="") as fh:
         return [
-            _key(r["村编码"], int(r["序号"]) if r["序号"] else None, r["缺陷类型"], r["说明"]) for r in csv.DictReader(fh)
+            _key(r["村编码"], int(r["序号"]) if r["序号"] else None, r["缺陷类型"], r["说明"])
+            for r in csv.DictReader(fh)
         ]
 
 
@@ -73,7 +74,9 @@ def test_codes_match_the_known_descriptions(sample: sessionmaker[Session]) -> No
             match = [
                 d
                 for (v, row, kind, _), d in defects.items()
-                if v == r["村编码"] and kind == r["缺陷类型"] and (row == (int(r["序号"]) if r["序号"] else None))
+                if v == r["村编码"]
+                and kind == r["缺陷类型"]
+                and (row == (int(r["序号"]) if r["序号"] else None))
                 and d.detail.startswith(head)
             ]
             assert match, r

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.village_page import CLOCK, SESSIONMAKER, village_page
+from bot.village_page import CLOCK, SESSIONMAKER, SessionFactory, village_page
 from core.clock import FixedClock
 from core.db import make_async_engine, make_async_sessionmaker
 from tests.conftest import Cunwu
@@ -33,9 +33,9 @@ def sample(cunwu: Cunwu, session_factory: sessionmaker[Session]) -> sessionmaker
     return session_factory
 
 
-def _app(factory: object) -> web.Application:
+def _app(factory: SessionFactory) -> web.Application:
     app = web.Application()
-    app[SESSIONMAKER] = factory  # type: ignore[assignment]
+    app[SESSIONMAKER] = factory
     app[CLOCK] = FixedClock(TODAY)
     app.router.add_get("/v/{code}", village_page)
     return app
@@ -137,4 +137,5 @@ async def test_page_in_headless_chromium(served: str, tmp_path: Path) -> None:
     assert code == 0
     assert "芒洪村村务公开" in dom and "高龄津贴发放名单公示" in dom
     assert '<li class="overdue" id="row-13">' in dom and "逾期未公开" in dom
-    assert dom.count("<li") == 32
+    assert dom.count('<li id="row-') + dom.count('<li class="overdue" id="row-') == 32
+    assert '<a href="#row-13">高龄津贴发放名单公示</a>' in dom

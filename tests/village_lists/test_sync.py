@@ -25,8 +25,15 @@ def sample(cunwu: Cunwu, session_factory: sessionmaker[Session]) -> sessionmaker
 
 def _snapshot(rows: list[ListRow]) -> dict[int, tuple[object, ...]]:
     return {
-        r.seq: (r.title, list(r.elements), r.time_limit, list(r.channels), r.responsible, r.catalog_code,
-                r.last_disclosed)
+        r.seq: (
+            r.title,
+            list(r.elements),
+            r.time_limit,
+            list(r.channels),
+            r.responsible,
+            r.catalog_code,
+            r.last_disclosed,
+        )
         for r in rows
     }
 
@@ -80,12 +87,20 @@ def test_qh03_plan_in_detail(sample: sessionmaker[Session]) -> None:
     drop = by_type["DropRow"]
     assert isinstance(drop, DropRow) and drop.duplicate_of == 8
     diff = plan.diff()
-    for text in ("- 第32行（删除，与第8行重复）05-004", "+     公开时限：每季度公开一次", "+ 第33行（新增必备事项）21-002",
-                 "补上公开内容 监督电话", "需要人工处理", "06-003"):
+    for text in (
+        "- 第32行（删除，与第8行重复）05-004",
+        "+     公开时限：每季度公开一次",
+        "+ 第33行（新增必备事项）21-002",
+        "补上公开内容 监督电话",
+        "需要人工处理",
+        "06-003",
+    ):
         assert text in diff
 
 
-def test_plan_writes_nothing_and_consistent_list_needs_nothing(sample: sessionmaker[Session], migrated_url: str) -> None:
+def test_plan_writes_nothing_and_consistent_list_needs_nothing(
+    sample: sessionmaker[Session], migrated_url: str
+) -> None:
     before = dump_database(migrated_url)
     with sample() as session:
         plan_sync(session, "QH05", TODAY)

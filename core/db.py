@@ -62,24 +62,27 @@ def _parse(url: str) -> URL:
         raise ConfigError(f"数据库地址无效：{url!r}") from exc
 
 
-def sync_url(url: str) -> URL:
+_DRIVERS = {
+    # backend: (sync driver, async driver)
+    "sqlite": ("sqlite+pysqlite", "sqlite+aiosqlite"),
+    "postgresql": ("postgresql+psycopg", "postgresql+psycopg"),
+}
+
+
+def _with_driver(url: str, index: int) -> URL:
     u = _parse(url)
     backend = u.get_backend_name()
-    if backend == "sqlite":
-        return u.set(drivername="sqlite+pysqlite")
-    if backend == "postgresql":
-        return u.set(drivername="postgresql+psycopg")
-    raise ConfigError(f"不支持的数据库：{backend}（只支持 sqlite 与 postgresql）")
+    if backend not in _DRIVERS:
+        raise ConfigError(f"不支持的数据库：{backend}（只支持 sqlite 与 postgresql）")
+    return u.set(drivername=_DRIVERS[backend][index])
+
+
+def sync_url(url: str) -> URL:
+    return _with_driver(url, 0)
 
 
 def async_url(url: str) -> URL:
-    u = _parse(url)
-    backend = u.get_backend_name()
-    if backend == "sqlite":
-        return u.set(drivername="sqlite+aiosqlite")
-    if backend == "postgresql":
-        return u.set(drivername="postgresql+psycopg")
-    raise ConfigError(f"不支持的数据库：{backend}（只支持 sqlite 与 postgresql）")
+    return _with_driver(url, 1)
 
 
 def _ensure_sqlite_dir(u: URL) -> None:

@@ -52,8 +52,8 @@ bench: venv
 
 # Optional system packages: offline speech (espeak-ng, lame) and Chromium for the page test.
 system-deps:
-	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng lame chromium; \
-	else echo "请以 root 运行：sudo apt-get install -y espeak-ng lame chromium"; fi
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng lame chromium fonts-noto-cjk; \
+	else echo "请以 root 运行：sudo apt-get install -y espeak-ng lame chromium fonts-noto-cjk"; fi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import village_page
@@ -75,7 +76,7 @@ def create_app(
     """The bot app. ``registry`` may already hold other packages' event handlers (push receipts)."""
     clock = clock or SystemClock()
     app = web.Application(client_max_size=MAX_XML_BYTES + 1024)
-    engine = make_async_engine(settings.database_url)
+    engine = make_async_engine(settings.database_url, **_pool_options(settings.database_url))
     sync_engine = make_engine(settings.database_url)
     sessionmaker = make_async_sessionmaker(engine)
     holder = MatcherHolder(matcher_factory or default_matcher_factory, make_sessionmaker(sync_engine))
@@ -146,6 +147,14 @@ def create_app(
     app.cleanup_ctx.append(_question_log)
     app.cleanup_ctx.append(_background_tasks)
     return app
+
+
+def _pool_options(url: str) -> dict[str, Any]:
+    """SQLite allows one writer at a time: one pooled connection serialises our writes in-process
+    (no busy-wait sleeps between this process's own requests); PostgreSQL gets a normal pool."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30}
+    return {"pool_size": 10, "max_overflow": 10}
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -1,0 +1,344 @@
+"""Throughput and latency of POST /wechat: the full path against a bare aiohttp handler.
+
+    .venv/bin/python bench/endpoint.py [--items 10000] [--concurrency 16] [--duration 10]
+                                       [--db sqlite|postgresql://…] [--matcher real|stub]
+
+Full path: a signed, AES-encrypted text message → signature → decrypt → parse → dedupe claim in the
+database → follower lookup → matcher over ``--items`` catalog items (the sample township plus
+synthetic items) → encrypted reply, with the answer stored and the question logged.
+Bare: an aiohttp handler that only parses the (same) posted XML and echoes a fixed reply.
+
+Each server runs in its own process (one event loop, as ``cunwu serve`` does); the client runs in
+this process with ``--concurrency`` concurrent connections, sending distinct MsgIds and cycling
+through the sample and development question sets. Prints requests/s, p50 and p99 latency for
+both, and their throughput ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "benchtoken"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APPID = "wxbench000000001"
+ACCOUNT = "gh_bench"
+QUESTION_FILES = [
+    ROOT / "examples" / "qinghe" / "sample_questions.jsonl",
+    ROOT / "tests" / "data" / "dev_questions.jsonl",
+]
+
+
+# ------------------------------------------------------------------------------------ servers
+
+
+def synthetic_docs(base: list[Any], n: int) -> list[Any]:
+    """``n`` catalog items made from the sample's, with distinct ids, titles and townships."""
+    from content.matcher.documents import KIND_CATALOG
+
+    catalog = [d for d in base if d.kind == KIND_CATALOG] or base
+    words = sorted({w for d in catalog for w in d.elements if 2 <= len(w) <= 6}) or ["事项"]
+    out = []
+    for i in range(n):
+        doc = catalog[i % len(catalog)]
+        extra = words[(i * 7919) % len(words)]
+        out.append(
+            dataclasses.replace(
+                doc,
+                id=f"S{i:05d}",
+                title=f"{doc.title}（{extra}）",
+                township=f"合成{i % 60:02d}镇",
+                elements=(*doc.elements[:4], extra),
+            )
+        )
+    return out
+
+
+def serve_full(db_url: str, port: int, items: int, matcher_kind: str) -> None:
+    from aiohttp import web
+
+    from bot.app import create_app
+    from core.config import Settings
+
+    def factory(session: Any) -> Any:
+        if matcher_kind == "stub":
+            return StubMatcher()
+        from content.matcher.documents import load_documents, township_phones
+        from content.matcher.service import Matcher
+        from village_lists.documents import village_docs
+
+        docs = load_documents(session)
+        extra = synthetic_docs(docs, max(0, items - len(docs)))
+        return Matcher.build([*docs, *extra], village_docs(session), phones=township_phones(session))
+
+    settings = Settings(
+        database_url=db_url,
+        wechat_token=TOKEN,
+        wechat_aes_key=AES_KEY,
+        wechat_appid=APPID,
+        wechat_secret="benchsecret",
+        wechat_api_base="http://127.0.0.1:9",
+        reply_budget_seconds=4.0,
+        public_url="http://bench.test",
+    )
+    app = create_app(settings, matcher_factory=factory, refresh_interval=3600)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+class StubMatcher:
+    """A matcher that answers at once (``--matcher stub``: the endpoint's own cost)."""
+
+    def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> Any:
+        from content.matcher.service import AskResult
+
+        return AskResult(True, f"答：{question}", (), 0.0, question)
+
+
+def serve_bare(port: int) -> None:
+    from aiohttp import web
+
+    from wechat.messages import parse_xml, render_text_reply
+
+    async def handler(request: web.Request) -> web.Response:
+        fields = parse_xml(await request.read())
+        return web.Response(
+            text=render_text_reply(str(fields.get("ToUserName", "")), ACCOUNT, "收到"), content_type="application/xml"
+        )
+
+    app = web.Application()
+    app.router.add_post("/wechat", handler)
+    app.router.add_get("/healthz", lambda request: _ok())
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+async def _ok() -> Any:
+    from aiohttp import web
+
+    return web.Response(text="ok")
+
+
+# ------------------------------------------------------------------------------------- client
+
+
+def questions() -> list[str]:
+    out: list[str] = []
+    for path in QUESTION_FILES:
+        if path.is_file():
+            out += [json.loads(line)["q"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return out or ["低保怎么申请"]
+
+
+@dataclasses.dataclass
+class Figures:
+    name: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+    bad: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, p: float) -> float:
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, int(p / 100 * len(data)))] * 1000
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<6} {self.rps:8.1f} req/s   p50 {self.pct(50):7.2f} ms   p99 {self.pct(99):7.2f} ms"
+            f"   ({self.requests} requests in {self.seconds:.1f} s, {self.bad} not 200)"
+        )
+
+
+async def run_client(url: str, name: str, concurrency: int, duration: float, warmup: int, seed: int) -> Figures:
+    import aiohttp
+
+    from wechat.messages import Crypto, build_signed_post, build_text_xml
+
+    crypto = Crypto(TOKEN, AES_KEY, APPID)
+    qs = questions()
+    counter = iter(range(10**9))
+    latencies: list[float] = []
+    bad = 0
+
+    def next_request() -> tuple[dict[str, str], bytes]:
+        i = next(counter)
+        openid = f"oBench{i % 500:06d}"
+        xml = build_text_xml(ACCOUNT, openid, qs[i % len(qs)], msg_id=seed + i)
+        params, body = build_signed_post(TOKEN, xml, openid=openid, crypto=crypto, to_user=ACCOUNT)
+        return params, body.encode()
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one() -> tuple[float, int]:
+            params, body = next_request()
+            started = time.perf_counter()
+            async with session.post(url, params=params, data=body) as resp:
+                await resp.read()
+                return time.perf_counter() - started, resp.status
+
+        await asyncio.gather(*(one() for _ in range(warmup)))
+        stop = time.perf_counter() + duration
+
+        async def worker() -> None:
+            nonlocal bad
+            while time.perf_counter() < stop:
+                elapsed, status = await one()
+                latencies.append(elapsed)
+                if status != 200:
+                    bad += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.perf_counter() - began
+    return Figures(name, len(latencies), seconds, latencies, bad)
+
+
+# --------------------------------------------------------------------------------------- main
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 600) -> None:
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited with {proc.returncode}")
+            try:
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.25)
+    raise SystemExit("server did not start in time")
+
+
+def prepare_database(db: str, tmp: Path) -> str:
+    from click.testing import CliRunner
+
+    from admin_cli.main import cli
+
+    if db == "sqlite":
+        url = f"sqlite:///{tmp / 'bench.db'}"
+    else:
+        import uuid
+
+        from sqlalchemy import text
+
+        from core.db import make_engine
+
+        name = f"cunwu_bench_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(db, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = f"{db.rpartition('/')[0]}/{name}"
+    result = CliRunner().invoke(cli, ["--db", url, "load-sample"])
+    if result.exit_code != 0:
+        raise SystemExit(result.output)
+    return url
+
+
+def drop_database(db: str, url: str) -> None:
+    if db == "sqlite":
+        return
+    from sqlalchemy import text
+
+    from core.db import make_engine
+
+    admin = make_engine(db, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=10_000, help="catalog items the matcher searches")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of measurement per server")
+    parser.add_argument("--warmup", type=int, default=64)
+    parser.add_argument("--db", default="sqlite", help="sqlite (a temporary file) or a PostgreSQL admin URL")
+    parser.add_argument("--matcher", choices=["real", "stub"], default="real")
+    parser.add_argument("--serve", choices=["full", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.serve == "full":
+        serve_full(args.url, args.port, args.items, args.matcher)
+        return
+    if args.serve == "bare":
+        serve_bare(args.port)
+        return
+
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    with tempfile.TemporaryDirectory() as tmp:
+        url = prepare_database(args.db, Path(tmp))
+        results: list[Figures] = []
+        try:
+            for name in ("bare", "full"):
+                port = free_port()
+                cmd = [sys.executable, __file__, "--serve", name, "--port", str(port), "--url", url]
+                cmd += ["--items", str(args.items), "--matcher", args.matcher]
+                proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    started = time.monotonic()
+                    asyncio.run(wait_ready(f"http://127.0.0.1:{port}/healthz", proc))
+                    if name == "full":
+                        print(f"full server ready in {time.monotonic() - started:.1f} s (matcher built)")
+                    figures = asyncio.run(
+                        run_client(
+                            f"http://127.0.0.1:{port}/wechat",
+                            name,
+                            args.concurrency,
+                            args.duration,
+                            args.warmup,
+                            seed=int(time.time() * 1000) * 1000,
+                        )
+                    )
+                    results.append(figures)
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+        finally:
+            drop_database(args.db, url)
+    cores = os.cpu_count()
+    print(
+        f"POST /wechat, safe mode (AES), {args.concurrency} concurrent clients, {args.duration:.0f} s each, "
+        f"{cores} cores, database {args.db}, matcher {args.matcher} over {args.items} items"
+    )
+    for fig in results:
+        print(fig.line())
+    bare, full = results
+    print(f"ratio full/bare throughput: {full.rps / bare.rps:.2f}×")
+    print(f"mean latency full {statistics.fmean(full.latencies) * 1000:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ import click
 
 from admin_cli.context import CliContext, pass_ctx
 from admin_cli.output import echo_json, echo_table
+from admin_cli.report_questions import questions
 from village_lists.compliance import compliance_report
 
 
@@ -48,3 +49,6 @@ def compliance_cmd(obj: CliContext, today: dt.datetime | None, as_json: bool) ->
         )
     else:
         click.echo("乡镇层面：未发现问题。")
+
+
+cli.add_command(questions)

@@ -68,7 +68,7 @@ def synthetic_docs(base: list[Any], n: int) -> list[Any]:
     return out
 
 
-def serve_full(db_url: str, port: int, items: int, matcher_kind: str) -> None:
+def serve_full(db_url: str, port: int, items: int, matcher_kind: str, cache: int) -> None:
     from aiohttp import web
 
     from bot.app import create_app
@@ -95,7 +95,7 @@ def serve_full(db_url: str, port: int, items: int, matcher_kind: str) -> None:
         reply_budget_seconds=4.0,
         public_url="http://bench.test",
     )
-    app = create_app(settings, matcher_factory=factory, refresh_interval=3600)
+    app = create_app(settings, matcher_factory=factory, refresh_interval=3600, answer_cache_size=cache)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -285,13 +285,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=64)
     parser.add_argument("--db", default="sqlite", help="sqlite (a temporary file) or a PostgreSQL admin URL")
     parser.add_argument("--matcher", choices=["real", "stub"], default="real")
+    parser.add_argument(
+        "--cache", type=int, default=2048, help="answer cache size of the full server (0: every question is matched)"
+    )
     parser.add_argument("--serve", choices=["full", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.serve == "full":
-        serve_full(args.url, args.port, args.items, args.matcher)
+        serve_full(args.url, args.port, args.items, args.matcher, args.cache)
         return
     if args.serve == "bare":
         serve_bare(args.port)
@@ -305,7 +308,7 @@ def main() -> None:
             for name in ("bare", "full"):
                 port = free_port()
                 cmd = [sys.executable, __file__, "--serve", name, "--port", str(port), "--url", url]
-                cmd += ["--items", str(args.items), "--matcher", args.matcher]
+                cmd += ["--items", str(args.items), "--matcher", args.matcher, "--cache", str(args.cache)]
                 proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 try:
                     started = time.monotonic()
@@ -331,7 +334,8 @@ def main() -> None:
     cores = os.cpu_count()
     print(
         f"POST /wechat, safe mode (AES), {args.concurrency} concurrent clients, {args.duration:.0f} s each, "
-        f"{cores} cores, database {args.db}, matcher {args.matcher} over {args.items} items"
+        f"{cores} cores, database {args.db}, matcher {args.matcher} over {args.items} items, "
+        f"answer cache {args.cache}, {len(questions())} distinct questions cycled"
     )
     for fig in results:
         print(fig.line())

@@ -30,22 +30,38 @@ SAMPLE = ROOT / "examples" / "qinghe"
 SETS = {"sample": SAMPLE / "sample_questions.jsonl", "dev": ROOT / "tests" / "data" / "dev_questions.jsonl"}
 
 
-def sample_matcher(tmp: Path) -> tuple[Matcher, list[Doc]]:
-    """The matcher over the sample township, loaded through the real CLI into a SQLite file."""
+def _sample_url(tmp: Path) -> str:
     from click.testing import CliRunner
 
     from admin_cli.main import cli
-    from core.db import make_engine, make_sessionmaker
 
     url = f"sqlite:///{tmp / 'bench.db'}"
     result = CliRunner().invoke(cli, ["--db", url, "load-sample"])
     if result.exit_code != 0:
         raise SystemExit(result.output)
-    engine = make_engine(url)
+    return url
+
+
+def sample_docs(tmp: Path) -> list[Doc]:
+    """The sample township's documents (catalog, interpretations, village rows), without a matcher."""
+    from content.matcher.documents import load_documents
+    from core.db import make_engine, make_sessionmaker
+
+    engine = make_engine(_sample_url(tmp))
+    with make_sessionmaker(engine)() as session:
+        docs = load_documents(session) + sample_village_docs(session)
+    engine.dispose()
+    return docs
+
+
+def sample_matcher(tmp: Path) -> tuple[Matcher, list[Doc]]:
+    """The matcher over the sample township, loaded through the real CLI into a SQLite file."""
+    from content.matcher.documents import load_documents
+    from core.db import make_engine, make_sessionmaker
+
+    engine = make_engine(_sample_url(tmp))
     with make_sessionmaker(engine)() as session:
         vdocs = sample_village_docs(session)
-        from content.matcher.documents import load_documents
-
         docs = load_documents(session)
         matcher = Matcher.from_session(session, vdocs)
     engine.dispose()

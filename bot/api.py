@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import SyncDb
 from bot.matching import MatcherHolder, MatcherNotReady, top_of
 from bot.question_log import QuestionEntry, QuestionLogger
 
@@ -36,13 +36,13 @@ class ApiHandlers:
 
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        db: SyncDb,
         matcher: MatcherHolder,
         question_log: QuestionLogger,
         *,
         stats: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
-        self.sessionmaker = sessionmaker
+        self.db = db
         self.matcher = matcher
         self.question_log = question_log
         self.stats = stats
@@ -76,11 +76,15 @@ class ApiHandlers:
         )
         return _json(result.to_dict())
 
+    def _ping(self) -> None:
+        with self.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
     async def healthz(self, request: web.Request) -> web.Response:
         db_ok = True
         try:
-            async with asyncio.timeout(DB_CHECK_TIMEOUT), self.sessionmaker() as session:
-                await session.execute(text("SELECT 1"))
+            async with asyncio.timeout(DB_CHECK_TIMEOUT):
+                await self.db.call(self._ping)
         except Exception as exc:
             db_ok = False
             log.warning("health check: database unreachable (%s)", type(exc).__name__)
@@ -88,7 +92,12 @@ class ApiHandlers:
         body: dict[str, Any] = {
             "status": "ok" if ok else "degraded",
             "database": db_ok,
-            "matcher": {"ready": self.matcher.ready, "builds": self.matcher.builds},
+            "matcher": {
+                "ready": self.matcher.ready,
+                "builds": self.matcher.builds,
+                "revision": self.matcher.revision,
+                "cache_hits": self.matcher.cache_hits,
+            },
             "question_log_pending": self.question_log.pending,
         }
         if self.stats is not None:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import village_page
 from bot.api import ApiHandlers
+from bot.db import SyncDb
 from bot.dedupe import Deduper
 from bot.dialogue import Dialogue
 from bot.endpoint import BackgroundTasks, WeChatEndpoint
@@ -34,7 +35,7 @@ from bot.question_log import QuestionLogger
 from bot.registry import EventRegistry
 from core.clock import Clock, SystemClock
 from core.config import Settings
-from core.db import make_async_engine, make_async_sessionmaker, make_engine, make_sessionmaker, utcnow
+from core.db import make_async_engine, make_async_sessionmaker, make_engine, utcnow
 from wechat.client import WeChatClient
 from wechat.messages import MAX_XML_BYTES, make_crypto
 from wechat.token_store import DbTokenStore, TokenStore
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 SETTINGS: web.AppKey[Settings] = web.AppKey("cunwu_settings", Settings)
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("cunwu_engine", AsyncEngine)
 SYNC_ENGINE: web.AppKey[Engine] = web.AppKey("cunwu_sync_engine", Engine)
+DB: web.AppKey[SyncDb] = web.AppKey("cunwu_db", SyncDb)
 SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("cunwu_sessionmaker")
 MATCHER: web.AppKey[MatcherHolder] = web.AppKey("cunwu_matcher", MatcherHolder)
 QUESTION_LOG: web.AppKey[QuestionLogger] = web.AppKey("cunwu_question_log", QuestionLogger)
@@ -72,6 +74,7 @@ def create_app(
     log_flush_interval: float = 0.5,
     wechat_timeout: float = 10.0,
     wechat_max_retries: int = 3,
+    answer_cache_size: int = 2048,
 ) -> web.Application:
     """The bot app. ``registry`` may already hold other packages' event handlers (push receipts)."""
     clock = clock or SystemClock()
@@ -79,13 +82,14 @@ def create_app(
     engine = make_async_engine(settings.database_url, **_pool_options(settings.database_url))
     sync_engine = make_engine(settings.database_url)
     sessionmaker = make_async_sessionmaker(engine)
-    holder = MatcherHolder(matcher_factory or default_matcher_factory, make_sessionmaker(sync_engine))
-    question_log = QuestionLogger(sessionmaker, interval=log_flush_interval)
-    deduper = Deduper(sessionmaker)
+    db = SyncDb(sync_engine)
+    holder = MatcherHolder(matcher_factory or default_matcher_factory, db.sessionmaker, cache_size=answer_cache_size)
+    question_log = QuestionLogger(db, interval=log_flush_interval)
+    deduper = Deduper(db)
     registry = registry if registry is not None else EventRegistry()
     tasks = BackgroundTasks()
     dialogue = Dialogue(
-        sessionmaker,
+        db,
         holder,
         question_log,
         clock=clock,
@@ -116,7 +120,7 @@ def create_app(
         timestamp_window=timestamp_window,
     )
     api = ApiHandlers(
-        sessionmaker,
+        db,
         holder,
         question_log,
         stats=lambda: {"wechat": endpoint.stats.to_dict(), "background_tasks": len(tasks)},
@@ -125,6 +129,7 @@ def create_app(
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[SYNC_ENGINE] = sync_engine
+    app[DB] = db
     app[SESSIONMAKER] = sessionmaker
     app[MATCHER] = holder
     app[QUESTION_LOG] = question_log
@@ -144,7 +149,7 @@ def create_app(
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_wechat_client(token_store, wechat_timeout, wechat_max_retries))
     app.cleanup_ctx.append(_matcher(refresh_interval))
-    app.cleanup_ctx.append(_question_log)
+    app.cleanup_ctx.append(_writers)
     app.cleanup_ctx.append(_background_tasks)
     return app
 
@@ -163,7 +168,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await app[ENGINE].dispose()
-        app[SYNC_ENGINE].dispose()
+        await asyncio.to_thread(app[DB].close)
 
 
 def _wechat_client(store: TokenStore | None, timeout: float, max_retries: int) -> Any:
@@ -236,16 +241,21 @@ async def _refresh_loop(app: web.Application, interval: float) -> None:
                 log.warning("pruning old inbound messages failed", exc_info=True)
 
 
-async def _question_log(app: web.Application) -> AsyncIterator[None]:
-    qlog = app[QUESTION_LOG]
-    task = asyncio.get_running_loop().create_task(qlog.run())
+async def _writers(app: web.Application) -> AsyncIterator[None]:
+    """The write-behind loops: answers for other processes' retries, and the question log."""
+    writers = [app[DEDUPER], app[QUESTION_LOG]]
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(w.run()) for w in writers]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await qlog.flush()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for writer in writers:
+            await writer.flush()
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:

@@ -10,20 +10,65 @@ unique key makes every other insert fail, on SQLite and PostgreSQL alike, so exa
 
 A retry gets the stored reply back when it went out as a passive reply (WeChat only shows one),
 and ``success`` when it went out through the customer-service API or was nothing at all.
+
+The claim is the one database round trip on a reply's critical path (it also reads what the
+answer needs, e.g. the follower's village, in the same transaction). Storing the answer is
+written behind: local waiters get it at once, the row is updated in batches every
+``write_interval`` (10 ms), which is when other processes' polling retries see it.
+
+A process that dies between claiming and answering leaves a ``processing`` row: WeChat's
+remaining retries of that message are answered ``success`` (nothing is sent twice).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, Engine, Insert, bindparam, delete, select, update
 
+from bot.db import SyncDb
 from bot.models import STATUS_DONE, STATUS_PROCESSING, InboundMessage
 from core.db import utcnow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_TABLE = InboundMessage.__table__
+_KEY_CHARS = 160
+_FINISH = (
+    update(_TABLE)
+    .where(_TABLE.c.dedupe_key == bindparam("key"))
+    .values(
+        status=STATUS_DONE,
+        reply=bindparam("reply"),
+        via=bindparam("via"),
+        error=bindparam("error"),
+        updated_at=bindparam("now"),
+    )
+)
+_UPDATE_VIA = (
+    update(_TABLE)
+    .where(_TABLE.c.dedupe_key == bindparam("key"))
+    .values(via=bindparam("via"), error=bindparam("error"), updated_at=bindparam("now"))
+)
+_LOOKUP = select(_TABLE.c.status, _TABLE.c.reply, _TABLE.c.via).where(_TABLE.c.dedupe_key == bindparam("key"))
+
+
+def _insert_ignoring_duplicates(engine: Engine) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` (SQLite ≥ 3.35, PostgreSQL): a returned row says
+    this insert won (``rowcount`` is not reliable here: psycopg reports -1)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(_TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_TABLE.c.id)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(_TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_TABLE.c.id)
 
 
 @dataclass(frozen=True)
@@ -42,57 +87,116 @@ class StoredReply:
 class Deduper:
     """Claims messages and hands their answers to retries."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, poll_interval: float = 0.05) -> None:
-        self.sessionmaker = sessionmaker
+    def __init__(self, db: SyncDb, *, poll_interval: float = 0.05, write_interval: float = 0.01) -> None:
+        self.db = db
         self.poll_interval = poll_interval
+        self.write_interval = write_interval
+        self._claim_stmt = _insert_ignoring_duplicates(db.engine)
         self._local: dict[str, asyncio.Future[StoredReply]] = {}
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._flush_lock = asyncio.Lock()
+
+    # -- sync work (database threads) -----------------------------------------------------
+
+    def _claim(self, row: dict[str, Any], then: Callable[[Connection], T] | None) -> tuple[bool, T | None]:
+        with self.db.engine.begin() as conn:
+            won = conn.execute(self._claim_stmt, row).first() is not None
+            return won, (then(conn) if won and then is not None else None)
+
+    def _execute_many(self, stmt: Any, rows: list[dict[str, Any]]) -> None:
+        with self.db.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
+    def _execute(self, stmt: Any, params: dict[str, Any]) -> int:
+        with self.db.engine.begin() as conn:
+            return int(conn.execute(stmt, params).rowcount or 0)
+
+    def _lookup(self, key: str) -> StoredReply | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(_LOOKUP, {"key": key}).first()
+        return None if row is None else StoredReply(row[0], row[1], row[2])
+
+    # -- async API ------------------------------------------------------------------------
 
     async def claim(self, key: str, *, openid: str = "", msg_type: str = "") -> bool:
         """Insert the row for ``key``; True when this call won (nobody claimed it before)."""
-        now = utcnow()
-        stmt = insert(InboundMessage).values(
-            dedupe_key=key[:160],
-            openid=openid[:64],
-            msg_type=msg_type[:16],
-            status=STATUS_PROCESSING,
-            via="",
-            error="",
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            async with self.sessionmaker.begin() as session:
-                await session.execute(stmt)
-        except IntegrityError:
-            return False
-        self._local[key] = asyncio.get_running_loop().create_future()
-        return True
+        won, _ = await self.claim_and(key, None, openid=openid, msg_type=msg_type)
+        return won
 
-    async def finish(self, key: str, reply: str | None, via: str, *, error: str = "") -> None:
-        """Store the answer of a claimed message and wake the retries waiting for it."""
-        stored = StoredReply(STATUS_DONE, reply, via)
+    async def claim_and(
+        self, key: str, then: Callable[[Connection], T] | None, *, openid: str = "", msg_type: str = ""
+    ) -> tuple[bool, T | None]:
+        """Claim ``key`` and, when won, run ``then(connection)`` in the same transaction (one round trip):
+        what answering the message needs, e.g. the follower's village."""
+        now = utcnow()
+        row = {
+            "dedupe_key": key[:_KEY_CHARS],
+            "openid": openid[:64],
+            "msg_type": msg_type[:16],
+            "status": STATUS_PROCESSING,
+            "reply": None,
+            "via": "",
+            "error": "",
+            "created_at": now,
+            "updated_at": now,
+        }
+        if key in self._local or key in self._pending:  # this process has it (in progress or just done)
+            return False, None
+        future: asyncio.Future[StoredReply] = asyncio.get_running_loop().create_future()
+        self._local[key] = future  # local retries arriving meanwhile wait on it
         try:
-            stmt = (
-                update(InboundMessage)
-                .where(InboundMessage.dedupe_key == key[:160])
-                .values(status=STATUS_DONE, reply=reply, via=via, error=error[:200], updated_at=utcnow())
-            )
-            async with self.sessionmaker.begin() as session:
-                await session.execute(stmt)
-        finally:
-            future = self._local.pop(key, None)
-            if future is not None and not future.done():
-                future.set_result(stored)
+            won, extra = await self.db.call(self._claim, row, then)
+        except BaseException:
+            self._local.pop(key, None)
+            future.cancel()
+            raise
+        if not won:
+            self._local.pop(key, None)
+            future.cancel()
+        return won, extra
+
+    def finish(self, key: str, reply: str | None, via: str, *, error: str = "") -> None:
+        """Record the answer of a claimed message: local retries get it at once, the database row is
+        written behind (within ``write_interval``, batched with other answers) for other processes."""
+        self._pending[key] = {
+            "key": key[:_KEY_CHARS],
+            "reply": reply,
+            "via": via,
+            "error": error[:200],
+            "now": utcnow(),
+        }
+        future = self._local.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(StoredReply(STATUS_DONE, reply, via))
+
+    async def flush(self) -> int:
+        """Write the answers recorded by :meth:`finish`; on failure they stay for the next flush."""
+        async with self._flush_lock:
+            if not self._pending:
+                return 0
+            batch = dict(self._pending)
+            try:
+                await self.db.call(self._execute_many, _FINISH, list(batch.values()))
+            except Exception:
+                log.warning("could not store %d answers; will retry", len(batch), exc_info=True)
+                return 0
+            for key, row in batch.items():
+                if self._pending.get(key) is row:
+                    del self._pending[key]
+            return len(batch)
+
+    async def run(self) -> None:
+        """Flush forever (cancel to stop; :meth:`flush` once more after cancelling)."""
+        while True:
+            await asyncio.sleep(self.write_interval)
+            if self._pending:
+                await self.flush()
 
     async def update_via(self, key: str, via: str, *, error: str = "") -> None:
         """Record how an answer finally went out (customer service, or the send failed)."""
-        stmt = (
-            update(InboundMessage)
-            .where(InboundMessage.dedupe_key == key[:160])
-            .values(via=via, error=error[:200], updated_at=utcnow())
-        )
-        async with self.sessionmaker.begin() as session:
-            await session.execute(stmt)
+        await self.flush()
+        params = {"key": key[:_KEY_CHARS], "via": via, "error": error[:200], "now": utcnow()}
+        await self.db.call(self._execute, _UPDATE_VIA, params)
 
     def abandon(self, key: str) -> None:
         """Wake local waiters of a claim that will never be finished (shutdown)."""
@@ -101,12 +205,10 @@ class Deduper:
             future.set_result(StoredReply(STATUS_PROCESSING, None, ""))
 
     async def lookup(self, key: str) -> StoredReply | None:
-        stmt = select(InboundMessage.status, InboundMessage.reply, InboundMessage.via).where(
-            InboundMessage.dedupe_key == key[:160]
-        )
-        async with self.sessionmaker() as session:
-            row = (await session.execute(stmt)).first()
-        return None if row is None else StoredReply(row[0], row[1], row[2])
+        pending = self._pending.get(key)
+        if pending is not None:
+            return StoredReply(STATUS_DONE, pending["reply"], pending["via"])
+        return await self.db.call(self._lookup, key[:_KEY_CHARS])
 
     async def wait_for(self, key: str, timeout: float) -> StoredReply | None:
         """The stored answer of ``key`` once it is done, or ``None`` when ``timeout`` runs out first."""
@@ -116,7 +218,12 @@ class Deduper:
                 result = await asyncio.wait_for(asyncio.shield(future), timeout)
             except TimeoutError:
                 return None
-            return result if result.done else None
+            except asyncio.CancelledError:
+                if not future.cancelled():
+                    raise  # we were cancelled ourselves
+                # this process's claim lost to another process: poll the database below
+            else:
+                return result if result.done else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
         while True:
@@ -130,6 +237,6 @@ class Deduper:
 
     async def prune(self, before: dt.datetime) -> int:
         """Delete rows created before ``before`` (WeChat stops retrying after ~15 s)."""
-        async with self.sessionmaker.begin() as session:
-            result = await session.execute(delete(InboundMessage).where(InboundMessage.created_at < before))
-        return int(getattr(result, "rowcount", 0) or 0)
+        return await self.db.call(
+            self._execute, delete(_TABLE).where(_TABLE.c.created_at < bindparam("before")), {"before": before}
+        )

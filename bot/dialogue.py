@@ -17,10 +17,11 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot import replies
+from bot.db import SyncDb
 from bot.matching import MatcherHolder, MatcherNotReady, top_of
 from bot.question_log import QuestionEntry, QuestionLogger
 from bot.registry import EventContext, EventHandler, EventRegistry
@@ -186,6 +187,16 @@ def village_summary(session: Session, code: str, today: dt.date, page_url: str =
 
 # ----------------------------------------------------------------------------------------- dialogue
 
+_FOLLOWER_VILLAGE = select(Follower.__table__.c.village_code).where(Follower.__table__.c.openid == bindparam("openid"))
+UNKNOWN = object()
+"""``village`` not read yet (as opposed to ``None``: read, and not bound)."""
+
+
+def village_in(conn: Connection, openid: str) -> str | None:
+    """The follower's village code (one indexed read; Core, for the hot path)."""
+    value = conn.execute(_FOLLOWER_VILLAGE, {"openid": openid}).scalar()
+    return str(value) if value else None
+
 
 @dataclass
 class Answer:
@@ -200,7 +211,7 @@ class Dialogue:
 
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        db: SyncDb,
         matcher: MatcherHolder,
         question_log: QuestionLogger,
         *,
@@ -208,7 +219,7 @@ class Dialogue:
         public_url: str = "",
         service_phone: str = "",
     ) -> None:
-        self.sessionmaker = sessionmaker
+        self.db = db
         self.matcher = matcher
         self.question_log = question_log
         self.clock = clock or SystemClock()
@@ -219,23 +230,31 @@ class Dialogue:
         return f"{self.public_url}/v/{code}" if self.public_url else ""
 
     async def _sync(self, fn, *args):  # type: ignore[no-untyped-def]
-        """Run ``fn(session, *args)`` in one transaction (committed on success)."""
-        async with self.sessionmaker.begin() as session:
-            return await session.run_sync(fn, *args)
+        """Run ``fn(session, *args)`` in one transaction (committed on success), in a database thread."""
+        return await self.db.session(fn, *args)
+
+    def _village_of(self, openid: str) -> str | None:
+        with self.db.engine.connect() as conn:
+            return village_in(conn, openid)
+
+    @staticmethod
+    def needs_village(msg: InboundMessage) -> bool:
+        """Whether answering ``msg`` may need the follower's village (text and voice messages)."""
+        return msg.msg_type in ("text", "voice")
 
     # -- messages -------------------------------------------------------------------------
 
-    async def reply_to(self, msg: InboundMessage) -> Answer:
-        """The answer to a plain (non-event) message."""
+    async def reply_to(self, msg: InboundMessage, village: object = UNKNOWN) -> Answer:
+        """The answer to a plain (non-event) message; ``village`` when the caller already read it."""
         if msg.msg_type == "text":
-            return await self.on_text(msg.from_user, msg.content)
+            return await self.on_text(msg.from_user, msg.content, village)
         if msg.msg_type == "voice":
             if not msg.recognition.strip():
                 return Answer(replies.voice_unrecognised())
-            return await self.on_text(msg.from_user, msg.recognition)
+            return await self.on_text(msg.from_user, msg.recognition, village)
         return Answer(replies.unsupported(msg.msg_type))
 
-    async def on_text(self, openid: str, text: str) -> Answer:
+    async def on_text(self, openid: str, text: str, village: object = UNKNOWN) -> Answer:
         command = parse_command(text)
         now = self.clock.now()
         if command.kind == EMPTY:
@@ -248,7 +267,7 @@ class Dialogue:
             return Answer(await self._sync(unbind, openid, now))
         if command.kind == MY_VILLAGE:
             return Answer(await self.my_village(openid))
-        return await self.ask(openid, command.arg)
+        return await self.ask(openid, command.arg, village)
 
     async def my_village(self, openid: str) -> str:
         today = self.clock.today()
@@ -261,9 +280,11 @@ class Dialogue:
 
         return str(await self._sync(summary))
 
-    async def ask(self, openid: str, question: str) -> Answer:
+    async def ask(self, openid: str, question: str, village: object = UNKNOWN) -> Answer:
         """A question for the matcher, with the follower's village; logged for the staff report."""
-        village = await self._sync(follower_village, openid)
+        if village is UNKNOWN:
+            village = await self.db.call(self._village_of, openid)
+        assert village is None or isinstance(village, str)
         started = time.perf_counter()
         try:
             result = await asyncio.to_thread(self.matcher.ask, question, village)

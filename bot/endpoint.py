@@ -13,6 +13,7 @@ logged and answered with ``success`` (WeChat then stops retrying): never a 500, 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import replies
 from bot.dedupe import Deduper
-from bot.dialogue import Answer, Dialogue
+from bot.dialogue import UNKNOWN, Answer, Dialogue, village_in
 from bot.models import VIA_CUSTOMER_SERVICE, VIA_FAILED, VIA_NONE, VIA_PASSIVE
 from bot.registry import EventContext, EventRegistry
 from core.clock import Clock, SystemClock
@@ -105,6 +106,13 @@ class BackgroundTasks:
 def _short(openid: str) -> str:
     """An openid shortened for logs."""
     return openid[:6] + "…" if len(openid) > 6 else openid
+
+
+def _describe(msg: InboundMessage) -> str:
+    """A message for logs, without the villager's full openid or what they wrote."""
+    if msg.msg_id is not None:
+        return f"message {msg.msg_id} ({msg.msg_type})"
+    return f"event {msg.event[:32]!r} from {_short(msg.from_user)}"
 
 
 class WeChatEndpoint:
@@ -221,11 +229,13 @@ class WeChatEndpoint:
 
     async def _handle(self, msg: InboundMessage, nonce: str, started: float) -> web.Response:
         key = msg.dedupe_key
+        openid = msg.from_user
+        then = functools.partial(village_in, openid=openid) if self.dialogue.needs_village(msg) else None
         try:
-            won = await self.deduper.claim(key, openid=msg.from_user, msg_type=msg.msg_type)
+            won, village = await self.deduper.claim_and(key, then, openid=openid, msg_type=msg.msg_type)
         except Exception:
             self.stats.errors += 1
-            log.exception("could not record message %s; answering without dedupe", key)
+            log.exception("could not record %s; answering without dedupe", _describe(msg))
             return self._reply(msg, replies.error_reply(self.dialogue.service_phone), nonce)
         if not won:
             self.stats.retries += 1
@@ -233,18 +243,18 @@ class WeChatEndpoint:
             if stored is not None and stored.via == VIA_PASSIVE and stored.reply:
                 return self._reply(msg, stored.reply, nonce)
             return self._text(SUCCESS)
-        task = self.tasks.spawn(self._answer(msg))
+        task = self.tasks.spawn(self._answer(msg, village if then is not None else UNKNOWN))
         try:
             answer = await asyncio.wait_for(asyncio.shield(task), self._remaining(started))
         except TimeoutError:
             self.stats.late_answers += 1
-            log.info("answer to %s is late; replying success and sending it as a customer-service message", key)
+            log.info("answer to %s is late: success now, the answer as a customer-service message", _describe(msg))
             self.tasks.spawn(self._deliver_late(msg, task))
             return self._text(SUCCESS)
         if answer.text is None:
-            await self._finish(key, None, VIA_NONE)
+            self._finish(key, None, VIA_NONE)
             return self._text(SUCCESS)
-        await self._finish(key, answer.text, VIA_PASSIVE)
+        self._finish(key, answer.text, VIA_PASSIVE)
         if answer.more:
             self.tasks.spawn(self._send_parts(msg, answer.more, key=None, delay=FOLLOW_UP_DELAY))
         self.stats.replied += 1
@@ -253,23 +263,23 @@ class WeChatEndpoint:
     def _remaining(self, started: float) -> float:
         return max(0.0, self.budget - (asyncio.get_running_loop().time() - started))
 
-    async def _answer(self, msg: InboundMessage) -> Answer:
+    async def _answer(self, msg: InboundMessage, village: object = UNKNOWN) -> Answer:
         """The dialogue's answer; an error becomes an apology, not an exception."""
         try:
             if msg.msg_type == "event":
                 ctx = EventContext(message=msg, sessionmaker=self.sessionmaker, now=self.clock.now())
                 return Answer(await self.registry.dispatch(ctx))
-            return await self.dialogue.reply_to(msg)
+            return await self.dialogue.reply_to(msg, village)
         except asyncio.CancelledError:
             raise
         except Exception:
             self.stats.errors += 1
-            log.exception("answering %s (%s) failed", msg.dedupe_key, msg.msg_type)
+            log.exception("answering %s failed", _describe(msg))
             return Answer(replies.error_reply(self.dialogue.service_phone))
 
-    async def _finish(self, key: str, reply: str | None, via: str, error: str = "") -> None:
+    def _finish(self, key: str, reply: str | None, via: str, error: str = "") -> None:
         try:
-            await self.deduper.finish(key, reply, via, error=error)
+            self.deduper.finish(key, reply, via, error=error)
         except Exception:
             self.stats.errors += 1
             log.exception("could not store the answer of %s", key)
@@ -280,16 +290,16 @@ class WeChatEndpoint:
         try:
             answer = await asyncio.wait_for(task, LATE_ANSWER_LIMIT)
         except TimeoutError:
-            log.warning("answer to %s took more than %.0f s; given up", key, LATE_ANSWER_LIMIT)
-            await self._finish(key, None, VIA_FAILED, "timeout")
+            log.warning("answer to %s took more than %.0f s; given up", _describe(msg), LATE_ANSWER_LIMIT)
+            self._finish(key, None, VIA_FAILED, "timeout")
             return
         except asyncio.CancelledError:
             self.deduper.abandon(key)
             raise
         if answer.text is None:
-            await self._finish(key, None, VIA_NONE)
+            self._finish(key, None, VIA_NONE)
             return
-        await self._finish(key, answer.text, VIA_CUSTOMER_SERVICE)
+        self._finish(key, answer.text, VIA_CUSTOMER_SERVICE)
         await self._send_parts(msg, [answer.text, *answer.more], key=key)
 
     async def _send_parts(self, msg: InboundMessage, parts: list[str], *, key: str | None, delay: float = 0.0) -> None:

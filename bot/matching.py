@@ -8,8 +8,10 @@ a worker thread too, so a slow question never stalls the event loop (nor the rep
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -74,9 +76,14 @@ class MatcherHolder:
     replaces the old one in a single assignment: questions in flight finish on the old index.
     """
 
-    def __init__(self, factory: MatcherFactory, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, factory: MatcherFactory, session_factory: sessionmaker[Session], *, cache_size: int = 2048
+    ) -> None:
         self.factory = factory
         self.session_factory = session_factory
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str | None, int], AskResultLike] = OrderedDict()
+        self.cache_hits = 0
         self.current: MatcherLike | None = None
         self.revision: int | None = None
         self.builds = 0
@@ -92,6 +99,7 @@ class MatcherHolder:
             revision = content_revision(session)
             matcher = self.factory(session)
             self.current, self.revision = matcher, revision
+            self._cache = OrderedDict()  # answers of the old content are stale
             self.builds += 1
             self.last_error = ""
             return matcher
@@ -106,10 +114,31 @@ class MatcherHolder:
         return True
 
     def ask(self, question: str, village: str | None = None, top: int = 3) -> AskResultLike:
+        """The matcher's answer; repeated questions (same text, village and content) come from a
+        small LRU cache, emptied whenever the matcher is rebuilt."""
         matcher = self.current
         if matcher is None:
             raise MatcherNotReady()
-        return matcher.ask(question, village=village, top=top)
+        if self.cache_size <= 0:
+            return matcher.ask(question, village=village, top=top)
+        key = (question.strip(), village, top)
+        cache = self._cache
+        try:
+            result = cache[key]
+        except KeyError:
+            pass
+        else:
+            self.cache_hits += 1
+            with contextlib.suppress(KeyError):
+                cache.move_to_end(key)
+            return result
+        result = matcher.ask(question, village=village, top=top)
+        if self.current is matcher:  # not rebuilt meanwhile
+            cache[key] = result
+            while len(cache) > self.cache_size:
+                with contextlib.suppress(KeyError):
+                    cache.popitem(last=False)
+        return result
 
 
 class MatcherNotReady(RuntimeError):

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.db import SyncDb
 from bot.models import QuestionLog
 from core.db import utcnow
 
@@ -64,8 +64,8 @@ class QuestionEntry:
 class QuestionLogger:
     """Buffers entries and writes them in batches; :meth:`run` flushes every ``interval`` seconds."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, interval: float = 0.5) -> None:
-        self.sessionmaker = sessionmaker
+    def __init__(self, db: SyncDb, *, interval: float = 0.5) -> None:
+        self.db = db
         self.interval = interval
         self._buffer: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()
@@ -89,13 +89,16 @@ class QuestionLogger:
                 return 0
             rows, self._buffer = self._buffer, []
             try:
-                async with self.sessionmaker.begin() as session:
-                    await session.execute(insert(QuestionLog), rows)
+                await self.db.call(self._insert, rows)
             except Exception:
                 log.warning("question log: could not write %d entries; will retry", len(rows), exc_info=True)
                 self._buffer[:0] = rows
                 return 0
             return len(rows)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        with self.db.engine.begin() as conn:
+            conn.execute(QuestionLog.__table__.insert(), rows)
 
     async def run(self) -> None:
         """Flush forever (cancel to stop; :meth:`flush` once more after cancelling)."""

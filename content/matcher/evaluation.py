@@ -72,8 +72,9 @@ def evaluate(rows: Iterable[dict[str, Any]], ask: Callable[[dict[str, Any]], Out
         top3 += ok3
         rr += r
         if not ok1:
-            m.failures.append({"q": row["q"], "kind": row.get("kind"), "expect": expect, "got": ids[:3],
-                               "answered": out.answered})
+            m.failures.append(
+                {"q": row["q"], "kind": row.get("kind"), "expect": expect, "got": ids[:3], "answered": out.answered}
+            )
     if m.n:
         m.top1, m.top3, m.mrr, m.wrong = top1 / m.n, top3 / m.n, rr / m.n, wrong / m.n
     m.abstain = off_ok / off if off else 1.0

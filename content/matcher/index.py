@@ -9,6 +9,7 @@ for the IDF weights of the rerank features.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ import numpy as np
 from content.matcher.documents import KIND_VILLAGE, Doc
 from content.matcher.normalize import bigrams, char_tokens, normalize_doc
 
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG on import
+
 
 @dataclass
 class Index:
@@ -28,6 +31,7 @@ class Index:
     df: np.ndarray
     bm25: bm25s.BM25
     _bigram_cache: dict[int, frozenset[str]] = field(default_factory=dict)
+    _idf_cache: dict[str, float] = field(default_factory=dict)
     _mask_cache: dict[tuple[str | None, str | None], np.ndarray] = field(default_factory=dict)
 
     @classmethod
@@ -60,10 +64,16 @@ class Index:
         return len(self.docs)
 
     def idf(self, token: str) -> float:
-        tid = self.vocab.get(token)
-        n = self.size
-        d = float(self.df[tid]) if tid is not None else 0.0
-        return math.log(1.0 + (n - d + 0.5) / (d + 0.5))
+        got = self._idf_cache.get(token)
+        if got is None:
+            tid = self.vocab.get(token)
+            n = len(self.docs)
+            d = float(self.df[tid]) if tid is not None else 0.0
+            got = math.log(1.0 + (n - d + 0.5) / (d + 0.5))
+            if len(self._idf_cache) > 500_000:
+                self._idf_cache.clear()
+            self._idf_cache[token] = got
+        return got
 
     def doc_bigrams(self, i: int) -> frozenset[str]:
         got = self._bigram_cache.get(i)

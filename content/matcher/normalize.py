@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import pairwise
 
 import cn2an
 import opencc
@@ -113,7 +114,7 @@ def char_tokens(text: str) -> list[str]:
     for seg in segments(text):
         units = _units(seg)
         tokens.extend(units)
-        tokens.extend(a + b for a, b in zip(units, units[1:], strict=False))
+        tokens.extend(a + b for a, b in pairwise(units))
     return tokens
 
 
@@ -132,5 +133,5 @@ def bigrams(text: str) -> set[str]:
         units = _units(seg)
         if len(units) == 1:
             out.add(units[0])
-        out.update(a + b for a, b in zip(units, units[1:], strict=False))
+        out.update(a + b for a, b in pairwise(units))
     return out

@@ -25,8 +25,26 @@ from content.matcher.normalize import bigrams, normalize_doc
 from content.matcher.query import Query
 
 # Words of a title that name its kind, not its matter: they count little in ``key``.
-_GENERIC = ("办事指南", "办理指南", "申请办理指南", "政策解读", "解读", "政策文件", "政策法规", "实施方案", "情况", "信息",
-            "公示", "公告", "结果", "渠道", "投诉举报", "政策", "标准", "（2026年修订）")
+_GENERIC = (
+    "办事指南",
+    "办理指南",
+    "申请办理指南",
+    "政策解读",
+    "解读",
+    "政策文件",
+    "政策法规",
+    "实施方案",
+    "情况",
+    "信息",
+    "公示",
+    "公告",
+    "结果",
+    "渠道",
+    "投诉举报",
+    "政策",
+    "标准",
+    "（2026年修订）",
+)
 
 
 @dataclass(frozen=True)
@@ -44,18 +62,48 @@ class Scored:
 class Weights:
     cover: float = 0.40
     cover_key: float = 0.10
-    key: float = 0.25
-    qa: float = 0.20
+    key: float = 0.15
+    qa: float = 0.10
     fuzzy: float = 0.05
     bm25: float = 0.10
-    interp_qa_bonus: float = 0.10
+    interp_qa_bonus: float = 0.0
     disclosure_bonus: float = 0.08
     village_bonus: float = 0.12
     abolished_penalty: float = 0.25
 
 
 def _weighted(index: Index, grams: Iterable[str]) -> float:
-    return sum(index.idf(g) for g in grams)
+    idf = index.idf
+    return sum(idf(g) for g in grams)
+
+
+@dataclass(frozen=True)
+class _DocView:
+    """A doc's normalised names and questions as bigram sets, with their IDF mass (cached per doc)."""
+
+    title: str
+    keys: tuple[tuple[frozenset[str], float], ...]
+    kbig: frozenset[str]
+    questions: tuple[tuple[frozenset[str], float], ...]
+
+
+_VIEWS: dict[tuple[int, int], _DocView] = {}
+
+
+def _view(index: Index, i: int) -> _DocView:
+    key = (id(index), i)
+    got = _VIEWS.get(key)
+    if got is None:
+        doc = index.docs[i]
+        keys = tuple((frozenset(bigrams(k)), 0.0) for k in _name_keys(doc))
+        keys = tuple((kb, _weighted(index, kb)) for kb, _ in keys)
+        kbig: frozenset[str] = frozenset().union(*(kb for kb, _ in keys)) if keys else frozenset()
+        qs = tuple((qb, _weighted(index, qb)) for qb in (frozenset(bigrams(normalize_doc(q))) for q in doc.questions))
+        got = _DocView(normalize_doc(doc.title), keys, kbig, qs)
+        if len(_VIEWS) > 100_000:
+            _VIEWS.clear()
+        _VIEWS[key] = got
+    return got
 
 
 def _name_keys(doc: Doc) -> list[str]:
@@ -78,13 +126,12 @@ def score_candidates(
     qbig = query.bigrams
     expanded = query.expanded
     out: list[Scored] = []
+    q_mass = _weighted(index, qbig)
     for i, bm in cands:
         doc = index.docs[i]
         dbig = index.doc_bigrams(i)
-        keys = _name_keys(doc)
-        kbig: set[str] = set()
-        for k in keys:
-            kbig |= bigrams(k)
+        view = _view(index, i)
+        kbig = view.kbig
         cover = cover_key = 0.0
         for u in query.units:
             best = bestk = 0.0
@@ -98,20 +145,16 @@ def score_candidates(
         cover /= total_units
         cover_key /= total_units
         key = 0.0
-        for k in keys:
-            kb = bigrams(k)
-            denom = _weighted(index, kb)
+        for kb, denom in view.keys:
             if denom > 0:
                 key = max(key, _weighted(index, kb & qbig) / denom)
         qa, qa_best = 0.0, -1
-        for n, question in enumerate(doc.questions):
-            qb = bigrams(normalize_doc(question))
-            inter = _weighted(index, qb & qbig)
-            denom = _weighted(index, qb) + _weighted(index, qbig)
-            sim = 2 * inter / denom if denom > 0 else 0.0
+        for n, (qb, qmass) in enumerate(view.questions):
+            denom = qmass + q_mass
+            sim = 2 * _weighted(index, qb & qbig) / denom if denom > 0 else 0.0
             if sim > qa:
                 qa, qa_best = sim, n
-        fz = fuzz.partial_ratio(normalize_doc(doc.title), expanded) / 100.0
+        fz = fuzz.partial_ratio(view.title, expanded) / 100.0
         score = (
             w.cover * cover
             + w.cover_key * cover_key
@@ -127,7 +170,7 @@ def score_candidates(
         elif query.disclosure:
             score += w.disclosure_bonus * (1.0 if doc.kind == KIND_VILLAGE else 0.5)
         if doc.kind == KIND_VILLAGE and (query.village or query.disclosure):
-            score += w.village_bonus
+            score += w.village_bonus * (1.5 if query.village else 1.0)
         if doc.abolished:
             score -= w.abolished_penalty
         out.append(Scored(i, doc, score, cover, key, qa, qa_best))

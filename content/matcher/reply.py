@@ -103,7 +103,10 @@ def answer_reply(best: Doc, qa_index: int, related: Sequence[Doc]) -> str:
 
 
 def abstain_reply(phone: str, suggestions: Sequence[Doc]) -> str:
-    lines = ["抱歉，这个问题我暂时答不上来。", "我能回答政务公开和村务公开方面的问题，比如低保、医保、养老、种地补贴、户口、上学、危房改造、征地补偿。"]
+    lines = [
+        "抱歉，这个问题我暂时答不上来。",
+        "我能回答政务公开和村务公开方面的问题，比如低保、医保、养老、种地补贴、户口、上学、危房改造、征地补偿。",
+    ]
     if suggestions:
         lines.append("您是不是想问：" + "；".join(label(d) for d in suggestions[:3]))
     lines.append(f"也可以打镇政府服务电话 {phone} 咨询。" if phone else "也可以直接到镇便民服务中心咨询。")

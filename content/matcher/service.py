@@ -105,8 +105,9 @@ class Matcher:
         pinyin = PinyinIndex(_vocabulary_words(all_docs, lex.vocabulary()))
         analyzer = Analyzer(index, lex, pinyin)
         towns = {d.village: d.township for d in village_docs if d.village and d.township}
-        return cls(index=index, analyzer=analyzer, phones=dict(phones or {}), village_townships=towns,
-                   revision=revision)
+        return cls(
+            index=index, analyzer=analyzer, phones=dict(phones or {}), village_townships=towns, revision=revision
+        )
 
     @classmethod
     def from_session(cls, session: Session, village_docs: Sequence[Doc] = ()) -> Matcher:

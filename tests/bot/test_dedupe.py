@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from bot.db import SyncDb
 from bot.dedupe import Deduper
 from bot.models import VIA_CUSTOMER_SERVICE, VIA_PASSIVE
-from core.db import make_async_engine, make_async_sessionmaker, utcnow
+from core.db import make_engine, utcnow
 from tests.bot.conftest import BotFactory, StubMatcher
 
 OPENID = "oDedupe00001"
 
 
 async def test_claim_is_won_once(migrated_url: str) -> None:
-    engine = make_async_engine(migrated_url)
+    db_a, db_b = SyncDb(make_engine(migrated_url)), SyncDb(make_engine(migrated_url))
     try:
-        a = Deduper(make_async_sessionmaker(engine))
-        b = Deduper(make_async_sessionmaker(engine))  # another "process"
+        a = Deduper(db_a)
+        b = Deduper(db_b)  # another "process"
         results = await asyncio.gather(*(d.claim("msg:1", openid=OPENID) for d in [a, b, a, b, a, b]))
         assert sorted(results) == [False] * 5 + [True]
         winner = a if a._local else b
@@ -27,19 +28,23 @@ async def test_claim_is_won_once(migrated_url: str) -> None:
         waiting_local = asyncio.create_task(winner.wait_for("msg:1", 2.0))
         await asyncio.sleep(0.1)
         assert not waiting_remote.done() and not waiting_local.done()
-        await winner.finish("msg:1", "答复", VIA_PASSIVE)
+        winner.finish("msg:1", "答复", VIA_PASSIVE)  # local waiters at once; the row is written behind
+        assert await winner.lookup("msg:1") is not None
+        await winner.flush()
         remote, local = await asyncio.gather(waiting_remote, waiting_local)
         assert remote is not None and remote.reply == "答复" and remote.via == VIA_PASSIVE
         assert local is not None and local.reply == "答复"
         assert await a.claim("msg:1") is False  # still claimed after it is done
     finally:
-        await engine.dispose()
+        db_a.close()
+        if db_b is not db_a:
+            db_b.close()
 
 
 async def test_wait_for_times_out(migrated_url: str) -> None:
-    engine = make_async_engine(migrated_url)
+    db_a, db_b = SyncDb(make_engine(migrated_url)), SyncDb(make_engine(migrated_url))
     try:
-        a, b = Deduper(make_async_sessionmaker(engine)), Deduper(make_async_sessionmaker(engine))
+        a, b = Deduper(db_a), Deduper(db_b)
         assert await a.claim("evt:o1:123:subscribe")
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -47,20 +52,26 @@ async def test_wait_for_times_out(migrated_url: str) -> None:
         assert 0.25 <= loop.time() - started < 1.0
         assert await b.wait_for("never-claimed", 0.1) is None
     finally:
-        await engine.dispose()
+        db_a.close()
+        if db_b is not db_a:
+            db_b.close()
 
 
 async def test_prune(migrated_url: str) -> None:
-    engine = make_async_engine(migrated_url)
+    db_a = SyncDb(make_engine(migrated_url))
+    db_b = db_a
     try:
-        d = Deduper(make_async_sessionmaker(engine))
+        d = Deduper(db_a)
         assert await d.claim("msg:old")
-        await d.finish("msg:old", None, VIA_CUSTOMER_SERVICE)
+        d.finish("msg:old", None, VIA_CUSTOMER_SERVICE)
+        assert await d.flush() == 1
         assert await d.prune(utcnow() - dt.timedelta(days=1)) == 0
         assert await d.prune(utcnow() + dt.timedelta(seconds=1)) == 1
         assert await d.claim("msg:old")  # a message that old would be new again
     finally:
-        await engine.dispose()
+        db_a.close()
+        if db_b is not db_a:
+            db_b.close()
 
 
 async def test_two_app_instances_on_one_database_answer_a_retry_once(make_bot: BotFactory, migrated_url: str) -> None:

@@ -251,3 +251,39 @@ async def test_long_answer_without_village_continues_as_customer_service_message
 
 def test_sample_paths_exist() -> None:
     assert (Path(__file__).resolve().parents[2] / "examples" / "qinghe" / "villages.csv").is_file()
+
+
+async def test_report_questions_most_frequent_unanswered_first(
+    make_bot: BotFactory, migrated_url: str, stub: StubMatcher
+) -> None:
+    from click.testing import CliRunner
+
+    from admin_cli.context import CliContext
+    from admin_cli.report_questions import questions
+    from core.config import Settings
+
+    app, wx = await make_bot(migrated_url, matcher=stub)
+    for i, text in enumerate(["低保怎么申请", "火星上有低保吗", "火星上有低保吗？", "火星补贴", "低保怎么申请"]):
+        await wx.text(f"oAsker{i:06d}", text)
+    await app[QUESTION_LOG].flush()
+    obj = CliContext(settings=Settings(database_url=migrated_url))
+    try:
+        runner = CliRunner()
+        result = runner.invoke(questions, ["--json"], obj=obj, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        import json
+
+        rows = json.loads(result.output)
+        assert [(r["normalized"], r["asked"], r["unanswered"]) for r in rows] == [
+            ("火星上有低保吗", 2, 2),
+            ("火星补贴", 1, 1),
+            ("低保怎么申请", 2, 0),
+        ]
+        unanswered = runner.invoke(questions, ["--unanswered", "--json"], obj=obj, catch_exceptions=False)
+        assert [r["normalized"] for r in json.loads(unanswered.output)] == ["火星上有低保吗", "火星补贴"]
+        later = runner.invoke(questions, ["--since", "2999-01-01"], obj=obj, catch_exceptions=False)
+        assert "没有记录" in later.output
+        table = runner.invoke(questions, [], obj=obj, catch_exceptions=False)
+        assert "火星上有低保吗" in table.output
+    finally:
+        obj.close()

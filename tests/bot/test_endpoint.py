@@ -76,7 +76,7 @@ async def test_text_question_plain_mode(make_bot: BotFactory, migrated_url: str,
 async def test_voice(make_bot: BotFactory, migrated_url: str, stub: StubMatcher) -> None:
     _, wx = await make_bot(migrated_url, matcher=stub)
     reply = await wx.voice(OPENID, "低保怎么申请。")
-    assert reply.content == "答：低保怎么申请"
+    assert reply.content == "答：低保怎么申请。"  # the recognition as WeChat sent it
     silent = await wx.voice(OPENID, "")
     assert silent.content is not None and "打字" in silent.content
     assert len(stub.calls) == 1

@@ -90,9 +90,7 @@ def cluster(pg_migrated: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     if not pg_admin_url():
         pytest.skip("needs CUNWU_TEST_PG_URL")
     fake_port, a_port, b_port = free_port(), free_port(), free_port()
-    base_env = {
-        k: v for k, v in os.environ.items() if not k.startswith("CUNWU_") or k == "CUNWU_TEST_PG_URL"
-    }
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("CUNWU_") or k == "CUNWU_TEST_PG_URL"}
     env = {
         **base_env,
         "CUNWU_WECHAT_APPID": APPID,

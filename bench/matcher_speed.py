@@ -1,0 +1,164 @@
+"""Speed of the question matcher at 1k, 10k and 100k items, against two baselines.
+
+    .venv/bin/python bench/matcher_speed.py [--sizes 1000,10000,100000] [--queries 200]
+
+Synthetic multi-township catalogs are grown from the sample's vocabulary, as a province-wide
+deployment would hold: each township carries the sample catalog with its titles and element lists
+varied by words drawn from the sample (so townships differ), plus the sample interpretations once.
+Each (size, system) runs in its own subprocess so the resident memory (peak RSS) is per run.
+Questions are the sample and development questions, asked unbound (all townships).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+SYSTEMS = ("cunwu", "jieba+rank_bm25", "rapidfuzz WRatio")
+
+
+def sample_docs() -> list:  # type: ignore[type-arg]
+    from matcher_quality import sample_docs as load
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return [d for d in load(Path(tmp)) if d.kind != "village_item"]
+
+
+def grow(docs: list, size: int, seed: int = 7) -> list:  # type: ignore[type-arg]
+    """A catalog of ``size`` items over many townships, grown from the sample's words."""
+    import jieba
+
+    rng = random.Random(seed)
+    catalog = [d for d in docs if d.kind == "catalog"]
+    interps = [d for d in docs if d.kind == "interpretation"]
+    words = sorted({w for d in catalog for w in jieba.lcut(d.title + "".join(d.elements)) if len(w) >= 2})
+    elements = sorted({e for d in catalog for e in d.elements})
+    out = list(interps)
+    n = 0
+    while len(out) < size:
+        base = catalog[n % len(catalog)]
+        town = f"合成{n // len(catalog):04d}镇"
+        title = base.title if n < len(catalog) else f"{rng.choice(words)}{base.title}{rng.choice(words)}"
+        els = tuple(base.elements) + tuple(rng.sample(elements, 2))
+        out.append(replace(base, township=town, title=title, elements=els))
+        n += 1
+    return out[:size]
+
+
+def questions(limit: int) -> list[str]:
+    rows: list[str] = []
+    for path in (
+        ROOT / "examples" / "qinghe" / "sample_questions.jsonl",
+        ROOT / "tests" / "data" / "dev_questions.jsonl",
+    ):
+        if path.exists():
+            rows += [json.loads(line)["q"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows[:limit]
+
+
+def child(size: int, system: str, n_queries: int) -> dict:  # type: ignore[type-arg]
+    docs = grow(sample_docs(), size)
+    qs = questions(n_queries)
+    t0 = time.perf_counter()
+    if system == "cunwu":
+        from content.matcher.service import Matcher
+
+        m = Matcher.build(docs)
+
+        def ask(q: str) -> None:
+            m.ask(q)
+
+    elif system == "jieba+rank_bm25":
+        import jieba
+        from rank_bm25 import BM25Okapi
+
+        bm = BM25Okapi([jieba.lcut(" ".join([d.title, d.group, *d.elements])) for d in docs])
+
+        def ask(q: str) -> None:
+            scores = bm.get_scores(jieba.lcut(q))
+            scores.argsort()[-3:]
+
+    else:
+        from rapidfuzz import fuzz, process
+
+        titles = [d.title for d in docs]
+
+        def ask(q: str) -> None:
+            process.extract(q, titles, scorer=fuzz.WRatio, limit=3)
+
+    build = time.perf_counter() - t0
+    ask(qs[0])  # warm-up
+    times = []
+    for q in qs:
+        s = time.perf_counter()
+        ask(q)
+        times.append((time.perf_counter() - s) * 1000)
+    times.sort()
+    p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {
+        "size": size,
+        "system": system,
+        "n": len(times),
+        "median": statistics.median(times),
+        "p99": p99,
+        "build": build,
+        "rss": rss,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--queries", type=int, default=200, help="questions timed per run")
+    parser.add_argument("--baseline-queries", type=int, default=60, help="questions timed for the slow baselines")
+    parser.add_argument("--child", nargs=2, metavar=("SIZE", "SYSTEM"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        size, system = int(args.child[0]), args.child[1]
+        n = args.queries if system == "cunwu" else args.baseline_queries
+        print(json.dumps(child(size, system, n)))
+        return
+    print("| items | system | questions | median ms | p99 ms | build s | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        results = {}
+        for system in SYSTEMS:
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                str(size),
+                system,
+                "--queries",
+                str(args.queries),
+                "--baseline-queries",
+                str(args.baseline_queries),
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            results[system] = r
+            print(
+                f"| {size} | {system} | {r['n']} | {r['median']:.2f} | {r['p99']:.2f} | {r['build']:.2f} |"
+                f" {r['rss']:.0f} |",
+                flush=True,
+            )
+        ratio = results["jieba+rank_bm25"]["p99"] / max(results["cunwu"]["p99"], 1e-9)
+        print(f"| {size} | p99 speed-up vs jieba+rank_bm25 | | | {ratio:.1f}× | | |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

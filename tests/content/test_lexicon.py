@@ -1,0 +1,68 @@
+"""The colloquial lexicon data file and its use for query rewriting."""
+
+from __future__ import annotations
+
+import pytest
+
+from content.matcher.lexicon import LEXICON_PATH, Lexicon
+from content.vocab import DOMAINS
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return Lexicon.load()
+
+
+def test_lexicon_is_versioned(lexicon: Lexicon) -> None:
+    assert lexicon.version
+    assert LEXICON_PATH.read_text(encoding="utf-8").startswith("#")
+
+
+def test_every_domain_has_villager_words(lexicon: Lexicon) -> None:
+    covered = {d for entry in lexicon.entries.values() for d in entry.domains}
+    assert covered >= set(DOMAINS), sorted(set(DOMAINS) - covered)
+
+
+@pytest.mark.parametrize(
+    ("question", "canonical"),
+    [
+        ("种地补贴什么时候发", "耕地地力保护补贴"),
+        ("低保怎么申请", "最低生活保障"),
+        ("老人钱一个月多少", "高龄津贴"),
+        ("老人钱一个月多少", "养老金"),
+        ("公租房要什么条件", "公共租赁住房"),
+        ("危房补助多少", "农村危房改造补助"),
+        ("医保一年交多少", "城乡居民基本医疗保险"),
+    ],
+)
+def test_rewrite_adds_catalog_vocabulary(lexicon: Lexicon, question: str, canonical: str) -> None:
+    assert canonical in lexicon.rewrite(question)
+
+
+def test_rewrite_leaves_unrelated_text_alone(lexicon: Lexicon) -> None:
+    assert lexicon.rewrite("周杰伦最近开演唱会没有") == []
+
+
+def test_longest_term_wins(lexicon: Lexicon) -> None:
+    (match,) = lexicon.find("吃低保")
+    assert match.term == "吃低保"
+
+
+def test_parse_rejects_bad_lines() -> None:
+    with pytest.raises(ValueError):
+        Lexicon.parse("# version: 1\n只有一列\n")
+    with pytest.raises(ValueError):
+        Lexicon.parse("低保\t最低生活保障\n")  # no version header
+
+
+def test_duplicate_terms_merge() -> None:
+    lex = Lexicon.parse("# version: t\n老人钱\t高龄津贴\t06\n老人钱\t养老金\t10\n")
+    assert lex.entries["老人钱"].canonical == ("高龄津贴", "养老金")
+
+
+def test_keywords_and_jieba_userdict(lexicon: Lexicon) -> None:
+    lex = lexicon.with_keywords(["坝坝宴", "稻谷补贴"])
+    assert "稻谷补贴" in lex.vocabulary()
+    lines = lex.jieba_userdict()
+    assert "最低生活保障 2000" in lines
+    assert all(len(line.split(" ")) == 2 for line in lines)

@@ -1,0 +1,206 @@
+"""The question matcher on the sample township: quality gates, disclosure rules, abstention, scoping.
+
+The quality figures are computed live by running the matcher over the sample question set and the
+development set (tests/data/dev_questions.jsonl); nothing is hard-coded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from admin_cli.main import cli
+from content.matcher.documents import Doc, load_documents
+from content.matcher.evaluation import Outcome, evaluate, load_rows
+from content.matcher.reply import MAX_CHARS
+from content.matcher.service import AskResult, Matcher
+from core.db import make_engine, make_sessionmaker
+from village_lists.documents import village_docs, village_docs_from_dir
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "examples" / "qinghe"
+SAMPLE_SET = SAMPLE / "sample_questions.jsonl"
+DEV_SET = REPO / "tests" / "data" / "dev_questions.jsonl"
+REDACTED_SECTION = re.compile(r"## 删减部分\n(.*?)(?=\n## |\Z)", re.S)
+
+# Regression floors on the live figures (see the README for the latest bench output).
+SAMPLE_TOP1, SAMPLE_TOP3, DEV_TOP1, DEV_TOP3, ABSTAIN = 0.75, 0.85, 0.75, 0.82, 0.95
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Matcher, list[Doc]]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('matcher') / 'cunwu.db'}"
+    result = CliRunner().invoke(cli, ["--db", url, "load-sample"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        vdocs = village_docs(session) or village_docs_from_dir(SAMPLE, "清河镇")
+        docs = load_documents(session)
+        matcher = Matcher.from_session(session, vdocs)
+    engine.dispose()
+    yield matcher, docs + vdocs
+
+
+@pytest.fixture(scope="module")
+def matcher(loaded: tuple[Matcher, list[Doc]]) -> Matcher:
+    return loaded[0]
+
+
+def _outcome(matcher: Matcher):  # type: ignore[no-untyped-def]
+    def ask(row: dict) -> Outcome:  # type: ignore[type-arg]
+        res = matcher.ask(row["q"], village=row.get("village"))
+        return Outcome(res.answered, tuple(r.id for r in res.results), res.reply)
+
+    return ask
+
+
+# ------------------------------------------------------------------------------------------ quality
+
+
+def test_quality_on_the_sample_set(matcher: Matcher) -> None:
+    m = evaluate(load_rows(SAMPLE_SET), _outcome(matcher))
+    assert m.forbidden == 0 and m.leaks == 0
+    assert m.top1 >= SAMPLE_TOP1, m.failures
+    assert m.top3 >= SAMPLE_TOP3
+    assert m.abstain >= ABSTAIN
+
+
+@pytest.mark.skipif(not DEV_SET.exists(), reason="development set not written yet")
+def test_quality_on_the_development_set(matcher: Matcher) -> None:
+    m = evaluate(load_rows(DEV_SET), _outcome(matcher))
+    assert m.forbidden == 0 and m.leaks == 0
+    assert m.top1 >= DEV_TOP1, m.failures[:20]
+    assert m.top3 >= DEV_TOP3
+    assert m.abstain >= ABSTAIN
+
+
+# ------------------------------------------------------------------------------------------ disclosure
+
+
+def _all_questions() -> list[dict]:  # type: ignore[type-arg]
+    rows = load_rows(SAMPLE_SET)
+    if DEV_SET.exists():
+        rows += load_rows(DEV_SET)
+    return rows
+
+
+def test_non_public_documents_never_appear(matcher: Matcher, loaded: tuple[Matcher, list[Doc]]) -> None:
+    assert not {"JD-033", "JD-034"} & {d.id for d in loaded[1]}
+    for row in _all_questions():
+        res = matcher.ask(row["q"], village=row.get("village"), top=10)
+        assert not {"JD-033", "JD-034"} & {r.id for r in res.results}, row["q"]
+
+
+def test_redacted_text_never_in_any_reply(matcher: Matcher) -> None:
+    source = (SAMPLE / "interpretations" / "JD-035.md").read_text(encoding="utf-8")
+    section = REDACTED_SECTION.search(source)
+    assert section is not None
+    sentences = [s for s in re.split(r"[。，；：\n]", section.group(1)) if len(s) >= 6]
+    questions = [r["q"] for r in _all_questions()] + sentences
+    for q in questions:
+        reply = matcher.ask(q).reply
+        for s in sentences:
+            assert s not in reply, (q, s)
+
+
+def test_abolished_never_above_current(matcher: Matcher) -> None:
+    for q in ["高龄津贴发放管理办法", "高龄补贴多少钱", "八十岁补贴怎么领", "老人补贴", "高龄津贴还是只能去镇上登记吗"]:
+        ids = [r.id for r in matcher.ask(q, top=10).results]
+        if "JD-031" in ids:
+            assert "JD-007" in ids and ids.index("JD-007") < ids.index("JD-031"), (q, ids)
+
+
+def test_abolished_is_labelled_wherever_shown(matcher: Matcher) -> None:
+    res = matcher.ask("高龄津贴发放管理办法解读", top=10)
+    assert "《高龄津贴发放管理办法解读》" not in res.reply.replace("（已废止）", "X")
+
+
+def test_on_application_items_say_how_to_apply(matcher: Matcher) -> None:
+    res = matcher.ask("惠农补贴一卡通发放明细怎么查")
+    assert res.answered and res.results[0].id == "19-019"
+    assert "申请" in res.reply and "身份证" in res.reply and "20个工作日" in res.reply
+
+
+def test_on_application_interpretation_shows_no_body(matcher: Matcher) -> None:
+    res = matcher.ask("社会救助家庭经济状况核对工作规程")
+    assert res.results[0].id == "JD-036"
+    assert "云民发〔2026〕33号" in res.reply and "云岭县民政局" in res.reply and "申请" in res.reply
+    body = (SAMPLE / "interpretations" / "JD-036.md").read_text(encoding="utf-8").split("## 简明问答", 1)[1]
+    answers = [ln[2:] for ln in body.splitlines() if ln.startswith("答：")]
+    assert answers and not any(a[:20] in res.reply for a in answers)
+
+
+# ------------------------------------------------------------------------------------------ abstention
+
+
+@pytest.mark.parametrize("q", ["你好", "谢谢你啊", "在吗", "👍", "好的收到"])
+def test_smalltalk_gets_a_friendly_reply(matcher: Matcher, q: str) -> None:
+    res = matcher.ask(q)
+    assert not res.answered and res.results == () and res.reply
+
+
+@pytest.mark.parametrize(
+    "q", ["今天街上白菜多少钱一斤", "周杰伦最近开演唱会没有", "一百二十除以八等于几", "话费怎么充"]
+)
+def test_off_topic_abstains_with_phone(matcher: Matcher, q: str) -> None:
+    res = matcher.ask(q)
+    assert not res.answered
+    assert "0883-6712001" in res.reply
+
+
+# ------------------------------------------------------------------------------------------ shape, scoping
+
+
+def test_reply_shape(matcher: Matcher) -> None:
+    for row in _all_questions()[:80]:
+        res = matcher.ask(row["q"], village=row.get("village"))
+        assert isinstance(res, AskResult)
+        assert len(res.reply) <= MAX_CHARS
+        assert "**" not in res.reply and "##" not in res.reply
+        assert res.reply.count("相关：") <= 1
+        d = res.to_dict()
+        assert set(d) == {"answered", "reply", "results", "ms"}
+        for r in d["results"]:
+            assert set(r) == {"kind", "id", "title", "score"}
+            assert r["kind"] in ("catalog", "interpretation", "village_item")
+
+
+def test_village_rows_only_for_their_villagers(matcher: Matcher) -> None:
+    q = "我们村冬春救助的名单贴出来没有"
+    bound = matcher.ask(q, village="QH01")
+    assert bound.results[0].id == "QH01/30"
+    assert all(not r.id.startswith("QH") or r.id.startswith("QH01/") for r in bound.results)
+    unbound = matcher.ask(q)
+    assert all(r.kind != "village_item" for r in unbound.results)
+
+
+def test_unbound_duplicates_across_townships_collapse(loaded: tuple[Matcher, list[Doc]]) -> None:
+    from dataclasses import replace
+
+    docs = loaded[1]
+    copies = [replace(d, township="河口镇") for d in docs if d.kind == "catalog"]
+    m = Matcher.build([*docs, *copies], [d for d in docs if d.kind == "village_item"])
+    ids = [r.id for r in m.ask("低保名单公示", top=6).results]
+    assert len(ids) == len(set(ids))
+    scoped = m.ask("低保名单公示", village="QH01", top=6)
+    assert len({r.id for r in scoped.results}) == len(scoped.results)
+
+
+def test_refresh_only_when_content_changes(matcher: Matcher, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    assert CliRunner().invoke(cli, ["--db", url, "load-sample"]).exit_code == 0
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            m = Matcher.from_session(session)
+            assert m.refresh_if_changed(session) is m
+            from content.repository import bump_revision
+
+            bump_revision(session)
+            assert m.refresh_if_changed(session) is not m
+    finally:
+        engine.dispose()

@@ -31,7 +31,7 @@ run: venv
 	@command -v espeak-ng >/dev/null || echo "提示：未安装 espeak-ng/lame，广播音频将跳过（make system-deps 可安装）。"
 	@echo "假微信平台：http://127.0.0.1:$(FAKE_PORT)   机器人：http://127.0.0.1:$(PORT)/wechat"
 	@echo "另开一个终端与机器人对话：$(DEV_ENV) $(BIN)/cunwu chat --encrypt"
-	@$(BIN)/cunwu dev fake-wechat --port $(FAKE_PORT) & FAKE=$$!; \
+	@$(DEV_ENV) $(BIN)/cunwu dev fake-wechat --port $(FAKE_PORT) & FAKE=$$!; \
 	trap "kill $$FAKE 2>/dev/null" EXIT INT TERM; \
 	$(DEV_ENV) $(BIN)/cunwu serve --port $(PORT)
 

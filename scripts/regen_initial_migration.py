@@ -5,6 +5,8 @@ Usage: .venv/bin/python scripts/regen_initial_migration.py
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,4 +27,6 @@ with tempfile.TemporaryDirectory() as tmp:
 produced = next((MIGRATIONS_DIR / "versions").glob("0001_*.py"))
 if produced != target:
     produced.rename(target)
+subprocess.run([sys.executable, "-m", "ruff", "check", "--fix", "-q", str(target)], check=False)
+subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(target)], check=False)
 print(f"wrote {target.relative_to(Path.cwd())}")

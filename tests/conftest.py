@@ -113,6 +113,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if _pg_outcomes["skipped"] or not _pg_outcomes["passed"]:
         session.exitstatus = 1
-        print(
-            f"\nCUNWU_REQUIRE_PG is set but PostgreSQL tests did not all run: {_pg_outcomes}"
-        )
+        print(f"\nCUNWU_REQUIRE_PG is set but PostgreSQL tests did not all run: {_pg_outcomes}")

@@ -9,9 +9,16 @@ synthetic items) → encrypted reply, with the answer stored and the question lo
 Bare: an aiohttp handler that only parses the (same) posted XML and echoes a fixed reply.
 
 Each server runs in its own process (one event loop, as ``cunwu serve`` does); the client runs in
-this process with ``--concurrency`` concurrent connections, sending distinct MsgIds and cycling
-through the sample and development question sets. Prints requests/s, p50 and p99 latency for
-both, and their throughput ratio.
+this process with ``--concurrency`` concurrent connections, sending distinct MsgIds. Prints
+requests/s, p50 and p99 latency, and the throughput ratio to the bare handler, for:
+
+- ``full, <mix>, cache N``: the question mix ``--mix`` with the answer cache on. ``zipf`` (the
+  default) draws questions from the sample and development sets with Zipf-like popularity
+  (the question of rank r, in a fixed shuffled order, with probability ∝ 1/r^s, ``--zipf-s``):
+  villagers repeat the popular questions; the rare ones still miss the cache. ``cycle`` sends them
+  in turn (every question equally often).
+- ``full, all distinct, no cache``: every question is matched (``--cache 0``, questions in turn,
+  never the same one twice in a row): the matcher's full cost on every request.
 """
 
 from __future__ import annotations
@@ -19,14 +26,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import itertools
 import json
 import os
+import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,10 +158,18 @@ class Figures:
     seconds: float
     latencies: list[float]
     bad: int
+    cpu: float = 0.0  # seconds of CPU the server process used meanwhile (all its threads)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    def add(self, other: Figures) -> None:
+        self.requests += other.requests
+        self.seconds += other.seconds
+        self.latencies += other.latencies
+        self.bad += other.bad
+        self.cpu += other.cpu
 
     def pct(self, p: float) -> float:
         data = sorted(self.latencies)
@@ -160,18 +177,34 @@ class Figures:
 
     def line(self) -> str:
         return (
-            f"{self.name:<6} {self.rps:8.1f} req/s   p50 {self.pct(50):7.2f} ms   p99 {self.pct(99):7.2f} ms"
+            f"{self.name:<36} {self.rps:8.1f} req/s   p50 {self.pct(50):7.2f} ms   p99 {self.pct(99):7.2f} ms"
+            f"   server CPU {self.cpu / max(self.requests, 1) * 1000:5.2f} ms/request"
             f"   ({self.requests} requests in {self.seconds:.1f} s, {self.bad} not 200)"
         )
 
 
-async def run_client(url: str, name: str, concurrency: int, duration: float, warmup: int, seed: int) -> Figures:
+def question_stream(mix: str, zipf_s: float, seed: int = 11) -> Iterator[str]:
+    """The questions the client sends, forever: ``cycle`` (in turn) or ``zipf`` (popular ones repeat)."""
+    qs = questions()
+    if mix == "cycle":
+        while True:
+            yield from qs
+    rng = random.Random(seed)
+    ranked = qs[:]
+    rng.shuffle(ranked)  # which questions are the popular ones: fixed, not the files' order
+    weights = list(itertools.accumulate(1.0 / (r**zipf_s) for r in range(1, len(ranked) + 1)))
+    while True:
+        yield from rng.choices(ranked, cum_weights=weights, k=1024)
+
+
+async def run_client(
+    url: str, name: str, concurrency: int, duration: float, warmup: int, seed: int, stream: Iterator[str]
+) -> Figures:
     import aiohttp
 
     from wechat.messages import Crypto, build_signed_post, build_text_xml
 
     crypto = Crypto(TOKEN, AES_KEY, APPID)
-    qs = questions()
     counter = iter(range(10**9))
     latencies: list[float] = []
     bad = 0
@@ -179,7 +212,7 @@ async def run_client(url: str, name: str, concurrency: int, duration: float, war
     def next_request() -> tuple[dict[str, str], bytes]:
         i = next(counter)
         openid = f"oBench{i % 500:06d}"
-        xml = build_text_xml(ACCOUNT, openid, qs[i % len(qs)], msg_id=seed + i)
+        xml = build_text_xml(ACCOUNT, openid, next(stream), msg_id=seed + i)
         params, body = build_signed_post(TOKEN, xml, openid=openid, crypto=crypto, to_user=ACCOUNT)
         return params, body.encode()
 
@@ -211,6 +244,12 @@ async def run_client(url: str, name: str, concurrency: int, duration: float, war
 
 
 # --------------------------------------------------------------------------------------- main
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -281,12 +320,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=10_000, help="catalog items the matcher searches")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of measurement per server")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of measurement per server (in all)")
     parser.add_argument("--warmup", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=5, help="turns each server takes (duration split among them)")
     parser.add_argument("--db", default="sqlite", help="sqlite (a temporary file) or a PostgreSQL admin URL")
     parser.add_argument("--matcher", choices=["real", "stub"], default="real")
     parser.add_argument(
         "--cache", type=int, default=2048, help="answer cache size of the full server (0: every question is matched)"
+    )
+    parser.add_argument("--mix", choices=["zipf", "cycle"], default="zipf", help="question mix of the cached run")
+    parser.add_argument("--zipf-s", type=float, default=1.0, help="Zipf exponent of the zipf mix")
+    parser.add_argument(
+        "--no-distinct", action="store_true", help="skip the all-distinct, no-cache run of the full server"
     )
     parser.add_argument("--serve", choices=["full", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -301,47 +346,71 @@ def main() -> None:
         return
 
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    runs = [("bare", "bare", args.cache, args.mix)]
+    runs.append(("full", f"full, {args.mix}, cache {args.cache}", args.cache, args.mix))
+    if not args.no_distinct and args.cache != 0:
+        runs.append(("full", "full, all distinct, no cache", 0, "cycle"))
     with tempfile.TemporaryDirectory() as tmp:
         url = prepare_database(args.db, Path(tmp))
-        results: list[Figures] = []
+        procs: list[tuple[subprocess.Popen[bytes], int]] = []
         try:
-            for name in ("bare", "full"):
+            for serve, label, cache, _ in runs:
                 port = free_port()
-                cmd = [sys.executable, __file__, "--serve", name, "--port", str(port), "--url", url]
-                cmd += ["--items", str(args.items), "--matcher", args.matcher, "--cache", str(args.cache)]
+                cmd = [sys.executable, __file__, "--serve", serve, "--port", str(port), "--url", url]
+                cmd += ["--items", str(args.items), "--matcher", args.matcher, "--cache", str(cache)]
                 proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                try:
-                    started = time.monotonic()
-                    asyncio.run(wait_ready(f"http://127.0.0.1:{port}/healthz", proc))
-                    if name == "full":
-                        print(f"full server ready in {time.monotonic() - started:.1f} s (matcher built)")
+                procs.append((proc, port))
+                started = time.monotonic()
+                asyncio.run(wait_ready(f"http://127.0.0.1:{port}/healthz", proc))
+                if serve == "full":
+                    print(f"{label}: server ready in {time.monotonic() - started:.1f} s (matcher built)")
+            # the servers take turns, a slice each per round, so a change in the machine's load (other
+            # work on these 2 cores) weighs on all of them alike
+            results: list[Figures | None] = [None] * len(runs)
+            streams = [question_stream(mix, args.zipf_s) for _, _, _, mix in runs]
+            base_seed = int(time.time() * 1000) * 1000
+            for rnd in range(args.rounds):
+                for n, ((proc, port), (_, label, _, _)) in enumerate(zip(procs, runs, strict=True)):
+                    cpu0 = cpu_seconds(proc.pid)
                     figures = asyncio.run(
                         run_client(
                             f"http://127.0.0.1:{port}/wechat",
-                            name,
+                            label,
                             args.concurrency,
-                            args.duration,
-                            args.warmup,
-                            seed=int(time.time() * 1000) * 1000,
+                            args.duration / args.rounds,
+                            args.warmup if rnd == 0 else 0,
+                            seed=base_seed + (rnd * len(runs) + n) * 10**7,
+                            stream=streams[n],
                         )
                     )
-                    results.append(figures)
-                finally:
-                    proc.terminate()
-                    proc.wait(timeout=30)
+                    figures.cpu = cpu_seconds(proc.pid) - cpu0
+                    if results[n] is None:
+                        results[n] = figures
+                    else:
+                        results[n].add(figures)  # type: ignore[union-attr]
         finally:
+            for proc, _ in procs:
+                proc.terminate()
+            for proc, _ in procs:
+                proc.wait(timeout=30)
             drop_database(args.db, url)
     cores = os.cpu_count()
-    print(
-        f"POST /wechat, safe mode (AES), {args.concurrency} concurrent clients, {args.duration:.0f} s each, "
-        f"{cores} cores, database {args.db}, matcher {args.matcher} over {args.items} items, "
-        f"answer cache {args.cache}, {len(questions())} distinct questions cycled"
+    mix = (
+        f"Zipf-like mix (s={args.zipf_s}) over {len(questions())} sample+dev questions"
+        if args.mix == "zipf"
+        else f"{len(questions())} sample+dev questions in turn"
     )
-    for fig in results:
-        print(fig.line())
-    bare, full = results
-    print(f"ratio full/bare throughput: {full.rps / bare.rps:.2f}×")
-    print(f"mean latency full {statistics.fmean(full.latencies) * 1000:.2f} ms")
+    print(
+        f"POST /wechat, safe mode (AES), {args.concurrency} concurrent clients, {args.duration:.0f} s each "
+        f"(in {args.rounds} turns), "
+        f"{cores} cores, database {args.db}, matcher {args.matcher} over {args.items} items; cached run: {mix}"
+    )
+    figs = [f for f in results if f is not None]
+    bare = figs[0]
+    for fig in figs:
+        print(f"{fig.line()}   {fig.rps / bare.rps:.2f}× bare")
+    for fig in figs[1:]:
+        print(f"ratio {fig.name} / bare throughput: {fig.rps / bare.rps:.2f}×")
 
 
 if __name__ == "__main__":

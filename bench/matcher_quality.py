@@ -14,8 +14,10 @@ matcher was tuned on the even half, the odd half is held out.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +117,12 @@ class JiebaBm25Baseline:
         return Outcome(bool(scores[order[0]] > 0), tuple(self.docs[i].id for i in order))
 
 
-def matcher_outcome(matcher: Matcher):  # type: ignore[no-untyped-def]
+def matcher_outcome(matcher: Matcher, timings: list[float] | None = None):  # type: ignore[no-untyped-def]
     def ask(row: dict[str, Any]) -> Outcome:
+        started = time.perf_counter()
         res = matcher.ask(row["q"], village=row.get("village"))
+        if timings is not None:
+            timings.append((time.perf_counter() - started) * 1000.0)
         return Outcome(res.answered, tuple(r.id for r in res.results), res.reply)
 
     return ask
@@ -138,7 +143,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         matcher, docs = sample_matcher(Path(tmp))
-    systems = {"cunwu": matcher_outcome(matcher)}
+    timings: list[float] = []
+    systems = {"cunwu": matcher_outcome(matcher, timings)}
     if not args.no_baselines:
         systems["rapidfuzz WRatio"] = FuzzBaseline(docs).outcome
         systems["jieba + rank_bm25"] = JiebaBm25Baseline(docs).outcome
@@ -156,6 +162,10 @@ def main() -> None:
                 for f in m.failures:
                     print("   ", f)
     print("* abstain = share of off-topic questions answered false (greetings, chit-chat, prices…).")
+    if timings:
+        ordered = sorted(timings)
+        p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+        print(f"cunwu per question: median {statistics.median(ordered):.2f} ms, p90 {p90:.2f} ms ({len(ordered)} asks)")
 
 
 if __name__ == "__main__":

@@ -5,16 +5,23 @@
 Synthetic multi-township catalogs are grown from the sample's vocabulary, as a province-wide
 deployment would hold: each township carries the sample catalog with its titles and element lists
 varied by words drawn from the sample (so townships differ), plus the sample interpretations once.
-Each (size, system) runs in its own subprocess so the resident memory (peak RSS) is per run.
-Questions are the sample and development questions, asked unbound (all townships).
+Each (size, system) runs in its own subprocess so the resident memory is per run. The catalogs
+are made once per size in this process (the sample is loaded through the CLI into SQLite) and
+handed to the runs as a pickle, so a run holds only the documents and what it builds: no database
+rows, ORM session or CLI modules. Memory columns: ``base MB`` is the run's RSS before building
+(interpreter, documents, questions); ``index MB`` is RSS after the build minus that; ``peak MB``
+is the peak RSS of the whole run (build and questions included).
+Questions are the sample and development questions, asked unbound (all townships), each once
+after one warm-up question (so the matcher's per-doc caches start cold).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import pickle
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -69,9 +76,27 @@ def questions(limit: int) -> list[str]:
     return rows[:limit]
 
 
-def child(size: int, system: str, n_queries: int) -> dict:  # type: ignore[type-arg]
-    docs = grow(sample_docs(), size)
+def _status_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, in MB. Not ``getrusage``'s ``ru_maxrss``:
+    on Linux that survives ``exec`` and would report the parent's peak (the sample load, jieba)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
+def child(docs_path: Path, system: str, n_queries: int) -> dict:  # type: ignore[type-arg]
+    with docs_path.open("rb") as fh:
+        docs = pickle.load(fh)
+    size = len(docs)
     qs = questions(n_queries)
+    gc.collect()
+    base = _rss_mb()
     t0 = time.perf_counter()
     if system == "cunwu":
         from content.matcher.service import Matcher
@@ -100,6 +125,8 @@ def child(size: int, system: str, n_queries: int) -> dict:  # type: ignore[type-
             process.extract(q, titles, scorer=fuzz.WRatio, limit=3)
 
     build = time.perf_counter() - t0
+    gc.collect()
+    built = _rss_mb()
     ask(qs[0])  # warm-up
     times = []
     for q in qs:
@@ -108,7 +135,7 @@ def child(size: int, system: str, n_queries: int) -> dict:  # type: ignore[type-
         times.append((time.perf_counter() - s) * 1000)
     times.sort()
     p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = _status_mb("VmHWM")
     return {
         "size": size,
         "system": system,
@@ -116,7 +143,10 @@ def child(size: int, system: str, n_queries: int) -> dict:  # type: ignore[type-
         "median": statistics.median(times),
         "p99": p99,
         "build": build,
-        "rss": rss,
+        "rss": peak,
+        "base": base,
+        "index": built - base,
+        "after": _rss_mb() - base,
     }
 
 
@@ -128,36 +158,43 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "SYSTEM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        size, system = int(args.child[0]), args.child[1]
+        path, system = Path(args.child[0]), args.child[1]
         n = args.queries if system == "cunwu" else args.baseline_queries
-        print(json.dumps(child(size, system, n)))
+        print(json.dumps(child(path, system, n)))
         return
-    print("| items | system | questions | median ms | p99 ms | build s | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|")
-    for size in (int(s) for s in args.sizes.split(",")):
-        results = {}
-        for system in SYSTEMS:
-            cmd = [
-                sys.executable,
-                __file__,
-                "--child",
-                str(size),
-                system,
-                "--queries",
-                str(args.queries),
-                "--baseline-queries",
-                str(args.baseline_queries),
-            ]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            results[system] = r
-            print(
-                f"| {size} | {system} | {r['n']} | {r['median']:.2f} | {r['p99']:.2f} | {r['build']:.2f} |"
-                f" {r['rss']:.0f} |",
-                flush=True,
-            )
-        ratio = results["jieba+rank_bm25"]["p99"] / max(results["cunwu"]["p99"], 1e-9)
-        print(f"| {size} | p99 speed-up vs jieba+rank_bm25 | | | {ratio:.1f}× | | |", flush=True)
+    print(
+        "| items | system | questions | median ms | p99 ms | build s | base MB | index MB | index+caches MB | peak MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    base_docs = sample_docs()
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            docs_path = Path(tmp) / f"docs{size}.pickle"
+            with docs_path.open("wb") as fh:
+                pickle.dump(grow(base_docs, size), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            results = {}
+            for system in SYSTEMS:
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    str(docs_path),
+                    system,
+                    "--queries",
+                    str(args.queries),
+                    "--baseline-queries",
+                    str(args.baseline_queries),
+                ]
+                proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                results[system] = r
+                print(
+                    f"| {size} | {system} | {r['n']} | {r['median']:.2f} | {r['p99']:.2f} | {r['build']:.2f} |"
+                    f" {r['base']:.0f} | {r['index']:.0f} | {r['after']:.0f} | {r['rss']:.0f} |",
+                    flush=True,
+                )
+            ratio = results["jieba+rank_bm25"]["p99"] / max(results["cunwu"]["p99"], 1e-9)
+            print(f"| {size} | p99 speed-up vs jieba+rank_bm25 | | | {ratio:.1f}× | | | | | |", flush=True)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class SyncDb:
         self.sessionmaker: sessionmaker[Session] = make_sessionmaker(engine)
         self.is_sqlite = engine.dialect.name == "sqlite"
         workers = threads if threads is not None else (1 if self.is_sqlite else 8)
+        self.threads = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cunwu-db")
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -12,7 +12,11 @@ A retry gets the stored reply back when it went out as a passive reply (WeChat o
 and ``success`` when it went out through the customer-service API or was nothing at all.
 
 The claim is the one database round trip on a reply's critical path (it also reads what the
-answer needs, e.g. the follower's village, in the same transaction). Storing the answer is
+answer needs, e.g. the follower's village, in the same transaction). Claims are grouped: while
+a batch is in the database threads (one at a time on SQLite, which has one writer anyway), the
+claims arriving meanwhile queue up and go together in the next transaction, one thread hop and
+one commit for all of them (if anything in a batch fails, each of its claims is retried in a
+transaction of its own, so one bad claim never fails the others). Storing the answer is
 written behind: local waiters get it at once, the row is updated in batches every
 ``write_interval`` (10 ms), which is when other processes' polling retries see it.
 
@@ -95,6 +99,11 @@ class Deduper:
         self._local: dict[str, asyncio.Future[StoredReply]] = {}
         self._pending: dict[str, dict[str, Any]] = {}
         self._flush_lock = asyncio.Lock()
+        self._claims: list[tuple[dict[str, Any], Callable[[Connection], Any] | None, asyncio.Future[Any]]] = []
+        self._claims_in_flight = 0
+        self._max_claims_in_flight = max(1, db.threads)
+        self._claim_tasks: set[asyncio.Task[None]] = set()
+        self.claim_batches = 0
 
     # -- sync work (database threads) -----------------------------------------------------
 
@@ -102,6 +111,28 @@ class Deduper:
         with self.db.engine.begin() as conn:
             won = conn.execute(self._claim_stmt, row).first() is not None
             return won, (then(conn) if won and then is not None else None)
+
+    def _claim_many(
+        self, items: list[tuple[dict[str, Any], Callable[[Connection], Any] | None]]
+    ) -> list[tuple[bool, Any] | BaseException]:
+        """Claim several messages in one transaction; on any failure, each in a transaction of its own."""
+        if len(items) > 1:
+            try:
+                with self.db.engine.begin() as conn:
+                    out: list[tuple[bool, Any] | BaseException] = []
+                    for row, then in items:
+                        won = conn.execute(self._claim_stmt, row).first() is not None
+                        out.append((won, then(conn) if won and then is not None else None))
+                    return out
+            except Exception:
+                log.debug("a batch of %d claims failed; claiming them one by one", len(items), exc_info=True)
+        single: list[tuple[bool, Any] | BaseException] = []
+        for row, then in items:
+            try:
+                single.append(self._claim(row, then))
+            except Exception as exc:
+                single.append(exc)
+        return single
 
     def _execute_many(self, stmt: Any, rows: list[dict[str, Any]]) -> None:
         with self.db.engine.begin() as conn:
@@ -142,10 +173,14 @@ class Deduper:
         }
         if key in self._local or key in self._pending:  # this process has it (in progress or just done)
             return False, None
-        future: asyncio.Future[StoredReply] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[StoredReply] = loop.create_future()
         self._local[key] = future  # local retries arriving meanwhile wait on it
+        claimed: asyncio.Future[tuple[bool, T | None]] = loop.create_future()
+        self._claims.append((row, then, claimed))
+        self._dispatch_claims()
         try:
-            won, extra = await self.db.call(self._claim, row, then)
+            won, extra = await claimed
         except BaseException:
             self._local.pop(key, None)
             future.cancel()
@@ -154,6 +189,43 @@ class Deduper:
             self._local.pop(key, None)
             future.cancel()
         return won, extra
+
+    def _dispatch_claims(self) -> None:
+        """Send the queued claims to the database as one batch, unless enough batches are in flight."""
+        if not self._claims or self._claims_in_flight >= self._max_claims_in_flight:
+            return
+        batch, self._claims = self._claims, []
+        self._claims_in_flight += 1
+        task = asyncio.get_running_loop().create_task(self._run_claims(batch))
+        self._claim_tasks.add(task)
+        task.add_done_callback(self._claim_tasks.discard)
+
+    async def _run_claims(
+        self, batch: list[tuple[dict[str, Any], Callable[[Connection], Any] | None, asyncio.Future[Any]]]
+    ) -> None:
+        try:
+            try:
+                outcomes: list[tuple[bool, Any] | BaseException] | BaseException = await self.db.call(
+                    self._claim_many, [(row, then) for row, then, _ in batch]
+                )
+            except BaseException as exc:  # the executor is shut down, or we are cancelled
+                outcomes = exc
+            self.claim_batches += 1
+            for n, (_, _, claimed) in enumerate(batch):
+                if claimed.done():  # its request was cancelled meanwhile
+                    continue
+                outcome = outcomes if isinstance(outcomes, BaseException) else outcomes[n]
+                if isinstance(outcome, asyncio.CancelledError):
+                    claimed.cancel()
+                elif isinstance(outcome, BaseException):
+                    claimed.set_exception(outcome)
+                else:
+                    claimed.set_result(outcome)
+            if isinstance(outcomes, asyncio.CancelledError):
+                raise outcomes
+        finally:
+            self._claims_in_flight -= 1
+            self._dispatch_claims()
 
     def finish(self, key: str, reply: str | None, via: str, *, error: str = "") -> None:
         """Record the answer of a claimed message: local retries get it at once, the database row is

@@ -286,10 +286,12 @@ class Dialogue:
             village = await self.db.call(self._village_of, openid)
         assert village is None or isinstance(village, str)
         started = time.perf_counter()
-        try:
-            result = await asyncio.to_thread(self.matcher.ask, question, village)
-        except MatcherNotReady:
-            return Answer(replies.busy())
+        result = self.matcher.cached(question, village)  # a repeated question: no thread hop
+        if result is None:
+            try:
+                result = await asyncio.to_thread(self.matcher.ask, question, village)
+            except MatcherNotReady:
+                return Answer(replies.busy())
         latency = (time.perf_counter() - started) * 1000
         top_id, top_kind = top_of(result)
         self.question_log.record(

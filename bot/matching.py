@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -68,12 +69,29 @@ def top_of(result: AskResultLike) -> tuple[str, str]:
     return str(ident), str(kind)
 
 
+def _question_normalizer(matcher: MatcherLike) -> Callable[[str], str] | None:
+    """How ``matcher`` normalises a question, when its answers depend on nothing else: the real
+    matcher's answers are a function of ``normalize(question)`` (and the village), so questions
+    that differ only in punctuation, spaces, width or traditional characters share one answer.
+    ``None`` for anything else (a stand-in matcher may answer the raw text)."""
+    service = sys.modules.get("content.matcher.service")  # not imported: not the real matcher either
+    if service is not None and isinstance(matcher, service.Matcher):
+        from content.matcher.normalize import normalize
+
+        return normalize
+    return None
+
+
 class MatcherHolder:
     """The current matcher; ``build`` and ``refresh`` are blocking (call them in a thread).
 
     Content writes bump ``content_revision`` (catalog, interpretations and village lists alike);
     :meth:`refresh` reads that one counter and rebuilds only when it moved. A rebuilt matcher
     replaces the old one in a single assignment: questions in flight finish on the old index.
+
+    Answers are cached (LRU, ``cache_size`` entries) under two keys: the question as typed
+    (:meth:`cached` reads it without a thread hop, on the event loop), and the normalised question
+    with the village and the content revision, so ``低保怎么申请？`` and ``低保 怎么申请`` are matched once.
     """
 
     def __init__(
@@ -83,6 +101,8 @@ class MatcherHolder:
         self.session_factory = session_factory
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str | None, int], AskResultLike] = OrderedDict()
+        self._normalized: OrderedDict[tuple[str, str | None, int, int | None], AskResultLike] = OrderedDict()
+        self._normalize: Callable[[str], str] | None = None
         self.cache_hits = 0
         self.current: MatcherLike | None = None
         self.revision: int | None = None
@@ -98,8 +118,10 @@ class MatcherHolder:
         with self._lock, self.session_factory() as session:
             revision = content_revision(session)
             matcher = self.factory(session)
+            normalizer = _question_normalizer(matcher)
+            # answers of the old content are stale: new caches, swapped in with the matcher
+            self._cache, self._normalized, self._normalize = OrderedDict(), OrderedDict(), normalizer
             self.current, self.revision = matcher, revision
-            self._cache = OrderedDict()  # answers of the old content are stale
             self.builds += 1
             self.last_error = ""
             return matcher
@@ -113,32 +135,52 @@ class MatcherHolder:
         self.build()
         return True
 
+    def cached(self, question: str, village: str | None = None, top: int = 3) -> AskResultLike | None:
+        """The cached answer to exactly this question, or ``None``: cheap, safe on the event loop."""
+        if self.cache_size <= 0 or self.current is None:
+            return None
+        key = (question.strip(), village, top)
+        cache = self._cache
+        result = cache.get(key)
+        if result is not None:
+            self.cache_hits += 1
+            with contextlib.suppress(KeyError):
+                cache.move_to_end(key)
+        return result
+
     def ask(self, question: str, village: str | None = None, top: int = 3) -> AskResultLike:
-        """The matcher's answer; repeated questions (same text, village and content) come from a
-        small LRU cache, emptied whenever the matcher is rebuilt."""
+        """The matcher's answer; repeated questions (same text — or same normalised text — village
+        and content) come from the caches, emptied whenever the matcher is rebuilt."""
         matcher = self.current
         if matcher is None:
             raise MatcherNotReady()
         if self.cache_size <= 0:
             return matcher.ask(question, village=village, top=top)
+        hit = self.cached(question, village, top)
+        if hit is not None:
+            return hit
+        cache, normalized, normalize, revision = self._cache, self._normalized, self._normalize, self.revision
         key = (question.strip(), village, top)
-        cache = self._cache
-        try:
-            result = cache[key]
-        except KeyError:
-            pass
-        else:
+        nkey = (normalize(question), village, top, revision) if normalize is not None else None
+        result = normalized.get(nkey) if nkey is not None else None
+        if result is not None:
             self.cache_hits += 1
-            with contextlib.suppress(KeyError):
-                cache.move_to_end(key)
-            return result
-        result = matcher.ask(question, village=village, top=top)
+        else:
+            result = matcher.ask(question, village=village, top=top)
         if self.current is matcher:  # not rebuilt meanwhile
-            cache[key] = result
-            while len(cache) > self.cache_size:
-                with contextlib.suppress(KeyError):
-                    cache.popitem(last=False)
+            _put(cache, key, result, self.cache_size)
+            if nkey is not None:
+                _put(normalized, nkey, result, self.cache_size)
         return result
+
+
+def _put(cache: OrderedDict[Any, AskResultLike], key: Any, value: AskResultLike, size: int) -> None:
+    cache[key] = value
+    with contextlib.suppress(KeyError):
+        cache.move_to_end(key)
+    while len(cache) > size:
+        with contextlib.suppress(KeyError):
+            cache.popitem(last=False)
 
 
 class MatcherNotReady(RuntimeError):

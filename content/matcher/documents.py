@@ -61,15 +61,19 @@ class Doc:
     def body_showable(self) -> bool:
         return self.kind == KIND_INTERPRETATION and self.disclosure != DISCLOSURE_ON_APPLICATION
 
-    def index_text(self) -> str:
-        """The text searched for this doc, most important fields repeated (field weights)."""
+    def index_parts(self) -> list[str]:
+        """The fields searched for this doc, in order, most important ones repeated (field weights)."""
         parts = [self.title, self.title, self.title]
         parts += [self.group, self.domain, *self.elements]
         parts += [k for k in self.keywords for _ in range(2)]
         parts += list(self.questions)
         if self.kind == KIND_VILLAGE:
             parts += list(self.channels)
-        return " ".join(p for p in parts if p)
+        return [p for p in parts if p]
+
+    def index_text(self) -> str:
+        """The text searched for this doc: its ``index_parts`` joined by spaces."""
+        return " ".join(self.index_parts())
 
 
 def _strip_redacted(text: str) -> str:

@@ -1,7 +1,8 @@
 """Text normalisation shared by queries and indexed documents.
 
 ``normalize`` is for what villagers type or speak: traditional → simplified, full/half width,
-case, punctuation and emoji, Chinese numerals → digits, filler words. ``normalize_doc`` is the
+case, punctuation and emoji, Chinese numerals → digits, filler words, and south-western Mandarin
+dialect words → standard ones (``content/data/dialect.tsv``). ``normalize_doc`` is the
 same without the (slow) traditional → simplified step, for catalog text that is already
 simplified. Both are idempotent.
 """
@@ -10,11 +11,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
+from pathlib import Path
 
 import cn2an
 import opencc
+
+DIALECT_PATH = Path(__file__).resolve().parent.parent / "data" / "dialect.tsv"
+_VERSION_RE = re.compile(r"^#\s*version:\s*(\S+)")
 
 # Spoken fillers that carry no meaning (speech recognition keeps them).
 FILLERS = ("就是说", "那个", "这个", "然后", "嗯", "呃", "唔", "额", "emm", "em")
@@ -93,9 +99,86 @@ def _fixpoint(text: str, *, simplify: bool) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class DialectRule:
+    dialect: str
+    standard: str
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The dialect rewrite table: rules tried longest dialect word first, each with its context."""
+
+    version: str
+    rules: tuple[DialectRule, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Dialect:
+        version = ""
+        rules: list[DialectRule] = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            if line.startswith("#"):
+                m = _VERSION_RE.match(line)
+                if m and not version:
+                    version = m.group(1)
+                continue
+            parts = line.split("\t")
+            if len(parts) != 4 or not parts[0] or not parts[1]:
+                raise ValueError(f"dialect line {lineno}: expected dialect<TAB>standard<TAB>after<TAB>before")
+            word, standard, after, before = parts
+            regex = _context(before, behind=True) + re.escape(word) + _context(after, behind=False)
+            try:
+                pattern = re.compile(regex)
+            except re.error as exc:
+                raise ValueError(f"dialect line {lineno}: {exc}") from exc
+            rules.append(DialectRule(word, standard, pattern))
+        if not version:
+            raise ValueError("dialect table has no '# version:' header line")
+        rules.sort(key=lambda r: -len(r.dialect))
+        return cls(version, tuple(rules))
+
+    @classmethod
+    def load(cls, path: Path = DIALECT_PATH) -> Dialect:
+        return cls.parse(path.read_text(encoding="utf-8"))
+
+    def rewrite(self, text: str) -> str:
+        for rule in self.rules:
+            if rule.dialect in text:
+                text = rule.pattern.sub(rule.standard, text)
+        return text
+
+
+def _context(spec: str, *, behind: bool) -> str:
+    spec = spec.strip()
+    if spec in ("", "-"):
+        return ""
+    negative = spec.startswith("!")
+    body = spec[1:] if negative else spec
+    if behind:
+        if not (body.startswith("[") and body.endswith("]")):
+            raise ValueError(f"a 'before' context must be a character class: {spec}")
+        return f"(?<!{body})" if negative else f"(?<={body})"
+    return f"(?!{body})" if negative else f"(?={body})"
+
+
+@lru_cache(maxsize=1)
+def dialect() -> Dialect:
+    return Dialect.load()
+
+
 def normalize(text: str) -> str:
-    """A villager's message, made comparable with catalog text."""
-    return _fixpoint(text, simplify=True)
+    """A villager's message, made comparable with catalog text (dialect words made standard)."""
+    table = dialect()
+    text = _fixpoint(text, simplify=True)
+    for _ in range(4):
+        nxt = table.rewrite(text)
+        if nxt == text:
+            break
+        text = _fixpoint(nxt, simplify=True)
+    return text
 
 
 def normalize_doc(text: str) -> str:

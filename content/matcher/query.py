@@ -9,6 +9,7 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import jieba
 
@@ -28,7 +29,13 @@ _STOP_TEXT = """
     一个 个 里 上 下 又 再 才 很 太 最 更 吃 拿 想 去 来 说 看 找 办 做 弄 搞 人
     事 东西 情况 一些 有些 些 多 少 能否 是否 吗 吗啊 哪样 么样 咋整 得 着 过 地 时
     后 前 中 内 外 些个 一般 到底 究竟 大概 大约 左右 以上 以下 请 帮 帮忙
+    啥时候 什么时候 哪阵 哪天 几号 几点 每天 每年 每月 几天 几个月 半个 半个月 半年 一步 哪一步
+    有没有 能不能 会不会 是不是 要不要 行不行 对吧 对不对 好不好 一下子 一直 还要 还能 之后
 """
+# Where the villager is: context, not the matter asked about (they weigh little in coverage).
+_CONTEXT_TEXT = "村里 村上 镇上 镇里 县里 县上 乡里 城里 县城 家里 我们村 本村 咱村 全镇 全县 这边 那边 这里 那里"
+CONTEXT_WORDS = frozenset(_CONTEXT_TEXT.split())
+CONTEXT_WEIGHT = 0.3
 STOPWORDS = frozenset(_STOP_TEXT.split())
 # A question about whether and where something is published: prefer catalog items and village rows.
 DISCLOSURE_WORDS = (
@@ -64,10 +71,68 @@ DISCLOSURE_WORDS = (
     "一共",
     "用到哪",
 )
+INTENTS_PATH = Path(__file__).resolve().parent.parent / "data" / "intents.tsv"
+OFFTOPIC = "offtopic"
+INTERNAL = "internal"
+_VERSION_RE = re.compile(r"^#\s*version:\s*(\S+)")
 VILLAGE_WORDS = ("我们村", "村里", "本村", "咱村", "我村", "咱们村", "村上")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _log = logging.getLogger(__name__)
 _jieba_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A kind of question (complaint, roster, amount, how to apply…) and the items that fit it."""
+
+    name: str
+    weight: float
+    cues: tuple[str, ...]  # in the question
+    item_cues: tuple[str, ...]  # in an item's name, group, elements (or an interpretation's Q&A)
+    prefer: str  # catalog / interpretation / ""
+
+
+@dataclass(frozen=True)
+class Intents:
+    version: str
+    intents: tuple[Intent, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Intents:
+        version = ""
+        out: list[Intent] = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            if line.startswith("#"):
+                m = _VERSION_RE.match(line)
+                if m and not version:
+                    version = m.group(1)
+                continue
+            parts = line.split("\t")
+            if len(parts) != 5:
+                raise ValueError(f"intents line {lineno}: expected 5 tab-separated columns")
+            name, weight, cues, item_cues, prefer = parts
+
+            def words(col: str) -> tuple[str, ...]:
+                return tuple(w for w in col.split(";") if w and w != "-")
+
+            out.append(Intent(name, float(weight), words(cues), words(item_cues), "" if prefer == "-" else prefer))
+        if not version:
+            raise ValueError("intents table has no '# version:' header line")
+        return cls(version, tuple(out))
+
+    @classmethod
+    def load(cls, path: Path = INTENTS_PATH) -> Intents:
+        return cls.parse(path.read_text(encoding="utf-8"))
+
+    def classify(self, text: str) -> tuple[Intent, ...]:
+        return tuple(i for i in self.intents if any(c in text for c in i.cues))
+
+
+@lru_cache(maxsize=1)
+def intents() -> Intents:
+    return Intents.load()
 
 
 @dataclass(frozen=True)
@@ -77,6 +142,7 @@ class Unit:
     word: str
     weight: float
     alts: tuple[frozenset[str], ...]
+    known: bool = True  # some doc of the index has one of its bigrams
 
 
 @dataclass(frozen=True)
@@ -90,6 +156,16 @@ class Query:
     tokens: tuple[str, ...]  # BM25 tokens
     disclosure: bool  # asks whether/where something is published
     village: bool  # asks about "our village"
+    intents: tuple[Intent, ...] = ()
+
+    @property
+    def offtopic(self) -> bool:
+        return any(i.name == OFFTOPIC for i in self.intents)
+
+    @property
+    def internal_words(self) -> tuple[str, ...]:
+        """Words about the government's internal work the question uses (must be in the answer doc)."""
+        return tuple(c for i in self.intents if i.name == INTERNAL for c in i.cues if c in self.text)
 
     @property
     def expanded(self) -> str:
@@ -155,6 +231,7 @@ class Analyzer:
             tokens=tuple(tokens),
             disclosure=any(w in text for w in DISCLOSURE_WORDS),
             village=any(w in text for w in VILLAGE_WORDS),
+            intents=intents().classify(text),
         )
 
     def _units(self, text: str, matches: list[Match]) -> list[Unit]:
@@ -176,5 +253,9 @@ class Analyzer:
                 weight = 0.35 * self.index.idf(word)
             else:
                 weight = sum(self.index.idf(b) for b in toks) / max(1, len(toks))
-            units.append(Unit(word, weight, tuple(alts)))
+            if word in CONTEXT_WORDS:
+                weight *= CONTEXT_WEIGHT
+            vocab = self.index.vocab
+            known = any(b in vocab for alt in alts for b in alt)
+            units.append(Unit(word, weight, tuple(alts), known))
         return units

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from content.matcher.lexicon import LEXICON_PATH, Lexicon
+from content.matcher.query import INTENTS_PATH, Intents, intents
 from content.vocab import DOMAINS
 
 
@@ -66,3 +67,37 @@ def test_keywords_and_jieba_userdict(lexicon: Lexicon) -> None:
     lines = lex.jieba_userdict()
     assert "最低生活保障 2000" in lines
     assert all(len(line.split(" ")) == 2 for line in lines)
+
+
+# ------------------------------------------------------------------------------------------ intents
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("城管乱罚款去哪里投诉", "complain"),
+        ("低保名单在哪里看", "roster"),
+        ("危房改造结果公示了没有", "publish"),
+        ("低保一个月多少钱", "amount"),
+        ("居住证怎么申请", "apply"),
+        ("办税大厅几点上班", "hours"),
+        ("救灾的钱用到哪里去了", "spending"),
+        ("户口迁移办到哪一步了", "progress"),
+        ("补偿款发下去没有", "payment"),
+        ("哪个牌子的微耕机质量好", "offtopic"),
+        ("低保检查的台账要整改几天", "internal"),
+    ],
+)
+def test_intents_classify_general_question_kinds(question: str, intent: str) -> None:
+    assert intent in [i.name for i in intents().classify(question)]
+
+
+def test_intents_table_is_versioned_and_well_formed() -> None:
+    table = intents()
+    assert table.version
+    assert INTENTS_PATH.read_text(encoding="utf-8").startswith("#")
+    for intent in table.intents:
+        assert intent.cues and intent.weight > 0
+        assert intent.prefer in ("", "catalog", "interpretation")
+    with pytest.raises(ValueError):
+        Intents.parse("# version: t\nonly\ttwo\n")

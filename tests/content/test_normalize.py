@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from content.matcher.homophones import PinyinIndex
-from content.matcher.normalize import bigrams, char_tokens, normalize, normalize_doc
+from content.matcher.normalize import DIALECT_PATH, Dialect, bigrams, char_tokens, dialect, normalize, normalize_doc
 
 
 @pytest.mark.parametrize(
@@ -76,3 +76,63 @@ def test_normalize_is_idempotent_on_tricky_alphabet(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once
     assert normalize_doc(normalize_doc(text)) == normalize_doc(text)
+
+
+# ------------------------------------------------------------------------------------------ dialect
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("一亩给好多", "1亩给多少"),  # 好多 = 多少
+        ("补助克哪点办", "补助去哪里办"),  # 克 = 去 before a place or a verb; 哪点 = 哪里
+        ("拿克盖房子", "拿去盖房子"),
+        ("5克盐", "5克盐"),  # 克 as a unit stays
+        ("克服困难", "克服困难"),  # 克 not before a place or a verb stays
+        ("家里莫得人", "家里没有人"),  # 莫得 = 没有
+        ("没得钱", "没有钱"),
+        ("在哪哈瞧", "在哪里看"),  # 哪哈 = 哪里, 瞧 = 看
+        ("房子遭雨水泡垮了", "房子被雨水泡垮了"),  # 遭 = 被 (passive)
+        ("遭灾了", "遭灾了"),  # 遭灾 (suffer a disaster) stays
+        ("地要着征了", "地要被征了"),  # 着 = 被 only as a passive
+        ("看着办", "看着办"),  # durative 着 stays
+        ("政府得不得帮", "政府能不能帮"),  # 得不得 = 能不能
+        ("低保啊是要交钱", "低保是不是要交钱"),  # 啊是 = 是不是
+        ("户口咋个销", "户口怎么销"),  # 咋个 = 怎么
+        ("我家老倌过世了", "我家老人过世了"),
+        ("娃娃上学", "孩子上学"),
+        ("家头有老人", "家里有老人"),
+        ("城头的房子", "城里的房子"),
+        ("要整哪样手续", "要做什么手续"),
+        ("种苞谷和洋芋", "种玉米和土豆"),
+        ("打针挂水", "打针输液"),
+        ("得不得着罚款", "能不能被罚款"),  # rules chain: 得不得 first, then the passive 着
+    ],
+)
+def test_dialect_rewrites(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+def test_dialect_table_is_versioned_and_parsed() -> None:
+    table = dialect()
+    assert table.version
+    assert DIALECT_PATH.read_text(encoding="utf-8").startswith("#")
+    assert all(rule.dialect and rule.standard for rule in table.rules)
+    lengths = [len(rule.dialect) for rule in table.rules]
+    assert lengths == sorted(lengths, reverse=True)  # longer dialect words first
+
+
+def test_dialect_parse_rejects_bad_lines() -> None:
+    with pytest.raises(ValueError):
+        Dialect.parse("# version: t\n只有\t两列\n")
+    with pytest.raises(ValueError):
+        Dialect.parse("克\t去\t-\t-\n")  # no version header
+    with pytest.raises(ValueError):
+        Dialect.parse("# version: t\n克\t去\t-\t哪\n")  # a "before" context must be a character class
+
+
+def test_dialect_contexts() -> None:
+    table = Dialect.parse("# version: t\n克\t去\t(哪|县)\t![0-9]\n")
+    assert table.rewrite("克县里") == "去县里"
+    assert table.rewrite("5克哪") == "5克哪"
+    assert table.rewrite("克服") == "克服"

@@ -29,7 +29,12 @@ from content.matcher.evaluation import Metrics, Outcome, evaluate, load_rows  # 
 from content.matcher.service import Matcher  # noqa: E402
 
 SAMPLE = ROOT / "examples" / "qinghe"
-SETS = {"sample": SAMPLE / "sample_questions.jsonl", "dev": ROOT / "tests" / "data" / "dev_questions.jsonl"}
+SETS = {
+    "sample": SAMPLE / "sample_questions.jsonl",
+    "dev": ROOT / "tests" / "data" / "dev_questions.jsonl",
+    "tune": ROOT / "tests" / "data" / "tune_questions.jsonl",
+    "holdout": ROOT / "tests" / "data" / "holdout_questions.jsonl",
+}
 
 
 def _sample_url(tmp: Path) -> str:

@@ -34,6 +34,56 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+class DriverStatement:
+    """A Core statement compiled once to the driver's own SQL and run on the DBAPI cursor.
+
+    For the few statements on every request's path (the dedupe claim, the answer write-behind, the
+    question log): SQLAlchemy's per-execution work (execution context, result wrapping, parameter
+    processing) costs several times what SQLite spends on the statement, and it holds the GIL the
+    event loop needs. The bind processors (e.g. UTC datetimes) are applied as SQLAlchemy would.
+    Run it on ``connection.connection`` of a :class:`~sqlalchemy.Connection` inside its transaction.
+    """
+
+    def __init__(self, engine: Engine, stmt: Any) -> None:
+        dialect = engine.dialect
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positional)
+        binds = compiled.binds
+        if self.positional:
+            names = list(compiled.positiontup or ())
+        else:
+            names = [n for n in binds if f"%({n})s" in self.sql or f":{n}" in self.sql]
+        self._names = names
+        self._static = {n: binds[n].value for n in names if not binds[n].required}
+        self._processors = {n: binds[n].type.bind_processor(dialect) for n in names}
+
+    def params(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        static, processors = self._static, self._processors
+        out: dict[str, Any] = {}
+        for name in self._names:
+            value = row[name] if name in row else static[name]
+            proc = processors[name]
+            out[name] = proc(value) if proc is not None else value
+        return tuple(out[n] for n in self._names) if self.positional else out
+
+    def execute(self, dbapi_connection: Any, row: dict[str, Any]) -> Any:
+        """Run it once; the first row of the result (``None`` when there is none or no result)."""
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(self.sql, self.params(row))
+            return cursor.fetchone() if cursor.description is not None else None
+        finally:
+            cursor.close()
+
+    def execute_many(self, dbapi_connection: Any, rows: list[dict[str, Any]]) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.executemany(self.sql, [self.params(r) for r in rows])
+        finally:
+            cursor.close()
+
+
 class SyncDb:
     """An engine, its session factory, and the threads that run work on them."""
 

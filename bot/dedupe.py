@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Insert, bindparam, delete, select, update
 
-from bot.db import SyncDb
+from bot.db import DriverStatement, SyncDb
 from bot.models import STATUS_DONE, STATUS_PROCESSING, InboundMessage
 from core.db import utcnow
 
@@ -60,6 +60,7 @@ _UPDATE_VIA = (
     .where(_TABLE.c.dedupe_key == bindparam("key"))
     .values(via=bindparam("via"), error=bindparam("error"), updated_at=bindparam("now"))
 )
+_ROW_COLUMNS = ("dedupe_key", "openid", "msg_type", "status", "reply", "via", "error", "created_at", "updated_at")
 _LOOKUP = select(_TABLE.c.status, _TABLE.c.reply, _TABLE.c.via).where(_TABLE.c.dedupe_key == bindparam("key"))
 
 
@@ -96,6 +97,10 @@ class Deduper:
         self.poll_interval = poll_interval
         self.write_interval = write_interval
         self._claim_stmt = _insert_ignoring_duplicates(db.engine)
+        self._claim_driver = DriverStatement(
+            db.engine, self._claim_stmt.values({c: bindparam(c, type_=_TABLE.c[c].type) for c in _ROW_COLUMNS})
+        )
+        self._finish_driver = DriverStatement(db.engine, _FINISH)
         self._local: dict[str, asyncio.Future[StoredReply]] = {}
         self._pending: dict[str, dict[str, Any]] = {}
         self._flush_lock = asyncio.Lock()
@@ -109,7 +114,7 @@ class Deduper:
 
     def _claim(self, row: dict[str, Any], then: Callable[[Connection], T] | None) -> tuple[bool, T | None]:
         with self.db.engine.begin() as conn:
-            won = conn.execute(self._claim_stmt, row).first() is not None
+            won = self._claim_driver.execute(conn.connection, row) is not None
             return won, (then(conn) if won and then is not None else None)
 
     def _claim_many(
@@ -121,7 +126,7 @@ class Deduper:
                 with self.db.engine.begin() as conn:
                     out: list[tuple[bool, Any] | BaseException] = []
                     for row, then in items:
-                        won = conn.execute(self._claim_stmt, row).first() is not None
+                        won = self._claim_driver.execute(conn.connection, row) is not None
                         out.append((won, then(conn) if won and then is not None else None))
                     return out
             except Exception:
@@ -136,7 +141,10 @@ class Deduper:
 
     def _execute_many(self, stmt: Any, rows: list[dict[str, Any]]) -> None:
         with self.db.engine.begin() as conn:
-            conn.execute(stmt, rows)
+            if stmt is _FINISH:
+                self._finish_driver.execute_many(conn.connection, rows)
+            else:
+                conn.execute(stmt, rows)
 
     def _execute(self, stmt: Any, params: dict[str, Any]) -> int:
         with self.db.engine.begin() as conn:

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
-from bot.db import SyncDb
+from bot.db import DriverStatement, SyncDb
 from bot.models import QuestionLog
 from core.db import utcnow
 
@@ -31,6 +31,20 @@ MAX_BUFFER = 10_000
 def user_hash(openid: str) -> str:
     """A short one-way hash of an openid (counts distinct askers; not reversible to a person)."""
     return hashlib.sha256(openid.encode("utf-8")).hexdigest()[:16] if openid else ""
+
+
+_ROW_COLUMNS = (
+    "user_hash",
+    "channel",
+    "village",
+    "question",
+    "normalized",
+    "answered",
+    "top_id",
+    "top_kind",
+    "latency_ms",
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,10 @@ class QuestionLogger:
         self._buffer: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()
         self.dropped = 0
+        table = QuestionLog.__table__
+        self._insert_driver = DriverStatement(
+            db.engine, insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in _ROW_COLUMNS})
+        )
 
     def record(self, entry: QuestionEntry) -> None:
         self._buffer.append(entry.row())
@@ -98,7 +116,7 @@ class QuestionLogger:
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         with self.db.engine.begin() as conn:
-            conn.execute(QuestionLog.__table__.insert(), rows)
+            self._insert_driver.execute_many(conn.connection, rows)
 
     async def run(self) -> None:
         """Flush forever (cancel to stop; :meth:`flush` once more after cancelling)."""

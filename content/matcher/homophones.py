@@ -16,6 +16,7 @@ from pypinyin import Style, lazy_pinyin
 
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _LETTERS = re.compile(r"[a-z]+")
+_LETTER_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
 _MAX_WINDOW = 4
 
 
@@ -141,4 +142,10 @@ class PinyinIndex:
             words = self.letters(m.group(0))
             return " " + " ".join(words) + " " if words else m.group(0)
 
-        return re.sub(r"\s+", " ", _LETTERS.sub(sub, text)).strip()
+        def sub_run(m: re.Match[str]) -> str:
+            # Syllables typed with spaces ("jiao shui") spell a word together; else word by word.
+            run = m.group(0)
+            words = self.letters(run.replace(" ", "")) if " " in run else []
+            return " " + " ".join(words) + " " if words else _LETTERS.sub(sub, run)
+
+        return re.sub(r"\s+", " ", _LETTER_RUN.sub(sub_run, text)).strip()

@@ -142,6 +142,8 @@ class Matcher:
         kind = smalltalk.classify(query.normalized)
         if kind is not None:
             return AskResult(False, smalltalk.REPLIES[kind], (), _ms(started), query.normalized)
+        if smalltalk.offtopic(query.normalized) is not None:  # chit-chat: weather, prices, repairs…
+            return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         mask = self.index.mask(township, village)
         cands = self.index.candidates(query.tokens, mask, CANDIDATES)
         scored = _dedupe(score_candidates(self.index, query, cands, self.weights))

@@ -1,12 +1,17 @@
-"""Greetings, thanks and acknowledgements: answered with a short friendly line, never "matched".
+"""Greetings, thanks and acknowledgements: answered with a short friendly line, never "matched";
+and everyday chit-chat (weather, prices, health advice, repairs, games, family life…), recognised
+by the category table ``content/data/offtopic.tsv`` and answered with a polite abstention.
 
-Off-topic questions (weather, prices, chit-chat) are left to retrieval, which finds nothing close
-enough and abstains; this module only recognises messages made of social phrases alone.
+Anything else is left to retrieval, whose coverage-based confidence abstains when no document is
+close enough.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 GREETING = "greeting"
 THANKS = "thanks"
@@ -70,6 +75,8 @@ _PHRASES: dict[str, tuple[str, ...]] = {
     ),
 }
 _PARTICLES = set("啊呀吧呢哦噢啦嘛哈吗了的哟喔耶么你您我们大家")
+# How villagers address the bot or an official: "早上好啊老师" is still a greeting.
+_ADDRESS = re.compile("老师|领导|师傅|同志|干部|书记|主任|大哥|大姐|小妹|美女|帅哥|妹子|姐姐|哥哥|阿姨|叔叔|老乡|朋友")
 _ORDER = (THANKS, GREETING, ACK)
 
 
@@ -88,7 +95,7 @@ def classify(normalized: str) -> str | None:
     if not text:
         return EMPTY
     kinds = [_KIND[m.group(0)] for m in _RE.finditer(text)]
-    rest = _RE.sub("", text)
+    rest = _ADDRESS.sub("", _RE.sub("", text))
     if not kinds or any(ch not in _PARTICLES for ch in rest):
         return None
     for kind in _ORDER:
@@ -103,3 +110,90 @@ REPLIES = {
     ACK: "好的！还有什么想问的，随时发消息给我。",
     EMPTY: "您好！请用文字把想问的事情发给我，比如“低保怎么申请”“医保一年交多少”。",
 }
+
+
+# ---------------------------------------------------------------------------------- off-topic
+
+OFFTOPIC_PATH = Path(__file__).resolve().parent.parent / "data" / "offtopic.tsv"
+ANCHOR = "anchor"
+STRONG = "strong"
+WEAK = "weak"
+
+
+@dataclass(frozen=True)
+class OfftopicTable:
+    """Chit-chat categories (weather, prices, health advice, repairs, games…) as regular expressions.
+
+    A ``strong`` category makes a question off-topic whatever else it says; a ``weak`` one only when
+    no policy anchor (补贴, 报销, 申请…) is in the question too.
+    """
+
+    version: str
+    strong: tuple[tuple[str, re.Pattern[str]], ...]
+    weak: tuple[tuple[str, re.Pattern[str]], ...]
+    anchor: re.Pattern[str] | None
+
+    @classmethod
+    def parse(cls, text: str) -> OfftopicTable:
+        version = ""
+        strong: list[tuple[str, re.Pattern[str]]] = []
+        weak: list[tuple[str, re.Pattern[str]]] = []
+        anchors: list[str] = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            if line.startswith("#"):
+                m = _VERSION_RE.match(line)
+                if m and not version:
+                    version = m.group(1)
+                continue
+            parts = line.split("\t")
+            if len(parts) != 3 or not parts[2]:
+                raise ValueError(f"offtopic line {lineno}: expected 3 tab-separated columns")
+            category, strength, pattern = parts
+            try:
+                rx = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"offtopic line {lineno}: bad pattern: {exc}") from exc
+            if category == ANCHOR:
+                anchors.append(pattern)
+            elif strength == STRONG:
+                strong.append((category, rx))
+            elif strength == WEAK:
+                weak.append((category, rx))
+            else:
+                raise ValueError(f"offtopic line {lineno}: strength must be strong or weak")
+        if not version:
+            raise ValueError("offtopic table has no '# version:' header line")
+        anchor = re.compile("|".join(f"(?:{a})" for a in anchors)) if anchors else None
+        return cls(version, tuple(strong), tuple(weak), anchor)
+
+    @classmethod
+    def load(cls, path: Path = OFFTOPIC_PATH) -> OfftopicTable:
+        return cls.parse(path.read_text(encoding="utf-8"))
+
+    def category(self, normalized: str) -> str | None:
+        """The chit-chat category of a normalised question, or None when it may be about policy."""
+        text = normalized.replace(" ", "")
+        for name, rx in self.strong:
+            if rx.search(text):
+                return name
+        if self.anchor is not None and self.anchor.search(text):
+            return None
+        for name, rx in self.weak:
+            if rx.search(text):
+                return name
+        return None
+
+
+_VERSION_RE = re.compile(r"^#\s*version:\s*(\S+)")
+
+
+@lru_cache(maxsize=1)
+def offtopic_table() -> OfftopicTable:
+    return OfftopicTable.load()
+
+
+def offtopic(normalized: str) -> str | None:
+    """The off-topic category (weather, market, health…) of a normalised question, or None."""
+    return offtopic_table().category(normalized)

@@ -101,3 +101,21 @@ def test_intents_table_is_versioned_and_well_formed() -> None:
         assert intent.prefer in ("", "catalog", "interpretation")
     with pytest.raises(ValueError):
         Intents.parse("# version: t\nonly\ttwo\n")
+
+
+@pytest.mark.parametrize(
+    ("question", "canonical"),
+    [
+        ("老人上个月走了户口咋个销", "死亡"),
+        ("老人走了要去销户口", "户口注销"),
+        ("娃娃爹妈都不在了", "事实无人抚养儿童"),
+        ("山上着火了打哪个电话", "森林防火"),
+        ("请来的厨子要不要健康证", "乡村厨师"),
+        ("养猪场排粪水", "生态环境问题投诉举报"),
+        ("孙子不想读了", "控辍保学"),
+        ("卖茶叶要不要上税", "税收"),
+        ("补偿款付了没有", "支付"),
+    ],
+)
+def test_general_villager_vocabulary(lexicon: Lexicon, question: str, canonical: str) -> None:
+    assert canonical in lexicon.rewrite(question)

@@ -14,8 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from admin_cli.main import cli
+from content.matcher import smalltalk
 from content.matcher.documents import Doc, load_documents
 from content.matcher.evaluation import Outcome, evaluate, load_rows
+from content.matcher.normalize import normalize
 from content.matcher.reply import MAX_CHARS
 from content.matcher.service import AskResult, Matcher
 from core.db import make_engine, make_sessionmaker
@@ -25,10 +27,12 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "examples" / "qinghe"
 SAMPLE_SET = SAMPLE / "sample_questions.jsonl"
 DEV_SET = REPO / "tests" / "data" / "dev_questions.jsonl"
+TUNE_SET = REPO / "tests" / "data" / "tune_questions.jsonl"  # fresh questions by another author
 REDACTED_SECTION = re.compile(r"## 删减部分\n(.*?)(?=\n## |\Z)", re.S)
 
 # Acceptance floors (issue #3) on the live figures (see the README for the latest bench output).
 SAMPLE_TOP1, SAMPLE_TOP3, DEV_TOP1, DEV_TOP3, ABSTAIN = 0.90, 0.97, 0.90, 0.97, 0.95
+TUNE_TOP1, TUNE_TOP3 = 0.90, 0.97
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +79,16 @@ def test_quality_on_the_development_set(matcher: Matcher) -> None:
     assert m.forbidden == 0 and m.leaks == 0
     assert m.top1 >= DEV_TOP1, m.failures[:20]
     assert m.top3 >= DEV_TOP3
+    assert m.abstain >= ABSTAIN
+
+
+@pytest.mark.skipif(not TUNE_SET.exists(), reason="tune set not written yet")
+def test_quality_on_the_tune_set(matcher: Matcher) -> None:
+    """Fresh questions by a different author: the matcher must generalise, not fit the dev set."""
+    m = evaluate(load_rows(TUNE_SET), _outcome(matcher))
+    assert m.forbidden == 0 and m.leaks == 0
+    assert m.top1 >= TUNE_TOP1, m.failures[:20]
+    assert m.top3 >= TUNE_TOP3
     assert m.abstain >= ABSTAIN
 
 
@@ -152,6 +166,65 @@ def test_off_topic_abstains_with_phone(matcher: Matcher, q: str) -> None:
     assert "0883-6712001" in res.reply
 
 
+@pytest.mark.parametrize(
+    ("q", "category"),
+    [
+        ("后天要下雪不", "weather"),
+        ("菜籽今年收购价几块", "market"),
+        ("家里的羊哪个老板收", "market"),
+        ("老是头晕吃点啥好", "health"),
+        ("晚上打鼾咋个办", "health"),
+        ("咳嗽老是不好咋个整", "health"),
+        ("猪不吃食了是不是生病了", "animals"),
+        ("摩托坏了哪里修", "tech"),
+        ("手机上咋个发视频", "tech"),
+        ("抖音上那个电视剧叫什么", "leisure"),
+        ("表妹结婚要随多少礼", "social"),
+        ("帮我写一篇作文", "assistant"),
+        ("去县城的班车几点有", "calendar"),
+        ("腊肉怎么做好吃", "cooking"),
+        ("哪个银行存定期利息高", "money"),
+        ("邻居家的鸭子跑到我田里", "neighbours"),
+    ],
+)
+def test_off_topic_categories(q: str, category: str) -> None:
+    assert smalltalk.offtopic(normalize(q)) == category
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "高血压吃药能报销多少",  # a policy anchor outweighs a weak chit-chat cue
+        "冰雹把苞谷打了有没有救助",
+        "收购价补贴啥时候发",
+        "野猪跑到地里吃苞谷有没有补偿",
+        "养老保险在手机上咋个交",
+        "文化站跳广场舞要不要登记",
+        "集体聚餐办喜酒要不要报备",
+        "水管坏了找哪个",
+    ],
+)
+def test_off_topic_categories_spare_policy_questions(q: str) -> None:
+    assert smalltalk.offtopic(normalize(q)) is None
+
+
+def test_off_topic_table_is_versioned_and_checked() -> None:
+    table = smalltalk.OfftopicTable.load()
+    assert table.version and table.strong and table.weak and table.anchor is not None
+    with pytest.raises(ValueError):
+        smalltalk.OfftopicTable.parse("# version: 1\nweather\tweak\n")
+    with pytest.raises(ValueError):
+        smalltalk.OfftopicTable.parse("# version: 1\nweather\tmaybe\t下雨\n")
+    with pytest.raises(ValueError):
+        smalltalk.OfftopicTable.parse("weather\tweak\t下雨\n")
+
+
+@pytest.mark.parametrize("q", ["家里两头黄牛想卖，哪个老板收", "早上好啊老师", "电视没得信号了咋整"])
+def test_chit_chat_abstains_without_results(matcher: Matcher, q: str) -> None:
+    res = matcher.ask(q)
+    assert not res.answered and res.results == ()
+
+
 @pytest.mark.parametrize("q", ["哪个牌子的电动车质量好", "手机游戏怎么上分", "明天会不会下雨", "二手拖拉机哪家好"])
 def test_off_topic_intent_abstains(matcher: Matcher, q: str) -> None:
     assert not matcher.ask(q).answered
@@ -172,8 +245,15 @@ def test_colloquial_and_dialect_questions_are_answered(matcher: Matcher, q: str,
 
 
 def test_internal_work_questions_abstain(matcher: Matcher) -> None:
-    """Questions about internal work (inspections, 台账, 舆情…) no public document covers."""
-    for q in ("低保专项检查的台账要整改几天", "征地舆情专班归哪个部门管"):
+    """Questions about internal work (inspections, 台账, 舆情…) or other households' private
+    disputes that no public document covers."""
+    for q in (
+        "低保专项检查的台账要整改几天",
+        "征地舆情专班归哪个部门管",
+        "来查低保会不会提前通知",
+        "村干部的亲戚吃低保咋个处理",
+        "那两户分家扯皮的补偿款咋个办",
+    ):
         assert not matcher.ask(q).answered, q
 
 

@@ -136,3 +136,17 @@ def test_dialect_contexts() -> None:
     assert table.rewrite("克县里") == "去县里"
     assert table.rewrite("5克哪") == "5克哪"
     assert table.rewrite("克服") == "克服"
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("要不要 jiao shui", "要不要 交税"),  # syllables typed with spaces spell one word together
+        ("di bao 怎么办", "低保 怎么办"),
+        ("ok 好的", "ok 好的"),  # English stays
+        ("dibao", "低保"),  # one run still works
+    ],
+)
+def test_spaced_pinyin_syllables_spell_a_word(typed: str, expected: str) -> None:
+    index = PinyinIndex(["低保", "交税", "村里"])
+    assert index.spell_out(typed) == expected

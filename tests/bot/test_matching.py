@@ -1,0 +1,151 @@
+"""The bot's answer caches and the batched dedupe claims (the fast path of a repeated question)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import SyncDb
+from bot.dedupe import Deduper
+from bot.matching import MatcherHolder
+from bot.models import InboundMessage
+from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, Doc
+from content.matcher.service import Matcher
+from core.db import make_engine, make_sessionmaker
+from tests.bot.conftest import StubMatcher
+
+DOCS = [
+    Doc(kind=KIND_CATALOG, id="C1", title="最低生活保障办事指南", township="清河镇", elements=("申请条件", "办理流程")),
+    Doc(kind=KIND_CATALOG, id="C2", title="耕地地力保护补贴发放情况", township="清河镇", elements=("补贴标准",)),
+    Doc(
+        kind=KIND_INTERPRETATION,
+        id="JD-1",
+        title="城乡低保政策解读",
+        keywords=("低保",),
+        questions=("低保怎么申请？",),
+        answers=("向村委会提出申请。",),
+        disclosure="主动公开",
+    ),
+]
+
+
+class CountingMatcher(Matcher):
+    """The real matcher, counting the questions it actually matches."""
+
+    calls = 0
+
+    def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> Any:
+        type(self).calls += 1
+        return super().ask(question, village, township, top)
+
+
+@pytest.fixture
+def holder_factory(migrated_url: str) -> Any:
+    engines = []
+
+    def make(matcher: Any) -> MatcherHolder:
+        engine = make_engine(migrated_url)
+        engines.append(engine)
+        factory: sessionmaker[Session] = make_sessionmaker(engine)
+        holder = MatcherHolder(lambda _session: matcher, factory)
+        holder.build()
+        return holder
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
+def test_cached_is_read_without_matching(holder_factory: Any) -> None:
+    stub = StubMatcher()
+    holder = holder_factory(stub)
+    assert holder.cached("低保怎么申请") is None
+    first = holder.ask("低保怎么申请", "V1")
+    assert holder.cached("低保怎么申请", "V1") is first
+    assert holder.cached(" 低保怎么申请 ", "V1") is first  # the key is the stripped text
+    assert holder.cached("低保怎么申请", "V2") is None  # another village
+    assert holder.ask("低保怎么申请", "V1") is first
+    assert len(stub.calls) == 1 and holder.cache_hits == 3
+
+
+def test_stand_in_matcher_answers_are_not_shared_by_normalised_text(holder_factory: Any) -> None:
+    stub = StubMatcher()
+    holder = holder_factory(stub)
+    holder.ask("低保怎么申请？")
+    holder.ask("低保怎么申请?")  # a stand-in may answer the raw text: matched again
+    assert len(stub.calls) == 2
+
+
+def test_real_matcher_shares_answers_of_the_same_normalised_question(holder_factory: Any) -> None:
+    matcher = CountingMatcher.build(DOCS)
+    holder = holder_factory(matcher)
+    CountingMatcher.calls = 0
+    first = holder.ask("低保怎么申请？")
+    again = holder.ask("低保怎么申请!!")
+    assert again is first and CountingMatcher.calls == 1
+    holder.ask("低保怎么申请？", "Q1")  # another village: its own answer
+    assert CountingMatcher.calls == 2
+    holder.build()  # new content: the caches start empty
+    holder.ask("低保怎么申请")
+    assert CountingMatcher.calls == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "variant"),
+    [
+        ("低保怎么申请？", "低保怎么申请!!"),
+        ("耕地补贴发了没", "耕地補貼發了沒"),
+        ("低保一个月多少钱", "低保一個月多少錢？"),
+    ],
+)
+def test_real_matcher_answers_depend_only_on_the_normalised_question(raw: str, variant: str) -> None:
+    """What the normalised answer cache relies on (content/matcher must keep it true)."""
+    matcher = Matcher.build(DOCS)
+    a, b = matcher.ask(raw), matcher.ask(variant)
+    assert a.normalized == b.normalized
+    assert (a.answered, a.reply, a.results) == (b.answered, b.reply, b.results)
+
+
+async def test_concurrent_claims_are_batched_and_each_is_won_once(migrated_url: str) -> None:
+    db_a, db_b = SyncDb(make_engine(migrated_url)), SyncDb(make_engine(migrated_url))
+    try:
+        a, b = Deduper(db_a), Deduper(db_b)
+        keys = [f"msg:{n}" for n in range(40)]
+        won_a = await asyncio.gather(*(a.claim(k, openid="o1") for k in keys))
+        assert all(won_a)
+        won_b = await asyncio.gather(*(b.claim(k) for k in keys))
+        assert not any(won_b)
+        if db_a.threads == 1:  # SQLite: one batch in flight, the others queue up behind it
+            assert a.claim_batches < len(keys)
+    finally:
+        db_a.close()
+        db_b.close()
+
+
+async def test_a_failing_claim_does_not_fail_the_others_of_its_batch(migrated_url: str) -> None:
+    db = SyncDb(make_engine(migrated_url))
+    try:
+        d = Deduper(db)
+
+        def boom(_conn: Any) -> Any:
+            raise RuntimeError("boom")
+
+        def village(_conn: Any) -> str:
+            return "V1"
+
+        results = await asyncio.gather(
+            *(d.claim_and(f"k{n}", boom if n == 3 else village, openid="o") for n in range(8)),
+            return_exceptions=True,
+        )
+        assert isinstance(results[3], RuntimeError)
+        assert [r for n, r in enumerate(results) if n != 3] == [(True, "V1")] * 7
+        with db.engine.connect() as conn:
+            keys = set(conn.execute(select(InboundMessage.dedupe_key)).scalars())
+        assert keys == {f"k{n}" for n in range(8)} - {"k3"}  # the failed claim left no row
+        assert await d.claim("k3")  # and can be claimed again
+    finally:
+        db.close()

@@ -15,7 +15,7 @@ DEV_ENV = CUNWU_WECHAT_APPID=wxcunwudev0000001 \
 	CUNWU_WECOM_API_BASE=http://127.0.0.1:$(FAKE_PORT) \
 	CUNWU_PUBLIC_URL=http://127.0.0.1:$(PORT)
 
-.PHONY: run test lint venv system-deps clean bench
+.PHONY: run test lint venv system-deps clean bench chat
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,13 @@ run: venv
 	$(BIN)/cunwu load-sample
 	@command -v espeak-ng >/dev/null || echo "提示：未安装 espeak-ng/lame，广播音频将跳过（make system-deps 可安装）。"
 	@echo "假微信平台：http://127.0.0.1:$(FAKE_PORT)   机器人：http://127.0.0.1:$(PORT)/wechat"
-	@echo "另开一个终端与机器人对话：$(DEV_ENV) $(BIN)/cunwu chat --encrypt"
+	@echo "另开一个终端与机器人对话：make chat"
 	@$(DEV_ENV) $(BIN)/cunwu dev fake-wechat --port $(FAKE_PORT) & FAKE=$$!; \
 	trap "kill $$FAKE 2>/dev/null" EXIT INT TERM; \
 	$(DEV_ENV) $(BIN)/cunwu serve --port $(PORT)
+
+chat: venv
+	$(DEV_ENV) $(BIN)/cunwu chat --encrypt --url http://127.0.0.1:$(PORT)/wechat
 
 test: venv
 	$(BIN)/pytest -q -rs $(PYTEST_ARGS)

@@ -157,10 +157,16 @@ class Query:
     disclosure: bool  # asks whether/where something is published
     village: bool  # asks about "our village"
     intents: tuple[Intent, ...] = ()
+    concepts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # lexicon terms found, with their canonical terms
 
     @property
     def offtopic(self) -> bool:
         return any(i.name == OFFTOPIC for i in self.intents)
+
+    @property
+    def offtopic_cues(self) -> tuple[str, ...]:
+        """The off-topic intent's cue words the question uses (shopping, games, weather…)."""
+        return tuple(c for i in self.intents if i.name == OFFTOPIC for c in i.cues if c in self.text)
 
     @property
     def internal_words(self) -> tuple[str, ...]:
@@ -232,6 +238,7 @@ class Analyzer:
             disclosure=any(w in text for w in DISCLOSURE_WORDS),
             village=any(w in text for w in VILLAGE_WORDS),
             intents=intents().classify(text),
+            concepts=tuple((m.term, m.canonical) for m in matches),
         )
 
     def _units(self, text: str, matches: list[Match]) -> list[Unit]:

@@ -132,7 +132,13 @@ def _fits(doc: Doc) -> frozenset[str]:
     out: set[str] = set()
     for intent in intents().intents:
         in_frame = any(c in frame for c in intent.item_cues)
-        in_qa = doc.kind == KIND_INTERPRETATION and any(c in qtext for c in (*intent.item_cues, *intent.cues))
+        # An interpretation's Q&A may mention a complaint phone or a payment date, but the catalog item
+        # that publishes it (渠道, 发放情况, 进度查询) answers such an explicit intent: no fit through Q&A.
+        in_qa = (
+            doc.kind == KIND_INTERPRETATION
+            and intent.prefer != KIND_CATALOG
+            and any(c in qtext for c in (*intent.item_cues, *intent.cues))
+        )
         if in_frame or in_qa:
             out.add(intent.name)
     return frozenset(out)
@@ -262,7 +268,7 @@ def score_candidates(
         if internal and not all(bigrams(word) <= index.doc_bigrams(i) for word in internal):
             offtopic = True  # asks about internal work this doc says nothing about
         else:
-            offtopic = query.offtopic
+            offtopic = False  # an off-topic intent is judged after retrieval (``overrules_offtopic``)
         mass = sum(wt * c for wt, c in zip(uw, ucov, strict=True))
         missing = sum(wt * (1.0 - c) for wt, c, u in zip(uw, ucov, units, strict=True) if u.known)
         head = 0.0 if short and head_j >= 0 and not units[head_j].known else 1.0
@@ -291,6 +297,29 @@ def confidence(best: Scored) -> float:
     return conf
 
 
+def overrules_offtopic(index: Index, query: Query, best: Scored, cues: Iterable[str]) -> bool:
+    """A document that answers a question despite weak chit-chat cues (露天电影 → 公益性文化活动).
+
+    The document must cover a good share of the question's content words and support every cue:
+    use the cue words itself, or a catalog concept the lexicon maps a term containing the cue to
+    (so 看电影 abstains unless a document is about film screenings).
+    """
+    if best.offtopic or best.known < KNOWN_FLOOR or best.cover < OVERRULE_COVER:
+        return False
+    dbig = index.doc_bigrams(best.doc_index)
+    for cue in cues:
+        cb = bigrams(cue)
+        if cb and len(cb & dbig) >= OVERRULE_CUE * len(cb):
+            continue
+        if not any(
+            cue in term and any(bigrams(c) <= dbig for c in canon) for term, canon in query.concepts
+        ):
+            return False
+    return True
+
+
+OVERRULE_COVER = 0.4  # a doc covering this share of the content words, and…
+OVERRULE_CUE = 1.0  # …this share of each chit-chat cue's bigrams, overrules a weak chit-chat cue
 KNOWN_FLOOR = 0.5  # below this share of known content-word mass, confidence shrinks
 HEAD_FLOOR = 0.5  # a short question whose most distinctive word no doc knows…
 HEAD_FACTOR = 0.5  # …has its confidence shrunk by this factor

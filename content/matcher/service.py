@@ -22,7 +22,7 @@ from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
 from content.matcher.normalize import normalize_doc
 from content.matcher.query import Analyzer, base_tokenizer
-from content.matcher.rank import Scored, Weights, confidence, score_candidates
+from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, score_candidates
 from content.repository import content_revision
 
 CANDIDATES = 80
@@ -142,7 +142,8 @@ class Matcher:
         kind = smalltalk.classify(query.normalized)
         if kind is not None:
             return AskResult(False, smalltalk.REPLIES[kind], (), _ms(started), query.normalized)
-        if smalltalk.offtopic(query.normalized) is not None:  # chit-chat: weather, prices, repairs…
+        chat = smalltalk.offtopic_match(query.normalized)  # chit-chat: weather, prices, repairs…
+        if chat is not None and chat.strength == smalltalk.STRONG:
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         mask = self.index.mask(township, village)
         cands = self.index.candidates(query.tokens, mask, CANDIDATES)
@@ -152,6 +153,10 @@ class Matcher:
         if not scored:
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         best = scored[0]
+        cues = ((chat.cue,) if chat else ()) + query.offtopic_cues
+        if cues and not overrules_offtopic(self.index, query, best, cues):
+            # a weak chit-chat cue stands unless a document covers the question well
+            return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         conf = confidence(best)
         answered = conf >= self.answer_threshold
         if answered:

@@ -121,6 +121,15 @@ WEAK = "weak"
 
 
 @dataclass(frozen=True)
+class Chat:
+    """A chit-chat cue found in a question: its category, strength and the words that matched."""
+
+    category: str
+    strength: str
+    cue: str
+
+
+@dataclass(frozen=True)
 class OfftopicTable:
     """Chit-chat categories (weather, prices, health advice, repairs, games…) as regular expressions.
 
@@ -172,18 +181,29 @@ class OfftopicTable:
     def load(cls, path: Path = OFFTOPIC_PATH) -> OfftopicTable:
         return cls.parse(path.read_text(encoding="utf-8"))
 
-    def category(self, normalized: str) -> str | None:
-        """The chit-chat category of a normalised question, or None when it may be about policy."""
+    def match(self, normalized: str) -> Chat | None:
+        """The chit-chat match of a normalised question, or None when it may be about policy.
+
+        A ``strong`` match is chit-chat whatever retrieval finds; a ``weak`` one is overruled by a
+        document that covers the question well, the matched words included (see ``Matcher.ask``).
+        """
         text = normalized.replace(" ", "")
         for name, rx in self.strong:
-            if rx.search(text):
-                return name
+            m = rx.search(text)
+            if m:
+                return Chat(name, STRONG, m.group(0))
         if self.anchor is not None and self.anchor.search(text):
             return None
         for name, rx in self.weak:
-            if rx.search(text):
-                return name
+            m = rx.search(text)
+            if m:
+                return Chat(name, WEAK, m.group(0))
         return None
+
+    def category(self, normalized: str) -> str | None:
+        """The chit-chat category of a normalised question, or None when it may be about policy."""
+        got = self.match(normalized)
+        return got.category if got else None
 
 
 _VERSION_RE = re.compile(r"^#\s*version:\s*(\S+)")
@@ -197,3 +217,8 @@ def offtopic_table() -> OfftopicTable:
 def offtopic(normalized: str) -> str | None:
     """The off-topic category (weather, market, health…) of a normalised question, or None."""
     return offtopic_table().category(normalized)
+
+
+def offtopic_match(normalized: str) -> Chat | None:
+    """The off-topic cue (category, strength, matched words) of a normalised question, or None."""
+    return offtopic_table().match(normalized)

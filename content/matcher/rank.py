@@ -265,10 +265,9 @@ def score_candidates(
     for score, i, doc, _, ucov, cover, key, qa, qa_best, fit in first:
         disc = sum(d * c for d, c in zip(dw, ucov, strict=True)) / dmass if dmass > 0 else 0.0
         score += w.disc * disc
-        if internal and not all(bigrams(word) <= index.doc_bigrams(i) for word in internal):
-            offtopic = True  # asks about internal work this doc says nothing about
-        else:
-            offtopic = False  # an off-topic intent is judged after retrieval (``overrules_offtopic``)
+        # Asks about internal work this doc says nothing about (an off-topic intent is judged after
+        # retrieval, by ``overrules_offtopic``).
+        offtopic = bool(internal) and not all(bigrams(word) <= index.doc_bigrams(i) for word in internal)
         mass = sum(wt * c for wt, c in zip(uw, ucov, strict=True))
         missing = sum(wt * (1.0 - c) for wt, c, u in zip(uw, ucov, units, strict=True) if u.known)
         head = 0.0 if short and head_j >= 0 and not units[head_j].known else 1.0
@@ -311,9 +310,7 @@ def overrules_offtopic(index: Index, query: Query, best: Scored, cues: Iterable[
         cb = bigrams(cue)
         if cb and len(cb & dbig) >= OVERRULE_CUE * len(cb):
             continue
-        if not any(
-            cue in term and any(bigrams(c) <= dbig for c in canon) for term, canon in query.concepts
-        ):
+        if not any(cue in term and any(bigrams(c) <= dbig for c in canon) for term, canon in query.concepts):
             return False
     return True
 

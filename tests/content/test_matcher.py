@@ -219,6 +219,56 @@ def test_off_topic_table_is_versioned_and_checked() -> None:
         smalltalk.OfftopicTable.parse("weather\tweak\t下雨\n")
 
 
+@pytest.mark.parametrize(
+    ("q", "category", "strength", "cue"),
+    [
+        ("表妹结婚要随多少礼", "social", smalltalk.STRONG, "随多少礼"),
+        ("村里放露天电影是哪天", "leisure", smalltalk.WEAK, "电影"),
+        ("明天会不会下雨", "weather", smalltalk.WEAK, "会不会下雨"),
+    ],
+)
+def test_off_topic_match_has_strength_and_cue(q: str, category: str, strength: str, cue: str) -> None:
+    got = smalltalk.offtopic_match(normalize(q))
+    assert got == smalltalk.Chat(category, strength, cue)
+
+
+@pytest.mark.parametrize(
+    ("q", "expect"),
+    [
+        ("村里放露天电影是哪天", "20-005"),  # weak 电影 cue, overruled: the lexicon maps it to the catalog item
+        ("吃了酒席食物中毒找哪个", "JD-024"),  # 中毒 is a policy anchor (food safety)
+        ("彩票公益金养老项目用了多少钱", "06-011"),  # off-topic intent cue 彩票 inside a lexicon concept
+    ],
+)
+def test_weak_chit_chat_cue_overruled_by_a_covering_document(matcher: Matcher, q: str, expect: str) -> None:
+    res = matcher.ask(q)
+    assert res.answered and res.results[0].id == expect
+
+
+@pytest.mark.parametrize(
+    "q", ["看电影哪里便宜", "拖拉机坏了，哪点修得好", "村主任家姑娘哪天办喜酒", "表妹结婚要随多少礼"]
+)
+def test_chit_chat_cue_not_supported_by_the_document_still_abstains(matcher: Matcher, q: str) -> None:
+    res = matcher.ask(q)
+    assert not res.answered and res.results == ()
+
+
+@pytest.mark.parametrize(
+    ("q", "expect"),
+    [
+        ("征地补偿款发了多少人", "12-010"),  # statistics / payment → the payment item, not the interpretation
+    ],
+)
+def test_explicit_intent_routes_to_the_publishing_item(matcher: Matcher, q: str, expect: str) -> None:
+    res = matcher.ask(q)
+    assert res.results and res.results[0].id == expect
+
+
+@pytest.mark.parametrize("q", ["这次低保是哪个村来查", "低保交叉检查是哪个来检查"])
+def test_who_inspects_whom_abstains(matcher: Matcher, q: str) -> None:
+    assert not matcher.ask(q).answered
+
+
 @pytest.mark.parametrize("q", ["家里两头黄牛想卖，哪个老板收", "早上好啊老师", "电视没得信号了咋整"])
 def test_chit_chat_abstains_without_results(matcher: Matcher, q: str) -> None:
     res = matcher.ask(q)

@@ -113,6 +113,26 @@ def test_dialect_rewrites(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("罚好多", "罚多少"),  # 好多 at the end of a clause asks 多少
+        ("一亩赔好多钱嘛", "1亩赔多少钱嘛"),  # before 钱
+        ("现在好多钱一斤", "现在多少钱1斤"),
+        ("受灾好多人 咋办", "受灾多少人 咋办"),  # a unit that ends the clause
+        ("共有好多户", "共有多少户"),
+        ("公示好多天", "公示多少天"),
+        ("塘里死了好多鱼", "塘里死了好多鱼"),  # 好多 = many
+        ("好多人拉肚子", "好多人拉肚子"),
+        ("好多人觉得不公平", "好多人觉得不公平"),
+        ("等了好多年了", "等了好多年了"),
+        ("好好多看看", "好好多看看"),  # 好好 + 多看看
+    ],
+)
+def test_haoduo_asks_an_amount_only_as_a_question(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
 def test_dialect_table_is_versioned_and_parsed() -> None:
     table = dialect()
     assert table.version

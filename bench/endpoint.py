@@ -1,7 +1,7 @@
 """Throughput and latency of POST /wechat: the full path against a bare aiohttp handler.
 
     .venv/bin/python bench/endpoint.py [--items 10000] [--concurrency 16] [--duration 10]
-                                       [--db sqlite|postgresql://…] [--matcher real|stub]
+                                       [--db sqlite|postgresql://…] [--matcher real|stub] [--no-warm]
 
 Full path: a signed, AES-encrypted text message → signature → decrypt → parse → dedupe claim in the
 database → follower lookup → matcher over ``--items`` catalog items (the sample township plus
@@ -17,6 +17,8 @@ requests/s, p50 and p99 latency, and the throughput ratio to the bare handler, f
   (the question of rank r, in a fixed shuffled order, with probability ∝ 1/r^s, ``--zipf-s``):
   villagers repeat the popular questions; the rare ones still miss the cache. ``cycle`` sends them
   in turn (every question equally often).
+- ``full, <mix>, fully warm``: the same mix on a server whose answer cache already holds every
+  question (each was asked once before the measurement): the endpoint's own cost, no matching.
 - ``full, all distinct, no cache``: every question is matched (``--cache 0``, questions in turn,
   never the same one twice in a row): the matcher's full cost on every request.
 """
@@ -333,6 +335,7 @@ def main() -> None:
     parser.add_argument(
         "--no-distinct", action="store_true", help="skip the all-distinct, no-cache run of the full server"
     )
+    parser.add_argument("--no-warm", action="store_true", help="skip the fully-warm run of the full server")
     parser.add_argument("--serve", choices=["full", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -346,15 +349,19 @@ def main() -> None:
         return
 
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    runs = [("bare", "bare", args.cache, args.mix)]
-    runs.append(("full", f"full, {args.mix}, cache {args.cache}", args.cache, args.mix))
+    # (server, label, cache size, mix, warm: every question asked once before the measurement)
+    runs = [("bare", "bare", args.cache, args.mix, False)]
+    runs.append(("full", f"full, {args.mix}, cache {args.cache}", args.cache, args.mix, False))
+    if not args.no_warm and args.cache >= len(questions()):
+        runs.append(("full", f"full, {args.mix}, fully warm", args.cache, args.mix, True))
     if not args.no_distinct and args.cache != 0:
-        runs.append(("full", "full, all distinct, no cache", 0, "cycle"))
+        runs.append(("full", "full, all distinct, no cache", 0, "cycle", False))
+    base_seed = int(time.time() * 1000) * 1000
     with tempfile.TemporaryDirectory() as tmp:
         url = prepare_database(args.db, Path(tmp))
         procs: list[tuple[subprocess.Popen[bytes], int]] = []
         try:
-            for serve, label, cache, _ in runs:
+            for serve, label, cache, _, warm in runs:
                 port = free_port()
                 cmd = [sys.executable, __file__, "--serve", serve, "--port", str(port), "--url", url]
                 cmd += ["--items", str(args.items), "--matcher", args.matcher, "--cache", str(cache)]
@@ -364,13 +371,25 @@ def main() -> None:
                 asyncio.run(wait_ready(f"http://127.0.0.1:{port}/healthz", proc))
                 if serve == "full":
                     print(f"{label}: server ready in {time.monotonic() - started:.1f} s (matcher built)")
+                if warm:  # ask every question once (distinct MsgIds, far from the measured ones)
+                    qs = questions()
+                    asyncio.run(
+                        run_client(
+                            f"http://127.0.0.1:{port}/wechat",
+                            label,
+                            args.concurrency,
+                            0.0,
+                            len(qs),
+                            seed=base_seed + 10**12,
+                            stream=iter(qs),
+                        )
+                    )
             # the servers take turns, a slice each per round, so a change in the machine's load (other
             # work on these 2 cores) weighs on all of them alike
             results: list[Figures | None] = [None] * len(runs)
-            streams = [question_stream(mix, args.zipf_s) for _, _, _, mix in runs]
-            base_seed = int(time.time() * 1000) * 1000
+            streams = [question_stream(mix, args.zipf_s) for _, _, _, mix, _ in runs]
             for rnd in range(args.rounds):
-                for n, ((proc, port), (_, label, _, _)) in enumerate(zip(procs, runs, strict=True)):
+                for n, ((proc, port), (_, label, _, _, _)) in enumerate(zip(procs, runs, strict=True)):
                     cpu0 = cpu_seconds(proc.pid)
                     figures = asyncio.run(
                         run_client(

@@ -12,7 +12,8 @@ rows, ORM session or CLI modules. Memory columns: ``base MB`` is the run's RSS b
 (interpreter, documents, questions); ``index MB`` is RSS after the build minus that; ``peak MB``
 is the peak RSS of the whole run (build and questions included).
 Questions are the sample and development questions, asked unbound (all townships), each once
-after one warm-up question (so the matcher's per-doc caches start cold).
+after one warm-up question (first asks: the per-doc rerank views are made by the build, so a first
+ask pays no more for its candidates than a repeated one).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import make_sessionmaker
 
 P = ParamSpec("P")
+_REQUIRED = object()
 T = TypeVar("T")
 
 
@@ -57,15 +58,17 @@ class DriverStatement:
         self._names = names
         self._static = {n: binds[n].value for n in names if not binds[n].required}
         self._processors = {n: binds[n].type.bind_processor(dialect) for n in names}
+        # (name, static value or a marker, processor or None), in the statement's order
+        self._plan = tuple((n, self._static.get(n, _REQUIRED), self._processors[n]) for n in names)
 
     def params(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        static, processors = self._static, self._processors
-        out: dict[str, Any] = {}
-        for name in self._names:
-            value = row[name] if name in row else static[name]
-            proc = processors[name]
-            out[name] = proc(value) if proc is not None else value
-        return tuple(out[n] for n in self._names) if self.positional else out
+        values = []
+        for name, static, proc in self._plan:
+            value = row.get(name, static)
+            if value is _REQUIRED:
+                raise KeyError(name)
+            values.append(proc(value) if proc is not None else value)
+        return tuple(values) if self.positional else dict(zip(self._names, values, strict=True))
 
     def execute(self, dbapi_connection: Any, row: dict[str, Any]) -> Any:
         """Run it once; the first row of the result (``None`` when there is none or no result)."""

@@ -4,7 +4,8 @@
 :func:`village_summary` …) take a session and the current time, like every repository here.
 :class:`Dialogue` ties them together for one inbound message: the database work runs through
 ``AsyncSession.run_sync`` and the matcher in a worker thread (it may be slow; the caller's reply
-budget must keep running).
+budget must keep running). :meth:`Dialogue.answer_now` is the fast path: the answers that need no
+I/O (a cached question, help, an empty text …), computed on the event loop.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot import replies
-from bot.db import SyncDb
+from bot.db import DriverStatement, SyncDb
 from bot.matching import MatcherHolder, MatcherNotReady, top_of
 from bot.question_log import QuestionEntry, QuestionLogger
 from bot.registry import EventContext, EventHandler, EventRegistry
@@ -225,6 +227,12 @@ class Dialogue:
         self.clock = clock or SystemClock()
         self.public_url = public_url.rstrip("/")
         self.service_phone = service_phone
+        self._village_stmt = DriverStatement(db.engine, _FOLLOWER_VILLAGE)
+
+    def village_in(self, conn: Connection, openid: str) -> str | None:
+        """:func:`village_in` on the driver's cursor (pre-compiled: for the claim's transaction)."""
+        row = self._village_stmt.execute(conn.connection, {"openid": openid})
+        return str(row[0]) if row is not None and row[0] else None
 
     def page_url(self, code: str) -> str:
         return f"{self.public_url}/v/{code}" if self.public_url else ""
@@ -243,6 +251,34 @@ class Dialogue:
         return msg.msg_type in ("text", "voice")
 
     # -- messages -------------------------------------------------------------------------
+
+    def answer_now(self, msg: InboundMessage, village: object = UNKNOWN) -> Answer | None:
+        """The answer to a plain (non-event) message when it needs no I/O — a question whose answer is
+        cached, help, an empty text, an unsupported type — else ``None`` (then :meth:`reply_to`).
+        Cheap and synchronous: the endpoint calls it on the event loop, with no task and no thread."""
+        if msg.msg_type == "text":
+            text = msg.content
+        elif msg.msg_type == "voice":
+            if not msg.recognition.strip():
+                return Answer(replies.voice_unrecognised())
+            text = msg.recognition
+        elif msg.msg_type == "event":
+            return None
+        else:
+            return Answer(replies.unsupported(msg.msg_type))
+        command = parse_command(text)
+        if command.kind == EMPTY:
+            return Answer(replies.empty_text())
+        if command.kind == HELP:
+            return Answer(replies.help_text(self.service_phone))
+        if command.kind != QUESTION or village is UNKNOWN:
+            return None
+        assert village is None or isinstance(village, str)
+        started = time.perf_counter()
+        result = self.matcher.cached(command.arg, village)
+        if result is None:
+            return None
+        return self._answered(msg.from_user, command.arg, village, result, started)
 
     async def reply_to(self, msg: InboundMessage, village: object = UNKNOWN) -> Answer:
         """The answer to a plain (non-event) message; ``village`` when the caller already read it."""
@@ -292,6 +328,10 @@ class Dialogue:
                 result = await asyncio.to_thread(self.matcher.ask, question, village)
             except MatcherNotReady:
                 return Answer(replies.busy())
+        return self._answered(openid, question, village, result, started)
+
+    def _answered(self, openid: str, question: str, village: str | None, result: Any, started: float) -> Answer:
+        """The matcher's ``result`` as the reply, the question logged (buffered) for the staff report."""
         latency = (time.perf_counter() - started) * 1000
         top_id, top_kind = top_of(result)
         self.question_log.record(

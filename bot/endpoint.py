@@ -2,9 +2,13 @@
 
 The request path::
 
-    size cap → signature (constant time) → timestamp window → decrypt (safe mode) → parse
-    → dedupe claim → dialogue or event handler → reply within the budget,
+    size cap → signature (constant time) → timestamp window → msg_signature and decrypt (safe mode)
+    → parse → dedupe claim → dialogue or event handler → reply within the budget,
       or ``success`` now and the answer through the customer-service API later
+
+Each signature is computed once and each XML document parsed once. An answer that needs no I/O
+(a cached question, help …) is computed right after the claim, on the event loop; everything
+else runs as a task the reply waits for until the budget runs out.
 
 A bad signature is answered 403 before the body is read; anything else that goes wrong is
 logged and answered with ``success`` (WeChat then stops retrying): never a 500, never a hang.
@@ -25,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import replies
 from bot.dedupe import Deduper
-from bot.dialogue import UNKNOWN, Answer, Dialogue, village_in
+from bot.dialogue import UNKNOWN, Answer, Dialogue
 from bot.models import VIA_CUSTOMER_SERVICE, VIA_FAILED, VIA_NONE, VIA_PASSIVE
 from bot.registry import EventContext, EventRegistry
 from core.clock import Clock, SystemClock
@@ -36,10 +40,9 @@ from wechat.messages import (
     Crypto,
     InboundMessage,
     check_signature,
-    parse_message,
+    open_request,
     render_text_reply,
     seal_reply,
-    verify_request,
 )
 
 log = logging.getLogger(__name__)
@@ -197,8 +200,7 @@ class WeChatEndpoint:
             self.stats.malformed += 1
             return web.Response(status=413, text="request entity too large")
         try:
-            xml = verify_request(q, body, token=self.token, crypto=self.crypto)
-            msg = parse_message(xml)
+            msg = open_request(q, body, crypto=self.crypto)  # the signature is checked above
         except BadSignature:
             self.stats.rejected += 1
             log.info("POST /wechat refused: bad msg_signature")
@@ -220,6 +222,8 @@ class WeChatEndpoint:
             raise BadSignature(detail="timestamp outside the accepted window")
 
     async def _read_body(self, request: web.Request) -> bytes:
+        if request.content_length is not None:  # already checked against max_body
+            return await request.read()
         data = bytearray()
         async for chunk in request.content.iter_chunked(16 * 1024):
             data += chunk
@@ -230,7 +234,7 @@ class WeChatEndpoint:
     async def _handle(self, msg: InboundMessage, nonce: str, started: float) -> web.Response:
         key = msg.dedupe_key
         openid = msg.from_user
-        then = functools.partial(village_in, openid=openid) if self.dialogue.needs_village(msg) else None
+        then = functools.partial(self.dialogue.village_in, openid=openid) if self.dialogue.needs_village(msg) else None
         try:
             won, village = await self.deduper.claim_and(key, then, openid=openid, msg_type=msg.msg_type)
         except Exception:
@@ -243,7 +247,12 @@ class WeChatEndpoint:
             if stored is not None and stored.via == VIA_PASSIVE and stored.reply:
                 return self._reply(msg, stored.reply, nonce)
             return self._text(SUCCESS)
-        task = self.tasks.spawn(self._answer(msg, village if then is not None else UNKNOWN))
+        known: object = village if then is not None else UNKNOWN
+        if msg.msg_type != "event" and self._remaining(started) > 0:
+            now = self._answer_now(msg, known)  # fast path, within the budget: no task, no thread hop
+            if now is not None:
+                return self._answered(msg, key, now, nonce)
+        task = self.tasks.spawn(self._answer(msg, known))
         try:
             answer = await asyncio.wait_for(asyncio.shield(task), self._remaining(started))
         except TimeoutError:
@@ -251,6 +260,10 @@ class WeChatEndpoint:
             log.info("answer to %s is late: success now, the answer as a customer-service message", _describe(msg))
             self.tasks.spawn(self._deliver_late(msg, task))
             return self._text(SUCCESS)
+        return self._answered(msg, key, answer, nonce)
+
+    def _answered(self, msg: InboundMessage, key: str, answer: Answer, nonce: str) -> web.Response:
+        """Store the answer (retries get it) and reply with it; the rest follows as customer-service messages."""
         if answer.text is None:
             self._finish(key, None, VIA_NONE)
             return self._text(SUCCESS)
@@ -262,6 +275,15 @@ class WeChatEndpoint:
 
     def _remaining(self, started: float) -> float:
         return max(0.0, self.budget - (asyncio.get_running_loop().time() - started))
+
+    def _answer_now(self, msg: InboundMessage, village: object) -> Answer | None:
+        """The dialogue's answer when it needs no I/O, else ``None``; an error becomes an apology."""
+        try:
+            return self.dialogue.answer_now(msg, village)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("answering %s failed", _describe(msg))
+            return Answer(replies.error_reply(self.dialogue.service_phone))
 
     async def _answer(self, msg: InboundMessage, village: object = UNKNOWN) -> Answer:
         """The dialogue's answer; an error becomes an apology, not an exception."""

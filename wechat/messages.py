@@ -1,17 +1,21 @@
 """Pure helpers for the messages WeChat posts to the bot and the replies it sends back.
 
-Signatures are compared in constant time (wechatpy uses ``!=``). AES uses wechatpy's
-``PrpCrypto`` (the WeChat message format), with every failure wrapped into
-:class:`~wechat.errors.InvalidRequest`. XML is parsed by a small expat-based reader of our own
-instead of xmltodict: it refuses DOCTYPEs (entity tricks), repeated top-level tags, deep
-nesting and oversized bodies, and only ever raises ``InvalidRequest``.
+Signatures are compared in constant time (wechatpy uses ``!=``). AES is WeChat's message format
+(as wechatpy's ``PrpCrypto``, and interoperable with it) on ``cryptography`` directly, one cipher
+object per :class:`Crypto`, with every failure wrapped into :class:`~wechat.errors.InvalidRequest`.
+XML is parsed by a small expat-based reader of our own instead of xmltodict: it refuses DOCTYPEs
+(entity tricks), repeated top-level tags, deep nesting and oversized bodies, and only ever raises
+``InvalidRequest``.
 
 Inbound path (the bot)::
 
-    xml = verify_request(query, body, token=settings.wechat_token, crypto=crypto_or_none)
-    msg = parse_message(xml)
+    msg = read_request(query, body, token=settings.wechat_token, crypto=crypto_or_none)
     reply = render_text_reply(msg.from_user, msg.to_user, "您好")
     return seal_reply(reply, crypto=crypto_or_none, nonce=query["nonce"])
+
+(:func:`read_request` is :func:`check_signature` followed by :func:`open_request`; a server that
+checks the signature before reading the body calls the two itself, each signature computed once.
+:func:`verify_request` returns the plain XML instead of the parsed message.)
 
 URL verification (GET): ``return verify_echo(query, token=settings.wechat_token)``.
 
@@ -33,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.parsers import expat
 
-from wechatpy.crypto import PrpCrypto
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from core.errors import ConfigError
 from wechat.errors import BadSignature, InvalidRequest
@@ -273,8 +277,12 @@ def _int_field(raw: Mapping[str, Any], name: str, *, required: bool) -> int | No
 
 def parse_message(xml: str | bytes) -> InboundMessage:
     """Parse the (decrypted) XML WeChat posted. Raises only :class:`InvalidRequest`."""
+    return message_from_fields(parse_xml(xml))
+
+
+def message_from_fields(raw: dict[str, Any]) -> InboundMessage:
+    """The message in fields read by :func:`parse_xml`. Raises only :class:`InvalidRequest`."""
     try:
-        raw = parse_xml(xml)
         msg_type = _field(raw, "MsgType", required=True, limit=64).strip().lower()
         event = ""
         if msg_type == "event":
@@ -387,10 +395,13 @@ def build_event_xml(to_user: str, from_user: str, event: str, key: str = "", *, 
 # AES (safe mode)
 
 
-class _PrpCrypto(PrpCrypto):  # type: ignore[misc]
-    def get_random_string(self) -> str:
-        """The 16 random bytes before the message (WeChat skips them): one ``os.urandom`` call, 96 bits."""
-        return secrets.token_urlsafe(12)
+_BLOCK = 32
+"""WeChat pads to 32 bytes (PKCS#7 with a 32-byte block), not AES's 16."""
+
+
+def _random_prefix() -> bytes:
+    """The 16 random bytes before the message (WeChat skips them): one ``os.urandom`` call, 96 bits."""
+    return secrets.token_urlsafe(12).encode("ascii")
 
 
 def _simple_token(value: str, name: str) -> str:
@@ -416,25 +427,54 @@ class Crypto:
         self.token = token
         self.appid = appid
         self._key = key
+        self._appid_bytes = appid.encode("utf-8")
+        # AES-256-CBC, IV = the key's first 16 bytes; the (immutable) Cipher is made once, and each
+        # message gets its own encryptor/decryptor context from it (thread-safe)
+        self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
 
     def __repr__(self) -> str:
         return f"Crypto(appid={self.appid!r}, token=***, aes_key=***)"
 
     def encrypt(self, plain: str) -> str:
-        """The base64 ``Encrypt`` value for ``plain``."""
-        value: bytes = _PrpCrypto(self._key).encrypt(plain, self.appid)
-        return value.decode("ascii")
+        """The base64 ``Encrypt`` value for ``plain``: AES(random 16 bytes, length, text, appid)."""
+        text = plain.encode("utf-8")
+        data = b"".join((_random_prefix(), len(text).to_bytes(4, "big"), text, self._appid_bytes))
+        pad = _BLOCK - len(data) % _BLOCK
+        encryptor = self._cipher.encryptor()
+        sealed = encryptor.update(data + bytes((pad,)) * pad) + encryptor.finalize()
+        return base64.b64encode(sealed).decode("ascii")
 
     def decrypt(self, encrypted: str) -> str:
         """The plain text inside an ``Encrypt`` value; anything wrong → :class:`InvalidRequest`."""
         if not isinstance(encrypted, str) or not encrypted.strip():
             raise InvalidRequest("微信加密消息为空")
         try:
-            base64.b64decode(encrypted, validate=True)
-            plain: str = _PrpCrypto(self._key).decrypt(encrypted, self.appid)
-        except Exception as exc:  # struct.error, UnicodeDecodeError, IndexError, InvalidAppIdException …
+            sealed = base64.b64decode(encrypted, validate=True)
+            decryptor = self._cipher.decryptor()
+            data = decryptor.update(sealed) + decryptor.finalize()  # ValueError unless whole blocks
+            pad = data[-1]
+            if not 1 <= pad <= _BLOCK or len(data) < 16 + 4 + pad:
+                raise ValueError("bad padding")
+            content = data[16:-pad]
+            length = int.from_bytes(content[:4], "big")
+            if length > len(content) - 4:
+                raise ValueError("length beyond the message")
+            plain = content[4 : 4 + length].decode("utf-8")
+            from_id = content[4 + length :]
+        except Exception as exc:  # binascii.Error, ValueError, UnicodeDecodeError …
             raise InvalidRequest("微信加密消息无法解密", detail=type(exc).__name__) from None
+        if not hmac.compare_digest(from_id, self._appid_bytes):
+            raise InvalidRequest("微信加密消息无法解密", detail="InvalidAppIdException")
         return plain
+
+    def open_envelope(
+        self, body: str | bytes, msg_signature: str | None, timestamp: str | None, nonce: str | None
+    ) -> dict[str, Any]:
+        """Check ``msg_signature`` and decrypt the ``<Encrypt>`` of the posted body: the message's fields
+        (as :func:`parse_xml` reads them)."""
+        encrypt = _field(parse_xml(body), "Encrypt", required=True, limit=MAX_XML_BYTES)
+        check_msg_signature(self.token, msg_signature, timestamp, nonce, encrypt)
+        return parse_xml(self.decrypt(encrypt))
 
     def decrypt_message(self, body: str | bytes, msg_signature: str | None, timestamp: str, nonce: str) -> str:
         """Check ``msg_signature`` and decrypt the ``<Encrypt>`` of the posted body: the plain XML."""
@@ -449,9 +489,10 @@ class Crypto:
         _simple_token(nonce, "nonce")
         encrypt = self.encrypt(reply_xml)
         signature = sign(self.token, ts, nonce, encrypt)
+        # base64, hex and the checked nonce hold neither "]]>" nor characters XML cannot carry
         return (
-            f"<xml><Encrypt>{cdata(encrypt)}</Encrypt><MsgSignature>{cdata(signature)}</MsgSignature>"
-            f"<TimeStamp>{ts}</TimeStamp><Nonce>{cdata(nonce)}</Nonce></xml>"
+            f"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt><MsgSignature><![CDATA[{signature}]]></MsgSignature>"
+            f"<TimeStamp>{ts}</TimeStamp><Nonce><![CDATA[{nonce}]]></Nonce></xml>"
         )
 
     def decrypt_reply(self, envelope: str | bytes) -> str:
@@ -479,14 +520,39 @@ def verify_request(query: Mapping[str, str], body: str | bytes, *, token: str, c
     In safe mode (``crypto`` given) the body must be encrypted (``encrypt_type=aes``).
     """
     check_signature(token, query.get("signature"), query.get("timestamp"), query.get("nonce"))
+    _encrypt_type(query, crypto)
+    if crypto is None:
+        return _to_text(body)
+    return crypto.decrypt_message(body, query.get("msg_signature"), query["timestamp"], query["nonce"])
+
+
+def read_request(
+    query: Mapping[str, str], body: str | bytes, *, token: str, crypto: Crypto | None = None
+) -> InboundMessage:
+    """Check the signature of a POST from WeChat and read its message (decrypted in safe mode)."""
+    check_signature(token, query.get("signature"), query.get("timestamp"), query.get("nonce"))
+    return open_request(query, body, crypto=crypto)
+
+
+def open_request(query: Mapping[str, str], body: str | bytes, *, crypto: Crypto | None) -> InboundMessage:
+    """The message of a POST whose ``signature`` :func:`check_signature` has already accepted: in safe
+    mode the ``msg_signature`` is checked (constant time) and the body decrypted; each XML document
+    is parsed once. Raises :class:`BadSignature` or :class:`InvalidRequest`."""
+    _encrypt_type(query, crypto)
+    if crypto is None:
+        return message_from_fields(parse_xml(body))
+    fields = crypto.open_envelope(body, query.get("msg_signature"), query.get("timestamp"), query.get("nonce"))
+    return message_from_fields(fields)
+
+
+def _encrypt_type(query: Mapping[str, str], crypto: Crypto | None) -> None:
+    """Check ``encrypt_type`` of the query against the mode (safe mode ⇔ ``aes``)."""
     encrypt_type = (query.get("encrypt_type") or "raw").lower()
     if crypto is None:
         if encrypt_type != "raw":
             raise InvalidRequest("收到加密消息，但未设置 CUNWU_WECHAT_AES_KEY")
-        return _to_text(body)
-    if encrypt_type != "aes":
+    elif encrypt_type != "aes":
         raise InvalidRequest("安全模式下收到未加密的消息")
-    return crypto.decrypt_message(body, query.get("msg_signature"), query["timestamp"], query["nonce"])
 
 
 def verify_echo(query: Mapping[str, str], *, token: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
+from content.matcher import normalize as _normalize
 from content.matcher.documents import KIND_VILLAGE, Doc
 from content.matcher.normalize import bigrams, char_tokens, normalize_doc
 
@@ -34,7 +36,21 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG 
 
 K1 = 1.2
 B = 0.5
+_ASCII_UNIT = re.compile(r"[a-z0-9.%]+")  # a segment that is one unit (as ``normalize._units`` splits it)
 _CHUNK_DOCS = 4_096  # docs merged per numpy pass while building (bounds the temporary arrays)
+# Text that ``normalize_doc`` returns unchanged: CJK ideographs only (all assigned, none with a
+# compatibility form), with no Chinese numeral and no filler word. Most titles and elements are
+# such text, and telling it costs a regex match instead of a normalisation (tests check the two
+# agree).
+_PLAIN = re.compile("[\u4e00-\u9fef]+")
+_NOT_PLAIN = re.compile(f"[{_normalize._NUMERAL_CHARS}]|{_normalize._FILLER_RE.pattern}")
+
+
+def normalize_field(raw: str) -> str:
+    """``normalize_doc(raw)``, at once for text it would leave unchanged."""
+    if _PLAIN.fullmatch(raw) and not _NOT_PLAIN.search(raw):
+        return raw
+    return normalize_doc(raw)
 
 
 @dataclass
@@ -49,6 +65,9 @@ class _Fields:
     doc_len: array[int]  # int64: tokens per doc (what bm25s counts as the doc length)
     empty_docs: list[int]  # docs with no token at all: indexed with the "" token, as bm25s does
     vocab: dict[str, int]
+    by_raw: dict[str, int]  # raw field text → distinct field id (-1: normalises to nothing)
+    title_part: np.ndarray  # int32: each doc's title's field id (-1: no title)
+    lone_docs: dict[int, np.ndarray]  # token id of a one-unit segment → the docs having it (int32, ascending)
 
 
 def _fields(docs: Sequence[Doc]) -> _Fields:
@@ -62,12 +81,15 @@ def _fields(docs: Sequence[Doc]) -> _Fields:
     doc_ptr = array("q", [0])
     doc_len = array("q")
     empty_docs: list[int] = []
+    title_part = array("i")
+    part_lone: list[tuple[int, ...]] = []  # each distinct field's one-unit segments, as token ids
+    lone_docs: dict[int, list[int]] = {}
     for n, doc in enumerate(docs):
         length = 0
         for raw in doc.index_parts():
             pid = by_raw.get(raw)
             if pid is None:
-                norm = normalize_doc(raw)
+                norm = normalize_field(raw)
                 if not norm:
                     pid = -1
                 else:
@@ -82,10 +104,16 @@ def _fields(docs: Sequence[Doc]) -> _Fields:
                                 tid = vocab[tok] = len(vocab)
                             part_tokens.append(tid)
                         part_len.append(len(toks))
+                        part_lone.append(_lone_units(norm, vocab))
                 by_raw[raw] = pid
             if pid >= 0:
                 doc_parts.append(pid)
                 length += part_len[pid]
+                for tid in part_lone[pid]:
+                    got = lone_docs.setdefault(tid, [])
+                    if not got or got[-1] != n:
+                        got.append(n)
+        title_part.append(by_raw.get(doc.title, -1) if doc.title else -1)
         doc_ptr.append(len(doc_parts))
         if length == 0:
             vocab.setdefault("", len(vocab))
@@ -102,7 +130,15 @@ def _fields(docs: Sequence[Doc]) -> _Fields:
         doc_len=doc_len,
         empty_docs=empty_docs,
         vocab=vocab,
+        by_raw=by_raw,
+        title_part=np.frombuffer(title_part, dtype=np.int32),
+        lone_docs={tid: np.asarray(got, dtype=np.int32) for tid, got in lone_docs.items()},
     )
+
+
+def _lone_units(norm: str, vocab: dict[str, int]) -> tuple[int, ...]:
+    """Token ids of the one-unit segments of a normalised field (``bigrams`` keeps those units)."""
+    return tuple(vocab[seg] for seg in norm.split(" ") if len(seg) == 1 or (seg and _ASCII_UNIT.fullmatch(seg)))
 
 
 class _TermCounts:
@@ -220,10 +256,11 @@ class Index:
     _village: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     _town_ids: dict[str, int] = field(default_factory=dict)
     _village_ids: dict[str, int] = field(default_factory=dict)
-    _bigram_cache: dict[int, frozenset[str]] = field(default_factory=dict)
-    _part_bigrams: dict[int, frozenset[str]] = field(default_factory=dict)
+    _title_part: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    _raw_part: dict[str, int] = field(default_factory=dict)
+    _lone_docs: dict[int, np.ndarray] = field(default_factory=dict)
     _idf_cache: dict[str, float] = field(default_factory=dict)
-    views: dict[int, Any] = field(default_factory=dict)  # per-doc rerank views, filled by rank.py
+    views: Any = None  # the per-doc rerank views, made once by ``rank.prepare``
     _mask_cache: dict[tuple[str | None, str | None], np.ndarray] = field(default_factory=dict)
 
     @classmethod
@@ -257,6 +294,9 @@ class Index:
             _village=village,
             _town_ids=town_ids,
             _village_ids=village_ids,
+            _title_part=f.title_part,
+            _raw_part=f.by_raw,
+            _lone_docs=f.lone_docs,
         )
 
     @property
@@ -281,24 +321,51 @@ class Index:
         return got
 
     def doc_bigrams(self, i: int) -> frozenset[str]:
-        got = self._bigram_cache.get(i)
-        if got is None:
-            # bigrams never cross a space: the union of the doc's fields' bigrams (shared fields cached)
-            parts = self._part_bigrams
-            sets = []
-            for p in dict.fromkeys(self.doc_parts[self.doc_ptr[i] : self.doc_ptr[i + 1]].tolist()):
-                got_part = parts.get(p)
-                if got_part is None:
-                    got_part = frozenset(bigrams(self.parts[p]))
-                    if len(parts) > 100_000:
-                        parts.clear()
-                    parts[p] = got_part
-                sets.append(got_part)
-            got = frozenset().union(*sets)
-            if len(self._bigram_cache) > 50_000:
-                self._bigram_cache.clear()
-            self._bigram_cache[i] = got
-        return got
+        """The bigrams of doc ``i``'s normalised text (``bigrams(self.text(i))``); bigrams never cross a space."""
+        own = dict.fromkeys(self.doc_parts[self.doc_ptr[i] : self.doc_ptr[i + 1]].tolist())
+        return frozenset().union(*(bigrams(self.parts[p]) for p in own))
+
+    def normalized(self, raw: str) -> str:
+        """``normalize_doc(raw)``, without normalising again a field the index already holds."""
+        pid = self._raw_part.get(raw)
+        if pid is None:
+            return normalize_field(raw)
+        return self.parts[pid] if pid >= 0 else ""
+
+    def title_text(self, i: int) -> str:
+        """``normalize_doc(docs[i].title)``."""
+        pid = int(self._title_part[i])
+        return self.parts[pid] if pid >= 0 else ""
+
+    def has_grams(self, docs: np.ndarray, grams: Sequence[str]) -> np.ndarray:
+        """Whether each of ``docs`` (int32) has each of ``grams`` among its ``doc_bigrams``: bool (docs × grams).
+
+        Read from the BM25 matrix (a bigram of two units is a token, and its column lists the docs
+        that have it, ascending), and for a lone unit (``bigrams`` of a one-unit segment) from the
+        docs that have it as a segment of its own. No per-doc bigram sets are kept.
+        """
+        out = np.zeros((len(docs), len(grams)), dtype=bool)
+        if not len(docs):
+            return out
+        scores = self.bm25.scores
+        indptr, indices = scores["indptr"], scores["indices"]
+        docs = docs.astype(np.int32, copy=False)
+        for col, gram in enumerate(grams):
+            tid = self.vocab.get(gram)
+            if tid is None or not gram:
+                continue
+            if len(gram) == 1 or _ASCII_UNIT.fullmatch(gram):
+                have = self._lone_docs.get(tid)
+                if have is None:
+                    continue
+            else:
+                have = indices[indptr[tid] : indptr[tid + 1]]
+            if not len(have):
+                continue
+            pos = np.searchsorted(have, docs)
+            np.minimum(pos, len(have) - 1, out=pos)
+            out[:, col] = have[pos] == docs
+        return out
 
     def mask(self, township: str | None, village: str | None) -> np.ndarray:
         """1.0 for the docs a question may be answered from, 0.0 for the rest.

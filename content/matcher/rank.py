@@ -15,14 +15,17 @@ whose Q&A matches it.
 from __future__ import annotations
 
 import math
+import re
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz
 
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, KIND_VILLAGE, Doc
 from content.matcher.index import Index
-from content.matcher.normalize import bigrams, normalize_doc
+from content.matcher.normalize import bigrams
 from content.matcher.query import Query, intents
 
 # Words of a title that name its kind, not its matter: they count little in ``key``.
@@ -97,32 +100,93 @@ def _weighted(index: Index, grams: Iterable[str]) -> float:
 
 
 @dataclass(frozen=True)
-class _DocView:
-    """A doc's normalised names and questions as bigram sets, with their IDF mass (cached per doc)."""
+class Views:
+    """Every doc's rerank view, made once when the matcher is built (``prepare``), in compact form.
 
-    title: str
-    keys: tuple[tuple[frozenset[str], float], ...]
-    kbig: frozenset[str]
-    questions: tuple[tuple[frozenset[str], float], ...]
-    fits: frozenset[str]  # the intents this item's kind fits
-    listing: bool  # a published list or result (名单, 公示, 结果)
+    - names: each doc's name keys (its title without generic words, its keywords, normalised) as
+      ids of distinct keys (``doc_key_ptr``/``doc_keys``); each distinct key's bigrams as ids into
+      ``name_ids`` (``key_big_ptr``/``key_big``), with its IDF mass (``key_mass``);
+    - questions: the Q&A questions' bigram sets with their IDF mass, for the docs that have some;
+    - fits: the intents each doc's kind fits (shared frozensets); listing: a published list or result.
+    A doc's own bigrams are not kept: ``Index.has_grams`` reads them from the BM25 matrix.
+    """
+
+    doc_key_ptr: np.ndarray  # int64, n_docs + 1
+    doc_keys: np.ndarray  # int32 distinct key ids
+    key_big_ptr: np.ndarray  # int64, n_keys + 1
+    key_big: np.ndarray  # int32 name bigram ids
+    key_mass: np.ndarray  # float64 IDF mass of each distinct key's bigrams
+    name_ids: dict[str, int]
+    questions: dict[int, tuple[tuple[frozenset[str], float], ...]]
+    fits: list[frozenset[str]]
+    listing: np.ndarray  # bool
 
 
-def _view(index: Index, i: int) -> _DocView:
-    views: dict[int, _DocView] = index.views
-    got = views.get(i)
-    if got is None:
-        doc = index.docs[i]
-        keys = tuple((frozenset(bigrams(k)), 0.0) for k in _name_keys(doc))
-        keys = tuple((kb, _weighted(index, kb)) for kb, _ in keys)
-        kbig: frozenset[str] = frozenset().union(*(kb for kb, _ in keys)) if keys else frozenset()
-        qs = tuple((qb, _weighted(index, qb)) for qb in (frozenset(bigrams(normalize_doc(q))) for q in doc.questions))
-        listing = doc.kind != KIND_INTERPRETATION and any(w in doc.title for w in _LISTING)
-        got = _DocView(normalize_doc(doc.title), keys, kbig, qs, _fits(doc), listing)
-        if len(views) > 100_000:
-            views.clear()
-        views[i] = got
-    return got
+def prepare(index: Index) -> Views:
+    """The rerank views of every doc of ``index`` (kept on it, so made once per index)."""
+    views = index.views
+    if isinstance(views, Views):
+        return views
+    key_ids: dict[str, int] = {}
+    name_ids: dict[str, int] = {}
+    key_big_ptr = array("q", [0])
+    key_big = array("i")
+    key_mass = array("d")
+    doc_key_ptr = array("q", [0])
+    doc_keys = array("i")
+    name_idf: list[float] = []
+    questions: dict[int, tuple[tuple[frozenset[str], float], ...]] = {}
+    fitter = _Fitter()
+    fits: list[frozenset[str]] = []
+    listing = np.zeros(index.size, dtype=bool)
+    stripped: dict[str, str] = {}  # raw title → its name (normalised, generic words left out)
+    idf = index.idf
+    for i, doc in enumerate(index.docs):
+        for name in _name_keys(index, doc, stripped):
+            kid = key_ids.get(name)
+            if kid is None:
+                kid = key_ids[name] = len(key_ids)
+                ids: list[int] = []
+                for g in frozenset(bigrams(name)):
+                    nid = name_ids.get(g)
+                    if nid is None:
+                        nid = name_ids[g] = len(name_ids)
+                        name_idf.append(idf(g))
+                    ids.append(nid)
+                key_big.extend(ids)
+                key_big_ptr.append(len(key_big))
+                key_mass.append(sum(name_idf[n] for n in ids))  # as ``_weighted``, in the same order
+            doc_keys.append(kid)
+        doc_key_ptr.append(len(doc_keys))
+        if doc.questions:
+            qs = (frozenset(bigrams(index.normalized(q))) for q in doc.questions)
+            questions[i] = tuple((qb, _weighted(index, qb)) for qb in qs)
+        fits.append(fitter.fits(doc))
+        listing[i] = doc.kind != KIND_INTERPRETATION and any(w in doc.title for w in _LISTING)
+    views = Views(
+        doc_key_ptr=np.frombuffer(doc_key_ptr, dtype=np.int64),
+        doc_keys=np.frombuffer(doc_keys, dtype=np.int32),
+        key_big_ptr=np.frombuffer(key_big_ptr, dtype=np.int64),
+        key_big=np.frombuffer(key_big, dtype=np.int32),
+        key_mass=np.frombuffer(key_mass, dtype=np.float64),
+        name_ids=name_ids,
+        questions=questions,
+        fits=fits,
+        listing=listing,
+    )
+    index.views = views
+    return views
+
+
+def _ranges(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions ``ptr[r]:ptr[r + 1]`` of each of ``rows``, concatenated, and which row each is of."""
+    starts = ptr[rows]
+    lens = ptr[rows + 1] - starts
+    total = int(lens.sum())
+    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lens)
+    offsets = np.zeros(len(rows), dtype=np.int64)
+    np.cumsum(lens[:-1], out=offsets[1:])
+    return np.repeat(starts - offsets, lens) + np.arange(total, dtype=np.int64), owner
 
 
 def _fits(doc: Doc) -> frozenset[str]:
@@ -144,13 +208,104 @@ def _fits(doc: Doc) -> frozenset[str]:
     return frozenset(out)
 
 
-def _name_keys(doc: Doc) -> list[str]:
-    title = doc.title
-    for g in _GENERIC:
-        stripped = title.replace(g, "")
-        if len(stripped) >= 2:
-            title = stripped
-    return [normalize_doc(k) for k in (title, *doc.keywords) if k]
+class _Fitter:
+    """``_fits`` of many docs: which intents' item cues a field has is found once per distinct field.
+
+    A cue has no space, so it is in the fields joined by spaces exactly when it is in one of them.
+    """
+
+    def __init__(self) -> None:
+        self.intents = intents().intents
+        self.split = all(" " not in c for i in self.intents for c in (*i.cues, *i.item_cues))
+        # one search per intent: a text has one of the cues exactly when the alternation finds a match
+        self.cues = [
+            (1 << bit, re.compile("|".join(re.escape(c) for c in i.item_cues)))
+            for bit, i in enumerate(self.intents)
+            if i.item_cues
+        ]
+        self.field_masks: dict[str, int] = {}
+        self.sets: dict[int, frozenset[str]] = {}
+
+    def _mask(self, text: str) -> int:
+        got = self.field_masks.get(text)
+        if got is None:
+            got = 0
+            for bit, pattern in self.cues:
+                if pattern.search(text):
+                    got |= bit
+            self.field_masks[text] = got
+        return got
+
+    def fits(self, doc: Doc) -> frozenset[str]:
+        if not self.split:
+            return _fits(doc)
+        mask = self._mask(doc.title) | self._mask(doc.group)
+        for element in doc.elements:
+            mask |= self._mask(element)
+        if doc.kind == KIND_INTERPRETATION and doc.questions:
+            qtext = " ".join(doc.questions)
+            for bit, intent in enumerate(self.intents):
+                if intent.prefer != KIND_CATALOG and any(c in qtext for c in (*intent.item_cues, *intent.cues)):
+                    mask |= 1 << bit
+        got = self.sets.get(mask)
+        if got is None:
+            got = self.sets[mask] = frozenset(i.name for bit, i in enumerate(self.intents) if mask >> bit & 1)
+        return got
+
+
+def _name_keys(index: Index, doc: Doc, stripped: dict[str, str]) -> list[str]:
+    """The doc's title without generic words, and its keywords, normalised (empty ones kept)."""
+    raw = doc.title
+    name = stripped.get(raw)
+    if name is None:
+        title = raw
+        for g in _GENERIC:
+            cut = title.replace(g, "")
+            if len(cut) >= 2:
+                title = cut
+        name = stripped[raw] = index.normalized(title)
+    keys = [index.normalized(k) for k in doc.keywords if k]
+    return [name, *keys] if raw else keys
+
+
+def _name_features(
+    views: Views, docs: np.ndarray, grams: list[str], q_idf: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate: which of ``grams`` its name keys have (bool docs × grams), and ``key``.
+
+    ``key`` is the best over the doc's name keys of the IDF share of the key the question's bigrams
+    cover (0 for a key with no bigram of the question).
+    """
+    n_docs = len(docs)
+    named = np.zeros((n_docs, len(grams)), dtype=bool)
+    key = np.zeros(n_docs)
+    found = [(nid, col) for col, g in enumerate(grams) if (nid := views.name_ids.get(g)) is not None]
+    if not found or not n_docs:
+        return named, key
+    found.sort()
+    q_ids = np.fromiter((nid for nid, _ in found), dtype=np.int32, count=len(found))
+    q_cols = np.fromiter((col for _, col in found), dtype=np.int64, count=len(found))
+    at_keys, key_owner = _ranges(views.doc_key_ptr, docs.astype(np.int64))
+    doc_keys = views.doc_keys[at_keys]
+    at_big, big_owner = _ranges(views.key_big_ptr, doc_keys.astype(np.int64))
+    ids = views.key_big[at_big]
+    at = np.searchsorted(q_ids, ids)
+    np.minimum(at, len(q_ids) - 1, out=at)
+    hit = q_ids[at] == ids
+    hit_key = big_owner[hit]
+    hit_col = q_cols[at[hit]]
+    named[key_owner[hit_key], hit_col] = True
+    in_q = np.fromiter((g in q_idf for g in grams), dtype=bool, count=len(grams))[hit_col]
+    col_idf = np.fromiter((q_idf.get(g, 0.0) for g in grams), dtype=np.float64, count=len(grams))
+    n_keys = len(doc_keys)
+    num = np.bincount(hit_key[in_q], weights=col_idf[hit_col[in_q]], minlength=n_keys)
+    mentioned = np.bincount(hit_key[in_q], minlength=n_keys) > 0
+    mass = views.key_mass[doc_keys]
+    ok = mentioned & (mass > 0)
+    val = np.zeros(n_keys)
+    val[ok] = num[ok] / mass[ok]
+    np.maximum.at(key, key_owner, val)
+    return named, key
 
 
 def score_candidates(
@@ -159,6 +314,7 @@ def score_candidates(
     w = weights or Weights()
     if not cands:
         return []
+    views = prepare(index)
     top_bm25 = max(s for _, s in cands) or 1.0
     units = query.units
     uw = [u.weight * (1.0 if u.known else w.oov) for u in units]
@@ -171,39 +327,57 @@ def score_candidates(
     q_mass = sum(q_idf.values())
     q_intents = query.intents
     intent_mass = sum(i.weight for i in q_intents if i.item_cues)
-    unit_alts = [tuple((alt, len(alt)) for alt in u.alts if alt) for u in units]
-    first: list[tuple[float, int, Doc, _DocView, list[float], float, float, float, int, float]] = []
-    for i, bm in cands:
-        doc = index.docs[i]
-        dbig = index.doc_bigrams(i)
-        view = _view(index, i)
-        kbig = view.kbig
-        ucov: list[float] = []
-        cover = cover_key = 0.0
-        for alts, wt in zip(unit_alts, uw, strict=True):
-            best = bestk = 0.0
-            for alt, n_alt in alts:
-                if best < 1.0:
-                    got = len(alt & dbig) / n_alt
-                    if got > best:
-                        best = got
-                if bestk < 1.0 and not alt.isdisjoint(kbig):
-                    got = len(alt & kbig) / n_alt
-                    if got > bestk:
-                        bestk = got
-            ucov.append(best)
-            cover += wt * best
-            cover_key += wt * bestk
-        cover /= total_units
-        cover_key /= total_units
-        key = 0.0
-        for kb, denom in view.keys:
-            if denom > 0 and not kb.isdisjoint(qbig):
-                got = sum(q_idf[g] for g in kb & qbig) / denom
-                if got > key:
-                    key = got
+    internal = query.internal_words
+    # Every bigram a feature looks up (the question's, its words' alternatives', the internal words'),
+    # and for each candidate whether its text has it (``present``) and whether its name has it.
+    unit_alts = [tuple(alt for alt in u.alts if alt) for u in units]
+    internal_grams = [frozenset(bigrams(word)) for word in internal]
+    cols: dict[str, int] = {}
+    for g in qbig:
+        cols.setdefault(g, len(cols))
+    for grams_ in (*(alt for alts in unit_alts for alt in alts), *internal_grams):
+        for g in grams_:
+            cols.setdefault(g, len(cols))
+    grams = list(cols)
+    docs = np.fromiter((i for i, _ in cands), dtype=np.int32, count=len(cands))
+    present = index.has_grams(docs, grams)
+    named, key_arr = _name_features(views, docs, grams, q_idf)
+    n_cands = len(cands)
+    ucov_arr = np.zeros((n_cands, len(units)))
+    cover_arr = np.zeros(n_cands)
+    cover_key_arr = np.zeros(n_cands)
+    for j, (alts, wt) in enumerate(zip(unit_alts, uw, strict=True)):
+        best = ucov_arr[:, j]
+        bestk = np.zeros(n_cands)
+        for alt in alts:
+            at = [cols[g] for g in alt]
+            np.maximum(best, present[:, at].sum(axis=1) / len(alt), out=best)
+            np.maximum(bestk, named[:, at].sum(axis=1) / len(alt), out=bestk)
+        cover_arr += wt * best
+        cover_key_arr += wt * bestk
+    cover_arr /= total_units
+    cover_key_arr /= total_units
+    offtopic_arr = np.zeros(n_cands, dtype=bool)
+    if internal:
+        # asks about internal work this doc says nothing about
+        for ig in internal_grams:
+            offtopic_arr |= ~present[:, [cols[g] for g in ig]].all(axis=1)
+    covers = cover_arr.tolist()
+    cover_keys = cover_key_arr.tolist()
+    keys = key_arr.tolist()
+    ucovs = ucov_arr.tolist()
+    offtopics = offtopic_arr.tolist()
+    listings = views.listing[docs].tolist()
+    all_docs = index.docs
+    fits = views.fits
+    questions = views.questions
+    first: list[tuple[float, int, Doc, list[float], float, float, float, int, float, bool]] = []
+    for c, (i, bm) in enumerate(cands):
+        doc = all_docs[i]
+        cover = covers[c]
+        key = keys[c]
         qa, qa_best = 0.0, -1
-        for n, (qb, qmass) in enumerate(view.questions):
+        for n, (qb, qmass) in enumerate(questions.get(i, ())):
             if qb.isdisjoint(qbig):
                 continue
             denom = qmass + q_mass
@@ -213,11 +387,12 @@ def score_candidates(
         fit = 0.5
         intent_term = 0.0
         if intent_mass > 0:
+            doc_fits = fits[i]
             got = 0.0
             for intent in q_intents:
                 if not intent.item_cues:
                     continue
-                if intent.name in view.fits:
+                if intent.name in doc_fits:
                     got += intent.weight
                     intent_term += intent.weight * 0.5
                     if intent.prefer == doc.kind or (intent.prefer == KIND_CATALOG and doc.kind == KIND_VILLAGE):
@@ -225,12 +400,12 @@ def score_candidates(
                 else:
                     intent_term -= intent.weight * 0.5
             fit = got / intent_mass
-        if view.listing and not (query.disclosure or any(i.name in _LIST_INTENTS for i in q_intents)):
+        if listings[c] and not (query.disclosure or any(i.name in _LIST_INTENTS for i in q_intents)):
             intent_term -= w.listing
-        fz = fuzz.partial_ratio(view.title, expanded) / 100.0
+        fz = fuzz.partial_ratio(index.title_text(i), expanded) / 100.0
         score = (
             w.cover * cover
-            + w.cover_key * cover_key
+            + w.cover_key * cover_keys[c]
             + w.key * key
             + w.qa * qa
             + w.fuzzy * fz
@@ -247,27 +422,24 @@ def score_candidates(
             score += w.village_bonus * (1.5 if query.village else 1.0)
         if doc.abolished:
             score -= w.abolished_penalty
-        first.append((score, i, doc, view, ucov, cover, key, qa, qa_best, fit))
+        first.append((score, i, doc, ucovs[c], cover, key, qa, qa_best, fit, offtopics[c]))
     # Second pass: the words that tell the leading candidates apart (IDF within the candidate pool).
     first.sort(key=lambda t: -t[0])
     pool = first[: max(2, w.disc_pool)]
     n_pool = len(pool)
     dw: list[float] = []
     for j, wt in enumerate(uw):
-        df = sum(1 for t in pool if t[4][j] >= 0.5)
+        df = sum(1 for t in pool if t[3][j] >= 0.5)
         dw.append(wt * math.log((n_pool + 1.0) / (df + 0.5)) if df else 0.0)
     dmass = sum(dw)
     head_w = [u.weight if len(u.word) >= 2 else 0.0 for u in units]
     head_j = max(range(len(units)), key=head_w.__getitem__) if any(head_w) else -1
     short = sum(1 for x in head_w if x > 0) <= SHORT_WORDS
-    internal = query.internal_words
     out: list[Scored] = []
-    for score, i, doc, _, ucov, cover, key, qa, qa_best, fit in first:
+    for score, i, doc, ucov, cover, key, qa, qa_best, fit, offtopic in first:
         disc = sum(d * c for d, c in zip(dw, ucov, strict=True)) / dmass if dmass > 0 else 0.0
         score += w.disc * disc
-        # Asks about internal work this doc says nothing about (an off-topic intent is judged after
-        # retrieval, by ``overrules_offtopic``).
-        offtopic = bool(internal) and not all(bigrams(word) <= index.doc_bigrams(i) for word in internal)
+        # (an off-topic intent is judged after retrieval, by ``overrules_offtopic``)
         mass = sum(wt * c for wt, c in zip(uw, ucov, strict=True))
         missing = sum(wt * (1.0 - c) for wt, c, u in zip(uw, ucov, units, strict=True) if u.known)
         head = 0.0 if short and head_j >= 0 and not units[head_j].known else 1.0

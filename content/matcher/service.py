@@ -20,9 +20,8 @@ from content.matcher.documents import KIND_INTERPRETATION, KIND_VILLAGE, Doc, lo
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
-from content.matcher.normalize import normalize_doc
 from content.matcher.query import Analyzer, base_tokenizer
-from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, score_candidates
+from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, prepare, score_candidates
 from content.repository import content_revision
 
 CANDIDATES = 80
@@ -59,17 +58,24 @@ class AskResult:
         }
 
 
-def _vocabulary_words(docs: Sequence[Doc], lexicon_words: set[str]) -> set[str]:
-    """Words for homophone repair and pinyin spelling: names, elements, keywords, questions, lexicon."""
+def _vocabulary_words(index: Index, lexicon_words: set[str]) -> set[str]:
+    """Words for homophone repair and pinyin spelling: names, elements, keywords, questions, lexicon.
+
+    The fields are the index's own normalised fields (each distinct one cut once).
+    """
     words = set(lexicon_words)
     seen: set[str] = set()
+    cut: set[str] = set()
     tk = base_tokenizer()
-    for doc in docs:
+    for doc in index.docs:
         for text in (doc.title, doc.group, *doc.elements, *doc.keywords, *doc.questions):
             if text in seen:
                 continue
             seen.add(text)
-            norm = normalize_doc(text)
+            norm = index.normalized(text)
+            if norm in cut:
+                continue
+            cut.add(norm)
             if len(norm) <= 8:
                 words.add(norm)
             words.update(w for w in tk.lcut(norm, HMM=False) if len(w) >= 2)
@@ -102,7 +108,8 @@ class Matcher:
         all_docs = [*docs, *village_docs]
         lex = (lexicon or Lexicon.load()).with_keywords(k for d in all_docs for k in d.keywords)
         index = Index.build(all_docs)
-        pinyin = PinyinIndex(_vocabulary_words(all_docs, lex.vocabulary()))
+        prepare(index)  # the rerank views of every doc, so no question pays for them
+        pinyin = PinyinIndex(_vocabulary_words(index, lex.vocabulary()))
         analyzer = Analyzer(index, lex, pinyin)
         towns = {d.village: d.township for d in village_docs if d.village and d.township}
         return cls(

@@ -288,3 +288,48 @@ async def test_quota_error_is_surfaced_not_retried(
     assert stored is not None and stored.via == VIA_FAILED
     health = await (await wx.client.get("/healthz")).json()
     assert health["wechat"]["cs_failed"] == 1
+
+
+# ------------------------------------------------------------------------------------- fast path
+
+
+async def test_cached_answer_takes_the_fast_path(
+    make_bot: BotFactory, migrated_url: str, stub: StubMatcher, monkeypatch: Any
+) -> None:
+    """A question whose answer is cached is answered on the event loop, after the claim: no task, no
+    thread; it is still logged, and a retry of its MsgId is answered once, with the same reply."""
+    app, wx = await make_bot(migrated_url, matcher=stub)
+    first = await wx.text(OPENID, "低保怎么申请", msg_id=3001)
+    assert first.content == "答：低保怎么申请"
+    endpoint = app[ENDPOINT]
+
+    def no_task(coro: Any) -> Any:
+        coro.close()
+        raise AssertionError("the fast path spawned a task")
+
+    async def no_thread(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the fast path hopped to a thread")
+
+    monkeypatch.setattr(endpoint.tasks, "spawn", no_task)
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+    replies = await asyncio.gather(*(wx.text(OPENID, "低保怎么申请", msg_id=3002) for _ in range(3)))
+    assert [r.content for r in replies] == ["答：低保怎么申请"] * 3
+    assert len(stub.calls) == 1
+    assert endpoint.stats.retries == 2
+    stored = await app[DEDUPER].lookup("msg:3002")
+    assert stored is not None and stored.via == VIA_PASSIVE
+    await app[QUESTION_LOG].flush()
+    assert app[QUESTION_LOG].pending == 0
+
+
+async def test_budget_spent_before_the_answer_means_customer_service_even_when_cached(
+    make_bot: BotFactory, migrated_url: str, stub: StubMatcher, platform: tuple[FakePlatform, str]
+) -> None:
+    fake, _ = platform
+    _, wx = await make_bot(migrated_url, matcher=stub, budget=0.0)
+    await wx.text(OPENID, "医保怎么报销", msg_id=4001)
+    await wait_until(lambda: len(fake.messages_for("custom_send")) == 1)
+    reply = await wx.text(OPENID, "医保怎么报销", msg_id=4002)  # cached now, but no budget left
+    assert reply.body == "success"
+    await wait_until(lambda: len(fake.messages_for("custom_send")) == 2)
+    assert len(stub.calls) == 1

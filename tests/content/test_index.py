@@ -116,11 +116,41 @@ def test_index_equals_bm25s_over_the_joined_texts(monkeypatch: pytest.MonkeyPatc
     for i, text in enumerate(texts):
         assert idx.text(i) == text
         assert idx.doc_bigrams(i) == frozenset(bigrams(text))
+        assert idx.title_text(i) == normalize_doc(docs[i].title)
+    indptr, indices = idx.bm25.scores["indptr"], idx.bm25.scores["indices"]
+    for tid in range(len(vocab)):  # has_grams searches a token's docs: they must be ascending
+        assert np.all(np.diff(indices[indptr[tid] : indptr[tid + 1]]) > 0)
     for q in ("低保怎么申请", "耕地补贴发了没", "一年级 医保", "wi-fi", "完全无关"):
         ids = [vocab[t] for t in char_tokens(normalize(q)) if t in vocab]
         if ids:
             mask = idx.mask(None, None)
             assert np.array_equal(idx.bm25.get_scores_from_ids(ids, weight_mask=mask), ref.get_scores(ids) * mask)
+
+
+def test_has_grams_reads_doc_bigrams_from_the_matrix() -> None:
+    docs = _docs(150)
+    docs.append(replace(docs[1], id="LONE", title="低 保 wifi 3.5 A"))  # one-unit segments
+    idx = Index.build(docs)
+    grams = sorted({g for i in range(idx.size) for g in idx.doc_bigrams(i)} | {"", "无关", "低", "wifi", "3.5", "x"})
+    all_docs = np.arange(idx.size, dtype=np.int32)
+    got = idx.has_grams(all_docs, grams)
+    for i in range(idx.size):
+        own = idx.doc_bigrams(i)
+        assert got[i].tolist() == [g in own for g in grams], docs[i].id
+    some = np.array([7, 3, idx.size - 1, 3], dtype=np.int32)  # any order, repeats
+    assert np.array_equal(idx.has_grams(some, grams), got[some])
+    assert idx.has_grams(np.zeros(0, dtype=np.int32), grams).shape == (0, len(grams))
+
+
+def test_normalize_field_is_normalize_doc() -> None:
+    rng = random.Random(5)
+    pieces = [*WORDS, "低保", "就是", "说", "那", "个", "两", "万", "十", "亩", "豐", "丽", "︰", "\u9fa5", "\uf900"]
+    texts = ["", *WORDS, *("".join(rng.choice(pieces) for _ in range(rng.randint(1, 5))) for _ in range(3000))]
+    for text in texts:
+        assert index_module.normalize_field(text) == normalize_doc(text), text
+    idx = Index.build(_docs(60))
+    for text in texts[:300]:
+        assert idx.normalized(text) == normalize_doc(text), text
 
 
 def test_mask_scopes_townships_and_villages() -> None:

@@ -350,6 +350,34 @@ def test_unbound_duplicates_across_townships_collapse(loaded: tuple[Matcher, lis
     assert len({r.id for r in scoped.results}) == len(scoped.results)
 
 
+def test_rerank_views_are_made_at_build(loaded: tuple[Matcher, list[Doc]]) -> None:
+    """Every doc's rerank view is made by ``Matcher.build`` and equals the doc's own features."""
+    from content.matcher import rank
+    from content.matcher.normalize import bigrams, normalize_doc
+
+    index = loaded[0].index
+    views = index.views
+    assert isinstance(views, rank.Views) and rank.prepare(index) is views
+    names = {nid: g for g, nid in views.name_ids.items()}
+    for i, doc in enumerate(index.docs):
+        title = doc.title
+        for g in rank._GENERIC:
+            if len(title.replace(g, "")) >= 2:
+                title = title.replace(g, "")
+        want = [normalize_doc(k) for k in (title, *doc.keywords) if k]
+        keys = views.doc_keys[views.doc_key_ptr[i] : views.doc_key_ptr[i + 1]].tolist()
+        assert len(keys) == len(want), doc.id
+        for kid, name in zip(keys, want, strict=True):
+            ids = views.key_big[views.key_big_ptr[kid] : views.key_big_ptr[kid + 1]].tolist()
+            assert {names[n] for n in ids} == bigrams(name) and len(ids) == len(bigrams(name))
+            assert views.key_mass[kid] == pytest.approx(sum(index.idf(g) for g in bigrams(name)), rel=1e-12)
+        assert views.fits[i] == rank._fits(doc), doc.id
+        assert bool(views.listing[i]) == (doc.kind != "interpretation" and any(w in doc.title for w in rank._LISTING))
+        assert [qb for qb, _ in views.questions.get(i, ())] == [
+            frozenset(bigrams(normalize_doc(q))) for q in doc.questions
+        ]
+
+
 def test_refresh_only_when_content_changes(matcher: Matcher, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
     assert CliRunner().invoke(cli, ["--db", url, "load-sample"]).exit_code == 0

@@ -32,7 +32,10 @@ from wechat.messages import (
     check_signature,
     encrypt_for_wechat,
     make_crypto,
+    open_request,
     parse_message,
+    parse_xml,
+    read_request,
     render_text_reply,
     seal_reply,
     sign,
@@ -135,6 +138,54 @@ def test_reply_roundtrip_and_wechatpy_interop(crypto: Crypto) -> None:
     assert seal_reply("success", crypto=crypto, nonce="1") == "success"
     assert seal_reply("", crypto=crypto, nonce="1") == ""
     assert seal_reply(reply, crypto=None, nonce="1") == reply
+
+
+@pytest.mark.parametrize("size", [0, 1, 11, 12, 13, 31, 32, 33, 44, 45, 64, 500, 2048])
+def test_aes_interop_with_wechatpy_at_every_padding(crypto: Crypto, size: int) -> None:
+    """Our ciphertext opens with wechatpy's PrpCrypto and theirs with ours, across the 32-byte padding
+    boundaries (header 20 bytes + appid 18: a text of 26 bytes fills whole blocks exactly)."""
+    key = base64.b64decode(AES_KEY + "=")
+    for text in ("a" * size, "村" * (size // 3 + 1)):
+        assert PrpCrypto(key).decrypt(crypto.encrypt(text), APPID) == text
+        assert crypto.decrypt(PrpCrypto(key).encrypt(text, APPID).decode()) == text
+    assert PrpCrypto(key).decrypt(crypto.encrypt("x" * 26), APPID) == "x" * 26
+
+
+def test_envelopes_interoperate_with_wechatpy_crypto(crypto: Crypto) -> None:
+    """Our encrypted reply is opened by wechatpy's WeChatCrypto, and its encrypted message by us."""
+    theirs = WeChatCrypto(TOKEN, AES_KEY, APPID)
+    reply = render_text_reply(OPENID, ACCOUNT, "您好，低保每月 10 日发放。]]>", create_time=1700000000)
+    envelope = crypto.encrypt_message(reply, "424242", "1700000000")
+    fields = parse_xml(envelope)
+    assert theirs.decrypt_message(envelope, fields["MsgSignature"], fields["TimeStamp"], fields["Nonce"]) == reply
+    # what WeChat posts, sealed by wechatpy: the Encrypt of its envelope, under the query's signatures
+    xml = build_text_xml(ACCOUNT, OPENID, "耕地地力保护补贴什么时候发", msg_id=99)
+    sealed = parse_xml(theirs.encrypt_message(xml, "31337", "1700000000"))
+    body = (
+        f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{sealed['Encrypt']}]]></Encrypt></xml>"
+    )
+    query = {
+        "signature": sign(TOKEN, "1700000000", "31337"),
+        "timestamp": "1700000000",
+        "nonce": "31337",
+        "encrypt_type": "aes",
+        "msg_signature": sealed["MsgSignature"],
+    }
+    msg = read_request(query, body.encode(), token=TOKEN, crypto=crypto)
+    assert (msg.content, msg.msg_id, msg.from_user) == ("耕地地力保护补贴什么时候发", 99, OPENID)
+    assert (
+        open_request(query, body, crypto=crypto)
+        == msg
+        == parse_message(verify_request(query, body, token=TOKEN, crypto=crypto))
+    )
+    with pytest.raises(BadSignature):
+        open_request({**query, "msg_signature": "0" * 40}, body, crypto=crypto)
+    with pytest.raises(BadSignature):
+        read_request({**query, "signature": "0" * 40}, body, token=TOKEN, crypto=crypto)
+    with pytest.raises(InvalidRequest):
+        open_request({k: v for k, v in query.items() if k != "encrypt_type"}, body, crypto=crypto)
+    with pytest.raises(InvalidRequest):
+        open_request(query, body, crypto=None)
 
 
 def test_verify_request_plain_mode() -> None:

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from content.matcher.datafile import read_tsv
 from content.matcher.normalize import normalize_doc
 
 LEXICON_PATH = Path(__file__).resolve().parent.parent / "data" / "lexicon.tsv"
-_VERSION_RE = re.compile(r"^#\s*version:\s*(\S+)")
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,9 @@ class Lexicon:
 
     @classmethod
     def parse(cls, text: str) -> Lexicon:
-        version = ""
         entries: dict[str, Entry] = {}
-        for lineno, raw in enumerate(text.splitlines(), 1):
-            line = raw.rstrip("\n")
-            if not line.strip():
-                continue
-            if line.startswith("#"):
-                m = _VERSION_RE.match(line)
-                if m and not version:
-                    version = m.group(1)
-                continue
-            parts = line.split("\t")
+        version, rows = read_tsv(text)
+        for lineno, parts in rows:
             if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
                 raise ValueError(f"lexicon line {lineno}: expected term<TAB>canonical[;canonical]")
             term = normalize_doc(parts[0])

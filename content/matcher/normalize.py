@@ -19,8 +19,9 @@ from pathlib import Path
 import cn2an
 import opencc
 
+from content.matcher.datafile import read_tsv
+
 DIALECT_PATH = Path(__file__).resolve().parent.parent / "data" / "dialect.tsv"
-_VERSION_RE = re.compile(r"^#\s*version:\s*(\S+)")
 
 # Spoken fillers that carry no meaning (speech recognition keeps them).
 FILLERS = ("就是说", "那个", "这个", "然后", "嗯", "呃", "唔", "额", "emm", "em")
@@ -115,17 +116,9 @@ class Dialect:
 
     @classmethod
     def parse(cls, text: str) -> Dialect:
-        version = ""
         rules: list[DialectRule] = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            if line.startswith("#"):
-                m = _VERSION_RE.match(line)
-                if m and not version:
-                    version = m.group(1)
-                continue
-            parts = line.split("\t")
+        version, rows = read_tsv(text)
+        for lineno, parts in rows:
             if len(parts) != 4 or not parts[0] or not parts[1]:
                 raise ValueError(f"dialect line {lineno}: expected dialect<TAB>standard<TAB>after<TAB>before")
             word, standard, after, before = parts

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jieba
 
+from content.matcher.datafile import read_tsv
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon, Match
@@ -74,7 +75,6 @@ DISCLOSURE_WORDS = (
 INTENTS_PATH = Path(__file__).resolve().parent.parent / "data" / "intents.tsv"
 OFFTOPIC = "offtopic"
 INTERNAL = "internal"
-_VERSION_RE = re.compile(r"^#\s*version:\s*(\S+)")
 VILLAGE_WORDS = ("我们村", "村里", "本村", "咱村", "我村", "咱们村", "村上")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _log = logging.getLogger(__name__)
@@ -99,17 +99,9 @@ class Intents:
 
     @classmethod
     def parse(cls, text: str) -> Intents:
-        version = ""
         out: list[Intent] = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            if line.startswith("#"):
-                m = _VERSION_RE.match(line)
-                if m and not version:
-                    version = m.group(1)
-                continue
-            parts = line.split("\t")
+        version, rows = read_tsv(text)
+        for lineno, parts in rows:
             if len(parts) != 5:
                 raise ValueError(f"intents line {lineno}: expected 5 tab-separated columns")
             name, weight, cues, item_cues, prefer = parts

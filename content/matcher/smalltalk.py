@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from content.matcher.datafile import read_tsv
+
 GREETING = "greeting"
 THANKS = "thanks"
 ACK = "ack"
@@ -144,19 +146,11 @@ class OfftopicTable:
 
     @classmethod
     def parse(cls, text: str) -> OfftopicTable:
-        version = ""
         strong: list[tuple[str, re.Pattern[str]]] = []
         weak: list[tuple[str, re.Pattern[str]]] = []
         anchors: list[str] = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            if line.startswith("#"):
-                m = _VERSION_RE.match(line)
-                if m and not version:
-                    version = m.group(1)
-                continue
-            parts = line.split("\t")
+        version, rows = read_tsv(text)
+        for lineno, parts in rows:
             if len(parts) != 3 or not parts[2]:
                 raise ValueError(f"offtopic line {lineno}: expected 3 tab-separated columns")
             category, strength, pattern = parts
@@ -204,9 +198,6 @@ class OfftopicTable:
         """The chit-chat category of a normalised question, or None when it may be about policy."""
         got = self.match(normalized)
         return got.category if got else None
-
-
-_VERSION_RE = re.compile(r"^#\s*version:\s*(\S+)")
 
 
 @lru_cache(maxsize=1)

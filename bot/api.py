@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.db import SyncDb
-from bot.matching import MatcherHolder, MatcherNotReady, top_of
+from bot.matching import MatcherHolder, MatcherNotReady
 from bot.question_log import QuestionEntry, QuestionLogger
 
 log = logging.getLogger(__name__)
@@ -61,19 +61,8 @@ class ApiHandlers:
             result = await asyncio.to_thread(self.matcher.ask, question, village)
         except MatcherNotReady:
             return _json({"error": "问答资料正在加载，请稍后再试"}, status=503)
-        top_id, top_kind = top_of(result)
-        self.question_log.record(
-            QuestionEntry(
-                question=question,
-                normalized=str(result.normalized or ""),
-                answered=bool(result.answered),
-                top_id=top_id,
-                top_kind=top_kind,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                village=village,
-                channel="api",
-            )
-        )
+        latency = (time.perf_counter() - started) * 1000
+        self.question_log.record(QuestionEntry.from_result(question, result, latency, village=village, channel="api"))
         return _json(result.to_dict())
 
     def _ping(self) -> None:

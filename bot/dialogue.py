@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bot import replies
 from bot.db import DriverStatement, SyncDb
-from bot.matching import MatcherHolder, MatcherNotReady, top_of
+from bot.matching import MatcherHolder, MatcherNotReady
 from bot.question_log import QuestionEntry, QuestionLogger
 from bot.registry import EventContext, EventHandler, EventRegistry
 from core.clock import Clock, SystemClock
@@ -333,19 +333,8 @@ class Dialogue:
     def _answered(self, openid: str, question: str, village: str | None, result: Any, started: float) -> Answer:
         """The matcher's ``result`` as the reply, the question logged (buffered) for the staff report."""
         latency = (time.perf_counter() - started) * 1000
-        top_id, top_kind = top_of(result)
         self.question_log.record(
-            QuestionEntry(
-                question=question,
-                normalized=str(result.normalized or ""),
-                answered=bool(result.answered),
-                top_id=top_id,
-                top_kind=top_kind,
-                latency_ms=latency,
-                village=village,
-                openid=openid,
-                channel="wechat",
-            )
+            QuestionEntry.from_result(question, result, latency, village=village, openid=openid, channel="wechat")
         )
         text = (result.reply or "").strip() or replies.no_answer(self.service_phone)
         first, more = replies.fit(text, link=self.page_url(village) if village else None)

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.db import DriverStatement, SyncDb
+from bot.matching import top_of
 from bot.models import QuestionLog
 from core.db import utcnow
 
@@ -59,6 +60,24 @@ class QuestionEntry:
     openid: str = ""
     channel: str = "wechat"
     created_at: dt.datetime | None = None
+
+    @classmethod
+    def from_result(
+        cls, question: str, result: Any, latency_ms: float, *, village: str | None, openid: str = "", channel: str
+    ) -> QuestionEntry:
+        """The log entry of one matcher answer (``result`` is an ``AskResult``)."""
+        top_id, top_kind = top_of(result)
+        return cls(
+            question=question,
+            normalized=str(result.normalized or ""),
+            answered=bool(result.answered),
+            top_id=top_id,
+            top_kind=top_kind,
+            latency_ms=latency_ms,
+            village=village,
+            openid=openid,
+            channel=channel,
+        )
 
     def row(self) -> dict[str, Any]:
         return {

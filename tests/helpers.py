@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, select
@@ -23,3 +26,15 @@ def dump_database(url: str) -> dict[str, list[tuple[Any, ...]]]:
         return out
     finally:
         engine.dispose()
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Path:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -11,21 +9,13 @@ import pytest
 from openpyxl import Workbook
 
 from tests.conftest import SAMPLE, Cunwu
-from tests.helpers import dump_database
+from tests.helpers import dump_database, read_csv, write_csv
 
 CATALOG = SAMPLE / "township_catalog.csv"
 
 
 def _rows() -> list[list[str]]:
-    with CATALOG.open(encoding="utf-8", newline="") as fh:
-        return list(csv.reader(fh))
-
-
-def _write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Path:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    path.write_bytes(buf.getvalue().encode(encoding))
-    return path
+    return read_csv(CATALOG)
 
 
 def _write_xlsx(path: Path, rows: list[list[str]]) -> Path:
@@ -52,7 +42,7 @@ def test_every_format_imports_identically(fmt: str, cunwu: Cunwu, tmp_path: Path
     path = (
         _write_xlsx(tmp_path / "catalog.xlsx", rows)
         if fmt == "xlsx"
-        else _write_csv(tmp_path / "catalog.csv", rows, fmt)
+        else write_csv(tmp_path / "catalog.csv", rows, fmt)
     )
     result = cunwu.ok("catalog", "import", str(path), "--township", "清河镇")
     assert "新增 223" in result.output
@@ -83,7 +73,7 @@ def test_reimport_upserts_retires_and_dry_run_writes_nothing(cunwu: Cunwu, tmp_p
     header, body = rows[0], rows[1:]
     changed = [r[:] for r in body if r[0] != "26-004"]  # drop one item
     changed[0][3] = changed[0][3] + "（修订）"  # rename one
-    path = _write_csv(tmp_path / "v2.csv", [header, *changed])
+    path = write_csv(tmp_path / "v2.csv", [header, *changed])
 
     before = dump_database(cunwu.url)
     dry = cunwu.ok("catalog", "import", str(path), "--dry-run")
@@ -106,7 +96,7 @@ def test_county_compilation_with_township_column(cunwu: Cunwu, tmp_path: Path) -
     rows = _rows()
     header = [*rows[0], "乡镇"]
     body = [[*r, "清河镇"] for r in rows[1:]] + [[*r, "石桥乡"] for r in rows[1:11]]
-    cunwu.ok("catalog", "import", str(_write_csv(tmp_path / "county.csv", [header, *body])))
+    cunwu.ok("catalog", "import", str(write_csv(tmp_path / "county.csv", [header, *body])))
     data = _list_json(cunwu)
     assert len(data) == 233
     assert sum(1 for d in data if d["township"] == "石桥乡") == 10
@@ -140,7 +130,7 @@ BAD_CATALOGS = {
 def test_bad_catalog_rejected_with_line_and_database_unchanged(case: str, cunwu: Cunwu, tmp_path: Path) -> None:
     cunwu.ok("catalog", "import", str(CATALOG), "--township", "清河镇")
     mutate, where, words = BAD_CATALOGS[case]
-    path = _write_csv(tmp_path / "bad.csv", mutate(_rows()))
+    path = write_csv(tmp_path / "bad.csv", mutate(_rows()))
     before = dump_database(cunwu.url)
     result = cunwu("catalog", "import", str(path))
     assert result.exit_code == 1, result.output

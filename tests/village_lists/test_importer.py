@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from content.models import Township
 from core.errors import NotFound, ValidationFailed
 from tests.conftest import SAMPLE
-from tests.helpers import dump_database
+from tests.helpers import dump_database, read_csv, write_csv
 from village_lists.importer import import_list, import_list_dir, import_villages
 from village_lists.models import Village
 from village_lists.repository import (
@@ -34,18 +32,6 @@ from village_lists.repository import (
 
 LISTS = SAMPLE / "village_lists"
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
-
-
-def _read(path: Path) -> list[list[str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.reader(fh))
-
-
-def _write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Path:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    path.write_bytes(buf.getvalue().encode(encoding))
-    return path
 
 
 @pytest.fixture
@@ -75,10 +61,10 @@ def test_import_villages(session_factory: sessionmaker[Session]) -> None:
 
 
 def test_bad_villages_file_is_rejected_whole(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
-    rows = _read(SAMPLE / "villages.csv")
+    rows = read_csv(SAMPLE / "villages.csv")
     rows[2][0] = rows[1][0]  # duplicate 村编码 on line 3
     rows[4][3] = "三百"  # 户数 on line 5
-    path = _write_csv(tmp_path / "villages.csv", rows)
+    path = write_csv(tmp_path / "villages.csv", rows)
     with pytest.raises(ValidationFailed) as exc, session_factory.begin() as session:
         import_villages(session, path)
     found = {(p.line, p.column) for p in exc.value.problems}
@@ -104,7 +90,7 @@ def test_import_list_rows_and_ids(villages: sessionmaker[Session]) -> None:
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])
 def test_import_list_encodings(villages: sessionmaker[Session], tmp_path: Path, encoding: str) -> None:
-    path = _write_csv(tmp_path / "QH01.csv", _read(LISTS / "QH01.csv"), encoding)
+    path = write_csv(tmp_path / "QH01.csv", read_csv(LISTS / "QH01.csv"), encoding)
     with villages.begin() as session:
         assert import_list(session, "QH01", path).rows == 34
     with villages() as session:
@@ -112,7 +98,7 @@ def test_import_list_encodings(villages: sessionmaker[Session], tmp_path: Path, 
 
 
 def test_import_list_xlsx_with_title_row(villages: sessionmaker[Session], tmp_path: Path) -> None:
-    rows = _read(LISTS / "QH02.csv")
+    rows = read_csv(LISTS / "QH02.csv")
     wb = Workbook()
     ws = wb.active
     assert ws is not None
@@ -134,10 +120,10 @@ def test_import_list_xlsx_with_title_row(villages: sessionmaker[Session], tmp_pa
 def test_reimport_replaces_the_list(villages: sessionmaker[Session], tmp_path: Path) -> None:
     with villages.begin() as session:
         import_list(session, "QH03", LISTS / "QH03.csv")
-    rows = _read(LISTS / "QH03.csv")
+    rows = read_csv(LISTS / "QH03.csv")
     rows[11][7] = "2026-11-20"  # row 11 disclosed again
     del rows[32]  # row 32 gone
-    path = _write_csv(tmp_path / "QH03.csv", rows)
+    path = write_csv(tmp_path / "QH03.csv", rows)
     with villages.begin() as session:
         report = import_list(session, "QH03", path)
     assert (report.updated, report.removed, report.unchanged) == ([11], [32], 30)
@@ -165,9 +151,9 @@ def test_bad_lists_are_rejected_with_lines(
     spoil, code, expected = BAD_LISTS[case]
     with villages.begin() as session:
         import_list(session, "QH03", LISTS / "QH03.csv")
-    rows = _read(LISTS / "QH03.csv")
+    rows = read_csv(LISTS / "QH03.csv")
     spoil(rows)
-    path = _write_csv(tmp_path / f"{code}.csv", rows)
+    path = write_csv(tmp_path / f"{code}.csv", rows)
     before = dump_database(migrated_url)
     with pytest.raises(ValidationFailed) as exc, villages.begin() as session:
         import_list(session, code, path)
@@ -180,10 +166,10 @@ def test_import_dir_is_all_or_nothing(villages: sessionmaker[Session], migrated_
     folder = tmp_path / "lists"
     folder.mkdir()
     for code in ("QH01", "QH02"):
-        _write_csv(folder / f"{code}.csv", _read(LISTS / f"{code}.csv"))
-    bad = _read(LISTS / "QH03.csv")
+        write_csv(folder / f"{code}.csv", read_csv(LISTS / f"{code}.csv"))
+    bad = read_csv(LISTS / "QH03.csv")
     bad[3][7] = "去年"
-    _write_csv(folder / "QH03.csv", bad)
+    write_csv(folder / "QH03.csv", bad)
     before = dump_database(migrated_url)
     with pytest.raises(ValidationFailed) as exc, villages.begin() as session:
         import_list_dir(session, folder)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -48,17 +47,6 @@ def platform() -> FakePlatform:
             custom_limit=5,
         )
     )
-
-
-@pytest.fixture
-async def server(platform: FakePlatform, aiohttp_server) -> TestServer:  # type: ignore[no-untyped-def]
-    return await aiohttp_server(platform.make_app())
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 @pytest.fixture

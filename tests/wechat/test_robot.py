@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -117,17 +116,6 @@ async def test_sliding_window() -> None:
 @pytest.fixture
 def platform() -> FakePlatform:
     return FakePlatform(FakeConfig(robot_keys=frozenset({KEY, KEY + "2"})))
-
-
-@pytest.fixture
-async def server(platform: FakePlatform, aiohttp_server) -> TestServer:  # type: ignore[no-untyped-def]
-    return await aiohttp_server(platform.make_app())
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def make_robot(session: aiohttp.ClientSession, server: TestServer, **kwargs: object) -> WeComRobot:

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -26,17 +25,6 @@ SECRET = "shared_secret"
 @pytest.fixture
 def platform() -> FakePlatform:
     return FakePlatform(FakeConfig(appid="wx_shared", secret=SECRET, latency_ms=20))
-
-
-@pytest.fixture
-async def server(platform: FakePlatform, aiohttp_server) -> TestServer:  # type: ignore[no-untyped-def]
-    return await aiohttp_server(platform.make_app())
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def test_usable_for() -> None:

@@ -14,7 +14,7 @@ from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy.engine import make_url
 
 from admin_cli.context import CliContext, pass_ctx
-from bot.app import create_app
+from bot.app import create_app, new_event_loop
 from bot.registry import EventRegistry
 from core.schema import ensure_current
 
@@ -67,6 +67,8 @@ def cli(obj: CliContext, host: str | None, port: int | None) -> None:
         "safe" if settings.safe_mode else "plain",
     )
     app = create_app(settings, registry=build_registry())
+    loop = new_event_loop()
+    log.debug("event loop: %s", type(loop).__module__)
     web.run_app(
         app,
         host=settings.host,
@@ -75,4 +77,5 @@ def cli(obj: CliContext, host: str | None, port: int | None) -> None:
         access_log_class=PathAccessLogger,
         access_log=logging.getLogger("cunwu.access"),
         shutdown_timeout=10.0,
+        loop=loop,
     )

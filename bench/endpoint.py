@@ -8,8 +8,9 @@ database → follower lookup → matcher over ``--items`` catalog items (the sam
 synthetic items) → encrypted reply, with the answer stored and the question logged.
 Bare: an aiohttp handler that only parses the (same) posted XML and echoes a fixed reply.
 
-Each server runs in its own process (one event loop, as ``cunwu serve`` does); the client runs in
-this process with ``--concurrency`` concurrent connections, sending distinct MsgIds. Prints
+Each server runs in its own process (one event loop, as ``cunwu serve`` does: uvloop, unless
+``--loop asyncio``; both servers on the same kind of loop); the client runs in this process
+(asyncio) with ``--concurrency`` concurrent connections, sending distinct MsgIds. Prints
 requests/s, p50 and p99 latency, and the throughput ratio to the bare handler, for:
 
 - ``full, <mix>, cache N``: the question mix ``--mix`` with the answer cache on. ``zipf`` (the
@@ -79,7 +80,17 @@ def synthetic_docs(base: list[Any], n: int) -> list[Any]:
     return out
 
 
-def serve_full(db_url: str, port: int, items: int, matcher_kind: str, cache: int) -> None:
+def new_loop(kind: str) -> Any:
+    """The event loop a server runs on: ``serve`` (the one ``cunwu serve`` picks: uvloop where it is
+    installed) or ``asyncio`` (the standard one)."""
+    if kind == "asyncio":
+        return asyncio.new_event_loop()
+    from bot.app import new_event_loop
+
+    return new_event_loop()
+
+
+def serve_full(db_url: str, port: int, items: int, matcher_kind: str, cache: int, loop: str) -> None:
     from aiohttp import web
 
     from bot.app import create_app
@@ -107,7 +118,7 @@ def serve_full(db_url: str, port: int, items: int, matcher_kind: str, cache: int
         public_url="http://bench.test",
     )
     app = create_app(settings, matcher_factory=factory, refresh_interval=3600, answer_cache_size=cache)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_loop(loop))
 
 
 class StubMatcher:
@@ -119,7 +130,7 @@ class StubMatcher:
         return AskResult(True, f"答：{question}", (), 0.0, question)
 
 
-def serve_bare(port: int) -> None:
+def serve_bare(port: int, loop: str) -> None:
     from aiohttp import web
 
     from wechat.messages import parse_xml, render_text_reply
@@ -133,7 +144,7 @@ def serve_bare(port: int) -> None:
     app = web.Application()
     app.router.add_post("/wechat", handler)
     app.router.add_get("/healthz", lambda request: _ok())
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=new_loop(loop))
 
 
 async def _ok() -> Any:
@@ -336,16 +347,22 @@ def main() -> None:
         "--no-distinct", action="store_true", help="skip the all-distinct, no-cache run of the full server"
     )
     parser.add_argument("--no-warm", action="store_true", help="skip the fully-warm run of the full server")
+    parser.add_argument(
+        "--loop",
+        choices=["serve", "asyncio"],
+        default="serve",
+        help="event loop of both servers: the one cunwu serve runs on (uvloop), or asyncio's (the client: asyncio)",
+    )
     parser.add_argument("--serve", choices=["full", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.serve == "full":
-        serve_full(args.url, args.port, args.items, args.matcher, args.cache)
+        serve_full(args.url, args.port, args.items, args.matcher, args.cache, args.loop)
         return
     if args.serve == "bare":
-        serve_bare(args.port)
+        serve_bare(args.port, args.loop)
         return
 
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -365,6 +382,7 @@ def main() -> None:
                 port = free_port()
                 cmd = [sys.executable, __file__, "--serve", serve, "--port", str(port), "--url", url]
                 cmd += ["--items", str(args.items), "--matcher", args.matcher, "--cache", str(cache)]
+                cmd += ["--loop", args.loop]
                 proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 procs.append((proc, port))
                 started = time.monotonic()
@@ -422,7 +440,8 @@ def main() -> None:
     print(
         f"POST /wechat, safe mode (AES), {args.concurrency} concurrent clients, {args.duration:.0f} s each "
         f"(in {args.rounds} turns), "
-        f"{cores} cores, database {args.db}, matcher {args.matcher} over {args.items} items; cached run: {mix}"
+        f"{cores} cores, database {args.db}, matcher {args.matcher} over {args.items} items, "
+        f"server event loop {type(new_loop(args.loop)).__module__.split('.')[0]}; cached run: {mix}"
     )
     figs = [f for f in results if f is not None]
     bare = figs[0]

@@ -58,7 +58,7 @@ class ApiHandlers:
             return _json({"error": "村编码无效"}, status=400)
         started = time.perf_counter()
         try:
-            result = await asyncio.to_thread(self.matcher.ask, question, village)
+            result = await self.matcher.ask_async(question, village)
         except MatcherNotReady:
             return _json({"error": "问答资料正在加载，请稍后再试"}, status=503)
         latency = (time.perf_counter() - started) * 1000

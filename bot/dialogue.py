@@ -10,7 +10,6 @@ I/O (a cached question, help, an empty text …), computed on the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import re
@@ -322,12 +321,10 @@ class Dialogue:
             village = await self.db.call(self._village_of, openid)
         assert village is None or isinstance(village, str)
         started = time.perf_counter()
-        result = self.matcher.cached(question, village)  # a repeated question: no thread hop
-        if result is None:
-            try:
-                result = await asyncio.to_thread(self.matcher.ask, question, village)
-            except MatcherNotReady:
-                return Answer(replies.busy())
+        try:
+            result = await self.matcher.ask_async(question, village)
+        except MatcherNotReady:
+            return Answer(replies.busy())
         return self._answered(openid, question, village, result, started)
 
     def _answered(self, openid: str, question: str, village: str | None, result: Any, started: float) -> Answer:

@@ -4,16 +4,24 @@ The matcher (``content.matcher``) keeps an in-memory index built from the databa
 holds one in a :class:`MatcherHolder`, builds it in a worker thread at start-up and checks
 cheaply, every few seconds, whether the content changed (``refresh_if_changed``); asking runs in
 a worker thread too, so a slow question never stalls the event loop (nor the reply budget).
+
+:meth:`MatcherHolder.ask_async` is what the service calls: a cached answer comes back on the
+event loop; otherwise the question goes to the matcher's own thread (one: matching is CPU-bound
+Python, so more threads would only take the GIL from each other and from the event loop), and
+the same question asked again while it is being matched (a notice went out, many villagers ask
+at once) waits for that answer instead of matching it again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -109,6 +117,9 @@ class MatcherHolder:
         self.builds = 0
         self.last_error: str = ""
         self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._in_flight: dict[tuple[str, str | None, int], asyncio.Future[AskResultLike]] = {}
+        self.shared_asks = 0
 
     @property
     def ready(self) -> bool:
@@ -172,6 +183,33 @@ class MatcherHolder:
             if nkey is not None:
                 _put(normalized, nkey, result, self.cache_size)
         return result
+
+    async def ask_async(self, question: str, village: str | None = None, top: int = 3) -> AskResultLike:
+        """:meth:`ask` for the event loop: cached answers at once, the rest in the matcher's thread,
+        concurrent asks of the same question sharing one computation."""
+        hit = self.cached(question, village, top)
+        if hit is not None:
+            return hit
+        if self.current is None:
+            raise MatcherNotReady()
+        key = (question.strip(), village, top)
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            self.shared_asks += 1
+            return await asyncio.shield(pending)
+        loop = asyncio.get_running_loop()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cunwu-matcher")
+        future = asyncio.ensure_future(loop.run_in_executor(self._executor, self.ask, question, village, top))
+        self._in_flight[key] = future
+        future.add_done_callback(lambda _: self._in_flight.pop(key, None))
+        return await asyncio.shield(future)
+
+    def close(self) -> None:
+        """Stop the matcher's thread (questions being matched finish first)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
 
 def _put(cache: OrderedDict[Any, AskResultLike], key: Any, value: AskResultLike, size: int) -> None:

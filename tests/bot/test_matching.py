@@ -72,6 +72,52 @@ def test_cached_is_read_without_matching(holder_factory: Any) -> None:
     assert len(stub.calls) == 1 and holder.cache_hits == 3
 
 
+async def test_concurrent_asks_of_one_question_are_matched_once(holder_factory: Any) -> None:
+    stub = StubMatcher(delay=0.2)
+    holder = holder_factory(stub)
+    try:
+        results = await asyncio.gather(*(holder.ask_async("低保怎么申请", "V1") for _ in range(5)))
+        assert len(stub.calls) == 1 and holder.shared_asks == 4
+        assert all(r is results[0] for r in results)
+        other = await asyncio.gather(holder.ask_async("低保怎么申请", "V2"), holder.ask_async("医保怎么交"))
+        assert [r.reply for r in other] == ["答：低保怎么申请", "答：医保怎么交"]
+        assert len(stub.calls) == 3  # another village, another question: matched on their own
+        assert await holder.ask_async("低保怎么申请", "V1") is results[0]  # now from the cache
+        assert len(stub.calls) == 3
+    finally:
+        holder.close()
+
+
+async def test_shared_asks_without_a_cache_still_match_once_each_time(migrated_url: str) -> None:
+    stub = StubMatcher(delay=0.1)
+    engine = make_engine(migrated_url)
+    try:
+        holder = MatcherHolder(stub.factory, make_sessionmaker(engine), cache_size=0)
+        holder.build()
+        await asyncio.gather(holder.ask_async("低保"), holder.ask_async("低保"))
+        assert len(stub.calls) == 1
+        await holder.ask_async("低保")  # no cache: asked again later, matched again
+        assert len(stub.calls) == 2
+        holder.close()
+    finally:
+        engine.dispose()
+
+
+async def test_a_cancelled_asker_does_not_cancel_the_others(holder_factory: Any) -> None:
+    stub = StubMatcher(delay=0.2)
+    holder = holder_factory(stub)
+    try:
+        first = asyncio.ensure_future(holder.ask_async("低保怎么申请"))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(holder.ask_async("低保怎么申请"))
+        await asyncio.sleep(0)
+        first.cancel()
+        result = await second
+        assert result.reply == "答：低保怎么申请" and len(stub.calls) == 1
+    finally:
+        holder.close()
+
+
 def test_stand_in_matcher_answers_are_not_shared_by_normalised_text(holder_factory: Any) -> None:
     stub = StubMatcher()
     holder = holder_factory(stub)

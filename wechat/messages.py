@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -410,6 +411,52 @@ def _simple_token(value: str, name: str) -> str:
     return value
 
 
+class _CbcChain:
+    """AES-256-CBC with WeChat's fixed IV (the key's first 16 bytes), on two long-lived cipher contexts.
+
+    Making a context per message (key schedule, OpenSSL allocations) costs more than encrypting a
+    reply. A CBC context carries its chaining block from one ``update`` to the next, so one context
+    can serve every message once the chain is steered back to the IV first:
+
+    - decrypting, the IV itself is fed as a ciphertext block: its output is discarded, and the next
+      block is decrypted against the IV, exactly as a fresh context would;
+    - encrypting, one block ``D(IV) XOR last`` is fed first (``last``: the context's chaining block,
+      the last ciphertext block it produced); it encrypts to the IV itself, which is discarded.
+
+    Only whole blocks are fed, so no context ever holds a partial block; a lock keeps each message's
+    blocks together (the bot calls this from the event loop, tests and tools from anywhere).
+    """
+
+    _SIZE = 16
+
+    def __init__(self, key: bytes) -> None:
+        self._iv = key[: self._SIZE]
+        self._lock = threading.Lock()
+        cipher = Cipher(algorithms.AES(key), modes.CBC(self._iv))
+        self._encryptor = cipher.encryptor()
+        self._decryptor = cipher.decryptor()
+        # D(IV): the block that encrypts to the IV from a zero chaining block
+        ecb = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
+        self._iv_preimage = int.from_bytes(ecb.update(self._iv) + ecb.finalize(), "big")
+        self._last = self._iv  # the encryptor's chaining block
+
+    def encrypt(self, data: bytes) -> bytes:
+        if len(data) % self._SIZE:
+            raise ValueError("not whole blocks")
+        with self._lock:
+            steer = (self._iv_preimage ^ int.from_bytes(self._last, "big")).to_bytes(self._SIZE, "big")
+            out = self._encryptor.update(steer + data)
+            self._last = out[-self._SIZE :]
+        return out[self._SIZE :]
+
+    def decrypt(self, sealed: bytes) -> bytes:
+        if not sealed or len(sealed) % self._SIZE:
+            raise ValueError("not whole blocks")
+        with self._lock:
+            out = self._decryptor.update(self._iv + sealed)
+        return out[self._SIZE :]
+
+
 class Crypto:
     """WeChat's AES-256-CBC message encryption for one account (``EncodingAESKey`` of 43 chars)."""
 
@@ -428,9 +475,7 @@ class Crypto:
         self.appid = appid
         self._key = key
         self._appid_bytes = appid.encode("utf-8")
-        # AES-256-CBC, IV = the key's first 16 bytes; the (immutable) Cipher is made once, and each
-        # message gets its own encryptor/decryptor context from it (thread-safe)
-        self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
+        self._chain = _CbcChain(key)
 
     def __repr__(self) -> str:
         return f"Crypto(appid={self.appid!r}, token=***, aes_key=***)"
@@ -440,8 +485,7 @@ class Crypto:
         text = plain.encode("utf-8")
         data = b"".join((_random_prefix(), len(text).to_bytes(4, "big"), text, self._appid_bytes))
         pad = _BLOCK - len(data) % _BLOCK
-        encryptor = self._cipher.encryptor()
-        sealed = encryptor.update(data + bytes((pad,)) * pad) + encryptor.finalize()
+        sealed = self._chain.encrypt(data + bytes((pad,)) * pad)
         return base64.b64encode(sealed).decode("ascii")
 
     def decrypt(self, encrypted: str) -> str:
@@ -450,8 +494,7 @@ class Crypto:
             raise InvalidRequest("微信加密消息为空")
         try:
             sealed = base64.b64decode(encrypted, validate=True)
-            decryptor = self._cipher.decryptor()
-            data = decryptor.update(sealed) + decryptor.finalize()  # ValueError unless whole blocks
+            data = self._chain.decrypt(sealed)  # ValueError unless whole blocks
             pad = data[-1]
             if not 1 <= pad <= _BLOCK or len(data) < 16 + 4 + pad:
                 raise ValueError("bad padding")

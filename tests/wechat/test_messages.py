@@ -6,6 +6,7 @@ import base64
 import os
 import socket
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -149,6 +150,33 @@ def test_aes_interop_with_wechatpy_at_every_padding(crypto: Crypto, size: int) -
         assert PrpCrypto(key).decrypt(crypto.encrypt(text), APPID) == text
         assert crypto.decrypt(PrpCrypto(key).encrypt(text, APPID).decode()) == text
     assert PrpCrypto(key).decrypt(crypto.encrypt("x" * 26), APPID) == "x" * 26
+
+
+def test_long_lived_cipher_contexts_stay_in_step_through_bad_input_and_threads(crypto: Crypto) -> None:
+    """The reused CBC contexts (steered back to the IV per message) give what fresh ones give, after
+    undecryptable input of every kind and from several threads at once."""
+    key = base64.b64decode(AES_KEY + "=")
+    prp = PrpCrypto(key)
+    junk = [base64.b64encode(b"\x00" * 48).decode(), base64.b64encode(b"x" * 17).decode(), "@@@", "QUJD"]
+    for n in range(40):
+        text = "村务" * n
+        for bad in junk:
+            with pytest.raises(InvalidRequest):
+                crypto.decrypt(bad)
+        assert prp.decrypt(crypto.encrypt(text), APPID) == text
+        assert crypto.decrypt(prp.encrypt(text, APPID).decode()) == text
+
+    def work(worker: int) -> list[str]:
+        out = []
+        for n in range(200):
+            text = f"{worker}-{n}-" + "公开" * (n % 37)
+            out.append(crypto.decrypt(prp.encrypt(text, APPID).decode()))
+            assert prp.decrypt(crypto.encrypt(text), APPID) == text
+        return out
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(4)))
+    assert results == [[f"{w}-{n}-" + "公开" * (n % 37) for n in range(200)] for w in range(4)]
 
 
 def test_envelopes_interoperate_with_wechatpy_crypto(crypto: Crypto) -> None:

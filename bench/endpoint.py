@@ -1,7 +1,7 @@
 """Throughput and latency of POST /wechat: the full path against a bare aiohttp handler.
 
     .venv/bin/python bench/endpoint.py [--items 10000] [--concurrency 16] [--duration 10]
-                                       [--db sqlite|postgresql://…] [--matcher real|stub] [--no-warm]
+                                       [--db sqlite|postgresql://…] [--matcher real|thread|stub] [--no-warm]
 
 Full path: a signed, AES-encrypted text message → signature → decrypt → parse → dedupe claim in the
 database → follower lookup → matcher over ``--items`` catalog items (the sample township plus
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
 import itertools
 import json
 import os
@@ -90,22 +91,31 @@ def new_loop(kind: str) -> Any:
     return new_event_loop()
 
 
+def bench_matcher(session: Any, items: int) -> Any:
+    """The real matcher over the sample township plus synthetic items, ``items`` in all."""
+    from content.matcher.documents import load_documents, township_phones
+    from content.matcher.service import Matcher
+    from village_lists.documents import village_docs
+
+    docs = load_documents(session)
+    extra = synthetic_docs(docs, max(0, items - len(docs)))
+    return Matcher.build([*docs, *extra], village_docs(session), phones=township_phones(session))
+
+
 def serve_full(db_url: str, port: int, items: int, matcher_kind: str, cache: int, loop: str) -> None:
     from aiohttp import web
 
     from bot.app import create_app
+    from bot.matcher_process import ProcessMatcherFactory
     from core.config import Settings
 
-    def factory(session: Any) -> Any:
-        if matcher_kind == "stub":
-            return StubMatcher()
-        from content.matcher.documents import load_documents, township_phones
-        from content.matcher.service import Matcher
-        from village_lists.documents import village_docs
-
-        docs = load_documents(session)
-        extra = synthetic_docs(docs, max(0, items - len(docs)))
-        return Matcher.build([*docs, *extra], village_docs(session), phones=township_phones(session))
+    factory: Any
+    if matcher_kind == "stub":
+        factory = lambda _session: StubMatcher()  # noqa: E731
+    elif matcher_kind == "thread":  # in the server process, as before the worker process
+        factory = functools.partial(bench_matcher, items=items)
+    else:  # as cunwu serve does: in a worker process
+        factory = ProcessMatcherFactory(db_url, "endpoint:bench_matcher", {"items": items})
 
     settings = Settings(
         database_url=db_url,
@@ -171,7 +181,7 @@ class Figures:
     seconds: float
     latencies: list[float]
     bad: int
-    cpu: float = 0.0  # seconds of CPU the server process used meanwhile (all its threads)
+    cpu: float = 0.0  # seconds of CPU the server used meanwhile (all its threads and its matcher worker)
 
     @property
     def rps(self) -> float:
@@ -259,10 +269,23 @@ async def run_client(
 # --------------------------------------------------------------------------------------- main
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its live child processes (the matcher worker), from /proc."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def free_port() -> int:
@@ -337,7 +360,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5, help="turns each server takes (duration split among them)")
     parser.add_argument("--db", default="sqlite", help="sqlite (a temporary file) or a PostgreSQL admin URL")
-    parser.add_argument("--matcher", choices=["real", "stub"], default="real")
+    parser.add_argument(
+        "--matcher",
+        choices=["real", "thread", "stub"],
+        default="real",
+        help="real: in a worker process, as cunwu serve runs it; thread: in the server process; stub: none",
+    )
     parser.add_argument(
         "--cache", type=int, default=2048, help="answer cache size of the full server (0: every question is matched)"
     )

@@ -30,6 +30,7 @@ from bot.db import SyncDb
 from bot.dedupe import Deduper
 from bot.dialogue import Dialogue
 from bot.endpoint import BackgroundTasks, WeChatEndpoint
+from bot.matcher_process import ProcessMatcherFactory
 from bot.matching import MatcherFactory, MatcherHolder, default_matcher_factory
 from bot.question_log import QuestionLogger
 from bot.registry import EventRegistry
@@ -94,7 +95,11 @@ def create_app(
     sync_engine = make_engine(settings.database_url)
     sessionmaker = make_async_sessionmaker(engine)
     db = SyncDb(sync_engine)
-    holder = MatcherHolder(matcher_factory or default_matcher_factory, db.sessionmaker, cache_size=answer_cache_size)
+    if matcher_factory is None:
+        matcher_factory = (
+            ProcessMatcherFactory(settings.database_url) if settings.matcher_process else default_matcher_factory
+        )
+    holder = MatcherHolder(matcher_factory, db.sessionmaker, cache_size=answer_cache_size)
     question_log = QuestionLogger(db, interval=log_flush_interval)
     deduper = Deduper(db)
     registry = registry if registry is not None else EventRegistry()

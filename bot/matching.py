@@ -83,7 +83,8 @@ def _question_normalizer(matcher: MatcherLike) -> Callable[[str], str] | None:
     that differ only in punctuation, spaces, width or traditional characters share one answer.
     ``None`` for anything else (a stand-in matcher may answer the raw text)."""
     service = sys.modules.get("content.matcher.service")  # not imported: not the real matcher either
-    if service is not None and isinstance(matcher, service.Matcher):
+    real = service is not None and isinstance(matcher, service.Matcher)
+    if real or getattr(matcher, "answers_by_normalized_question", False):  # or it, in a worker process
         from content.matcher.normalize import normalize
 
         return normalize
@@ -132,10 +133,11 @@ class MatcherHolder:
             normalizer = _question_normalizer(matcher)
             # answers of the old content are stale: new caches, swapped in with the matcher
             self._cache, self._normalized, self._normalize = OrderedDict(), OrderedDict(), normalizer
-            self.current, self.revision = matcher, revision
+            old, self.current, self.revision = self.current, matcher, revision
             self.builds += 1
             self.last_error = ""
-            return matcher
+        _close(old)  # a worker process finishes the questions it has, then stops
+        return matcher
 
     def refresh(self) -> bool:
         """Rebuild when the content revision moved (or nothing is built yet); True when rebuilt."""
@@ -206,10 +208,20 @@ class MatcherHolder:
         return await asyncio.shield(future)
 
     def close(self) -> None:
-        """Stop the matcher's thread (questions being matched finish first)."""
+        """Stop the matcher's thread (questions being matched finish first) and its worker process."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        _close(self.current)
+
+
+def _close(matcher: object) -> None:
+    close = getattr(matcher, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            log.warning("closing the old matcher failed", exc_info=True)
 
 
 def _put(cache: OrderedDict[Any, AskResultLike], key: Any, value: AskResultLike, size: int) -> None:

@@ -1,0 +1,104 @@
+"""The matcher in a worker process: same answers as in-process, replaced when it dies, and the bot's default."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.matcher_process import MatcherWorkerError, ProcessMatcher, ProcessMatcherFactory
+from bot.matching import MatcherHolder, default_matcher_factory
+from core.db import make_engine, make_sessionmaker
+from core.schema import upgrade
+from tests.bot.conftest import BotFactory
+from tests.conftest import Cunwu
+
+QUESTIONS = ["低保怎么申请", "耕地地力保护补贴什么时候发", "医保怎么交", "今天天气怎么样", "村里的账目在哪里看"]
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('process') / 'sample.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    Cunwu(url).ok("load-sample")
+    return url
+
+
+@pytest.fixture
+def worker(sample_db: str) -> Iterator[ProcessMatcher]:
+    matcher = ProcessMatcherFactory(sample_db)(None)  # type: ignore[arg-type]
+    yield matcher
+    matcher.close()
+
+
+def test_the_worker_answers_as_the_matcher_in_this_process(sample_db: str, worker: ProcessMatcher) -> None:
+    engine = make_engine(sample_db)
+    try:
+        with make_sessionmaker(engine)() as session:
+            local = default_matcher_factory(session)
+    finally:
+        engine.dispose()
+    for question in QUESTIONS:
+        for village in (None, "QH01"):
+            theirs, ours = worker.ask(question, village), local.ask(question, village=village)
+            assert (theirs.answered, theirs.reply, theirs.results) == (ours.answered, ours.reply, ours.results)
+    assert worker.pid is not None and worker.pid != os.getpid()
+
+
+def test_a_dead_worker_is_replaced_on_the_next_question(worker: ProcessMatcher) -> None:
+    before = worker.ask("低保怎么申请")
+    pid = worker.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    again = worker.ask("低保怎么申请")
+    assert again.results == before.results and worker.restarts == 1 and worker.pid != pid
+    worker.close()
+    assert worker.pid is None
+    with pytest.raises(MatcherWorkerError):
+        worker.ask("低保怎么申请")
+
+
+def test_a_worker_that_cannot_build_says_why(tmp_path: Path) -> None:
+    factory = ProcessMatcherFactory(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables at all
+    with pytest.raises(MatcherWorkerError, match="could not build its index"):
+        factory(None)  # type: ignore[arg-type]
+    with pytest.raises((ValueError, ModuleNotFoundError, AttributeError)):
+        ProcessMatcherFactory("sqlite://", "bot.matching:no_such_factory")
+
+
+def test_the_holder_shares_answers_of_normalised_questions_from_the_worker(sample_db: str) -> None:
+    engine = make_engine(sample_db)
+    holder = MatcherHolder(ProcessMatcherFactory(sample_db), make_sessionmaker(engine))
+    try:
+        holder.build()
+        first = holder.ask("低保怎么申请？")
+        assert holder.ask("低保怎么申请!!") is first  # matched once: same normalised question
+        old = holder.current
+        assert isinstance(old, ProcessMatcher) and old.pid is not None
+        holder.build()  # a rebuild starts a new worker and stops the old one
+        assert isinstance(holder.current, ProcessMatcher) and holder.current.pid != old.pid
+        assert old.pid is None
+    finally:
+        holder.close()
+        engine.dispose()
+
+
+async def test_the_bot_matches_in_a_worker_process_by_default(make_bot: BotFactory, sample_db: str) -> None:
+    app, wx = await make_bot(sample_db)  # no matcher given: the default, CUNWU_MATCHER_PROCESS=true
+    from bot.app import MATCHER
+
+    holder: Any = app[MATCHER]
+    assert isinstance(holder.current, ProcessMatcher)
+    reply = await wx.text("oProcessTest0001", "低保怎么申请")
+    assert reply.content is not None and "低保" in reply.content
+    api = await wx.client.get("/api/ask", params={"q": "耕地地力保护补贴什么时候发"})
+    body = await api.json()
+    assert api.status == 200 and body["results"]

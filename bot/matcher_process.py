@@ -31,6 +31,7 @@ import multiprocessing
 import signal
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -78,9 +79,50 @@ def _worker_main(conn: Connection, database_url: str, factory: str, kwargs: Mapp
         if request is None:
             return
         try:
-            conn.send(("ok", matcher.ask(*request)))
+            conn.send(("ok", Answer.of(matcher.ask(*request))))
         except Exception as exc:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result of an answer from the worker (as :class:`content.matcher.service.ResultRef`)."""
+
+    kind: str
+    id: str
+    title: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "title": self.title, "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The worker's answer, as :class:`content.matcher.service.AskResult` (same fields, same JSON).
+
+    Its own light class, so that reading it in the server imports none of the matcher's modules
+    (numpy, bm25s, jieba …): the server keeps only its cache.
+    """
+
+    answered: bool
+    reply: str
+    results: tuple[Hit, ...]
+    ms: float
+    normalized: str
+
+    @classmethod
+    def of(cls, result: Any) -> Answer:
+        hits = tuple(Hit(r.kind, r.id, r.title, r.score) for r in result.results)
+        return cls(bool(result.answered), str(result.reply), hits, float(result.ms), str(result.normalized))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answered": self.answered,
+            "reply": self.reply,
+            "results": [r.to_dict() for r in self.results],
+            "ms": round(self.ms, 3),
+        }
 
 
 class MatcherWorkerError(RuntimeError):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
+from pypinyin.seg.simpleseg import seg as pinyin_words
 
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _LETTERS = re.compile(r"[a-z]+")
@@ -20,10 +22,26 @@ _LETTER_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
 _MAX_WINDOW = 4
 
 
-def syllables(word: str) -> list[str]:
-    return lazy_pinyin(word, style=Style.NORMAL, errors="ignore")
+def syllables(text: str) -> list[str]:
+    """``lazy_pinyin(text, style=Style.NORMAL, errors="ignore")``, from the memoised pinyin of its words.
+
+    pypinyin cuts a text into dictionary phrases, single characters and runs without pinyin
+    (``pinyin_words``), and converts each on its own; a phrase or character of that cut is cut
+    into itself again, so converting it alone gives its part of the text's pinyin.
+    """
+    out: list[str] = []
+    for word in pinyin_words(text):
+        out.extend(_word_syllables(word))
+    return out
 
 
+@lru_cache(maxsize=65_536)
+def _word_syllables(word: str) -> tuple[str, ...]:
+    """The toneless pinyin of one word of pypinyin's cut (phrases and characters recur across questions)."""
+    return tuple(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
+
+
+@lru_cache(maxsize=4_096)
 def fuzzy_syllable(s: str) -> str:
     for a, b in (("zh", "z"), ("ch", "c"), ("sh", "s")):
         if s.startswith(a):

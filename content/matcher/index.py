@@ -337,6 +337,11 @@ class Index:
         pid = int(self._title_part[i])
         return self.parts[pid] if pid >= 0 else ""
 
+    def title_texts(self, docs: np.ndarray) -> list[str]:
+        """``title_text`` of each of ``docs``."""
+        parts = self.parts
+        return [parts[p] if p >= 0 else "" for p in self._title_part[docs].tolist()]
+
     def has_grams(self, docs: np.ndarray, grams: Sequence[str]) -> np.ndarray:
         """Whether each of ``docs`` (int32) has each of ``grams`` among its ``doc_bigrams``: bool (docs × grams).
 
@@ -401,4 +406,4 @@ class Index:
             return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(i), float(scores[i])) for i in top]
+        return list(zip(top.tolist(), scores[top].tolist(), strict=True))

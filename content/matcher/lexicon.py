@@ -82,10 +82,13 @@ class Lexicon:
             for m in self.pattern.finditer(text)
         ]
 
-    def rewrite(self, text: str) -> list[str]:
-        """The canonical terms a normalised question brings in (in order, without duplicates)."""
+    def rewrite(self, text: str, matches: list[Match] | None = None) -> list[str]:
+        """The canonical terms a normalised question brings in (in order, without duplicates).
+
+        ``matches`` is ``find(text)`` when the caller has it already.
+        """
         out: list[str] = []
-        for match in self.find(text):
+        for match in self.find(text) if matches is None else matches:
             for c in match.canonical:
                 if c not in out and c not in text:
                     out.append(c)

@@ -41,6 +41,32 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _t2s_keys() -> tuple[frozenset[str], tuple[str, ...]] | None:
+    """What a text must hold for t2s to change it: one of these characters or one of these phrases.
+
+    Every key of the t2s dictionaries is one of the characters, or a phrase that has one of them or
+    is listed; a text with none of them holds no key, and ``convert`` returns it unchanged. None
+    when the converter's dictionaries cannot be read (then every text is converted).
+    """
+    try:
+        keys = [key for group in _t2s()._dict_chain_data for _, _, table in group for key in table]
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if not all(isinstance(key, str) and key for key in keys):
+        return None
+    chars = frozenset(key for key in keys if len(key) == 1)
+    return chars, tuple(key for key in keys if len(key) > 1 and chars.isdisjoint(key))
+
+
+def _simplified(text: str) -> str:
+    """``_t2s().convert(text)``, at once for a text without traditional characters (most questions)."""
+    keys = _t2s_keys()
+    if keys is not None and keys[0].isdisjoint(text) and not any(p in text for p in keys[1]):
+        return text
+    return _t2s().convert(text)
+
+
 def _is_noise(ch: str) -> bool:
     """Punctuation, symbols (emoji included), marks and control characters."""
     if ch.isspace():
@@ -72,7 +98,7 @@ def _numeral(match: re.Match[str]) -> str:
 def _once(text: str, *, simplify: bool) -> str:
     text = unicodedata.normalize("NFKC", text)
     if simplify:
-        text = _t2s().convert(text)
+        text = _simplified(text)
     text = text.lower()
     out = []
     for ch in text:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import jieba
@@ -119,7 +120,15 @@ class Intents:
         return cls.parse(path.read_text(encoding="utf-8"))
 
     def classify(self, text: str) -> tuple[Intent, ...]:
-        return tuple(i for i in self.intents if any(c in text for c in i.cues))
+        """The intents one of whose cues the text has, in table order."""
+        return tuple(
+            i for i, pattern in zip(self.intents, self._cue_patterns, strict=True) if pattern and pattern.search(text)
+        )
+
+    @cached_property
+    def _cue_patterns(self) -> tuple[re.Pattern[str] | None, ...]:
+        """One search per intent: a text has one of its cues exactly when the alternation of them matches."""
+        return tuple(re.compile("|".join(map(re.escape, i.cues))) if i.cues else None for i in self.intents)
 
 
 @lru_cache(maxsize=1)
@@ -204,16 +213,29 @@ class Analyzer:
         with _jieba_lock:
             return list(self.tokenizer.lcut(text, HMM=False))
 
+    def _cutter(self) -> Callable[[str], list[str]]:
+        """``_cut``, remembering its cuts: one question's text is often cut twice (repair, then units)."""
+        cuts: dict[str, list[str]] = {}
+
+        def cut(text: str) -> list[str]:
+            got = cuts.get(text)
+            if got is None:
+                got = cuts[text] = self._cut(text)
+            return got
+
+        return cut
+
     def analyze(self, raw: str) -> Query:
         normalized = normalize(raw)
         spelled = self.pinyin.spell_out(normalized)
-        text, repaired = self.pinyin.apply(spelled, self.known_word, self._cut)
+        cut = self._cutter()
+        text, repaired = self.pinyin.apply(spelled, self.known_word, cut)
         matches = self.lexicon.find(text)
         added: list[str] = list(repaired)
-        for w in self.lexicon.rewrite(text):
+        for w in self.lexicon.rewrite(text, matches):
             if w not in added:
                 added.append(w)
-        units = self._units(text, matches)
+        units = self._units(text, matches, cut)
         qbig = set(bigrams(text)) | bigrams(spelled)
         tokens = list(char_tokens(text))
         for w in added:
@@ -233,9 +255,9 @@ class Analyzer:
             concepts=tuple((m.term, m.canonical) for m in matches),
         )
 
-    def _units(self, text: str, matches: list[Match]) -> list[Unit]:
-        with _jieba_lock:
-            words = [w for seg in text.split(" ") for w in self.tokenizer.lcut(seg, HMM=False)]
+    def _units(self, text: str, matches: list[Match], cut: Callable[[str], list[str]] | None = None) -> list[Unit]:
+        cut = cut or self._cut
+        words = [w for seg in text.split(" ") for w in cut(seg)]
         lex = {m.term: m.canonical for m in matches}
         units: list[Unit] = []
         for word in words:

@@ -19,14 +19,15 @@ import re
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, KIND_VILLAGE, Doc
 from content.matcher.index import Index
 from content.matcher.normalize import bigrams
-from content.matcher.query import Query, intents
+from content.matcher.query import Intent, Query, intents
 
 # Words of a title that name its kind, not its matter: they count little in ``key``.
 _GENERIC = (
@@ -56,8 +57,10 @@ _LISTING = ("公示", "名单", "结果", "公告")
 _LIST_INTENTS = frozenset({"roster", "publish", "payment", "progress", "spending", "penalty"})
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(NamedTuple):
+    """A candidate doc with its score and features (a named tuple: every question makes ~80 of them,
+    and a frozen dataclass costs several times more to construct)."""
+
     doc_index: int
     doc: Doc
     score: float
@@ -107,7 +110,9 @@ class Views:
       ids of distinct keys (``doc_key_ptr``/``doc_keys``); each distinct key's bigrams as ids into
       ``name_ids`` (``key_big_ptr``/``key_big``), with its IDF mass (``key_mass``);
     - questions: the Q&A questions' bigram sets with their IDF mass, for the docs that have some;
-    - fits: the intents each doc's kind fits (shared frozensets); listing: a published list or result.
+    - fits: the intents each doc's kind fits (shared frozensets), also as a row of booleans over
+      ``intents().intents`` (``fit_id``/``fit_rows``); listing: a published list or result;
+    - kind, abolished and the rank of the id, for the per-question scoring in numpy.
     A doc's own bigrams are not kept: ``Index.has_grams`` reads them from the BM25 matrix.
     """
 
@@ -118,8 +123,16 @@ class Views:
     key_mass: np.ndarray  # float64 IDF mass of each distinct key's bigrams
     name_ids: dict[str, int]
     questions: dict[int, tuple[tuple[frozenset[str], float], ...]]
+    has_questions: np.ndarray  # bool: the doc has Q&A questions (is a key of ``questions``)
     fits: list[frozenset[str]]
     listing: np.ndarray  # bool
+    fit_id: np.ndarray  # int32: each doc's row of ``fit_rows``
+    fit_rows: np.ndarray  # bool (distinct fit sets × intents): a fit set has ``intents().intents[b]``
+    fit_cols: dict[str, int]  # an intent's name → its column of ``fit_rows``
+    kind_ids: dict[str, int]  # each doc kind → its code
+    kind_code: np.ndarray  # int32 code of each doc's kind
+    abolished: np.ndarray  # bool
+    id_rank: np.ndarray  # int32: the rank of each doc's id among the distinct ids (sorts as the ids)
 
 
 def prepare(index: Index) -> Views:
@@ -163,6 +176,14 @@ def prepare(index: Index) -> Views:
             questions[i] = tuple((qb, _weighted(index, qb)) for qb in qs)
         fits.append(fitter.fits(doc))
         listing[i] = doc.kind != KIND_INTERPRETATION and any(w in doc.title for w in _LISTING)
+    fit_id, fit_rows, fit_cols = _fit_table(fits)
+    kind_ids: dict[str, int] = {}
+    kind_code = np.fromiter(
+        (kind_ids.setdefault(d.kind, len(kind_ids)) for d in index.docs), dtype=np.int32, count=index.size
+    )
+    id_rank_of = {doc_id: r for r, doc_id in enumerate(sorted({d.id for d in index.docs}))}
+    has_questions = np.zeros(index.size, dtype=bool)
+    has_questions[list(questions)] = True
     views = Views(
         doc_key_ptr=np.frombuffer(doc_key_ptr, dtype=np.int64),
         doc_keys=np.frombuffer(doc_keys, dtype=np.int32),
@@ -171,17 +192,41 @@ def prepare(index: Index) -> Views:
         key_mass=np.frombuffer(key_mass, dtype=np.float64),
         name_ids=name_ids,
         questions=questions,
+        has_questions=has_questions,
         fits=fits,
         listing=listing,
+        fit_id=fit_id,
+        fit_rows=fit_rows,
+        fit_cols=fit_cols,
+        kind_ids=kind_ids,
+        kind_code=kind_code,
+        abolished=np.fromiter((d.abolished for d in index.docs), dtype=bool, count=index.size),
+        id_rank=np.fromiter((id_rank_of[d.id] for d in index.docs), dtype=np.int32, count=index.size),
     )
     index.views = views
     return views
+
+
+def _fit_table(fits: list[frozenset[str]]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Each doc's row id, the rows (which of ``intents().intents`` each distinct fit set has) and the columns."""
+    names = [i.name for i in intents().intents]
+    cols: dict[str, int] = {}
+    for col, name in enumerate(names):
+        cols.setdefault(name, col)
+    row_of: dict[frozenset[str], int] = {}
+    fit_id = np.fromiter((row_of.setdefault(f, len(row_of)) for f in fits), dtype=np.int32, count=len(fits))
+    rows = np.zeros((len(row_of), len(names)), dtype=bool)
+    for f, r in row_of.items():
+        rows[r] = [name in f for name in names]
+    return fit_id, rows, cols
 
 
 def _ranges(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The positions ``ptr[r]:ptr[r + 1]`` of each of ``rows``, concatenated, and which row each is of."""
     starts = ptr[rows]
     lens = ptr[rows + 1] - starts
+    if (lens == 1).all():  # one position per row (most docs have one name key, their title)
+        return starts, np.arange(len(rows), dtype=np.int64)
     total = int(lens.sum())
     owner = np.repeat(np.arange(len(rows), dtype=np.int64), lens)
     offsets = np.zeros(len(rows), dtype=np.int64)
@@ -315,7 +360,8 @@ def score_candidates(
     if not cands:
         return []
     views = prepare(index)
-    top_bm25 = max(s for _, s in cands) or 1.0
+    ids, bm25_scores = zip(*cands, strict=True)
+    top_bm25 = max(bm25_scores) or 1.0
     units = query.units
     uw = [u.weight * (1.0 if u.known else w.oov) for u in units]
     total_units = sum(uw) or 1.0
@@ -328,125 +374,181 @@ def score_candidates(
     q_intents = query.intents
     intent_mass = sum(i.weight for i in q_intents if i.item_cues)
     internal = query.internal_words
-    # Every bigram a feature looks up (the question's, its words' alternatives', the internal words'),
-    # and for each candidate whether its text has it (``present``) and whether its name has it.
+    # Every bigram a feature looks up: first those of the words' alternatives and of the internal
+    # words (for each candidate, whether its text has it, ``present``, and whether its name has it),
+    # then the question's other bigrams (only for ``key``, from the names).
     unit_alts = [tuple(alt for alt in u.alts if alt) for u in units]
     internal_grams = [frozenset(bigrams(word)) for word in internal]
     cols: dict[str, int] = {}
-    for g in qbig:
-        cols.setdefault(g, len(cols))
     for grams_ in (*(alt for alts in unit_alts for alt in alts), *internal_grams):
         for g in grams_:
             cols.setdefault(g, len(cols))
+    n_cover = len(cols)
+    for g in qbig:
+        cols.setdefault(g, len(cols))
     grams = list(cols)
-    docs = np.fromiter((i for i, _ in cands), dtype=np.int32, count=len(cands))
-    present = index.has_grams(docs, grams)
+    docs = np.array(ids, dtype=np.int32)
+    present = index.has_grams(docs, grams[:n_cover])
     named, key_arr = _name_features(views, docs, grams, q_idf)
     n_cands = len(cands)
-    ucov_arr = np.zeros((n_cands, len(units)))
-    cover_arr = np.zeros(n_cands)
-    cover_key_arr = np.zeros(n_cands)
-    for j, (alts, wt) in enumerate(zip(unit_alts, uw, strict=True)):
-        best = ucov_arr[:, j]
-        bestk = np.zeros(n_cands)
-        for alt in alts:
-            at = [cols[g] for g in alt]
-            np.maximum(best, present[:, at].sum(axis=1) / len(alt), out=best)
-            np.maximum(bestk, named[:, at].sum(axis=1) / len(alt), out=bestk)
-        cover_arr += wt * best
-        cover_key_arr += wt * bestk
-    cover_arr /= total_units
-    cover_key_arr /= total_units
+    ucov_arr, ucov_key = _unit_coverage(present, named[:, :n_cover], unit_alts, cols)
+    uw_arr = np.asarray(uw, dtype=np.float64)
+    mass_arr = _row_sums(ucov_arr * uw_arr)  # IDF mass of the question's content words the doc covers
+    cover_arr = mass_arr / total_units
+    cover_key_arr = _row_sums(ucov_key * uw_arr) / total_units
     offtopic_arr = np.zeros(n_cands, dtype=bool)
     if internal:
         # asks about internal work this doc says nothing about
         for ig in internal_grams:
             offtopic_arr |= ~present[:, [cols[g] for g in ig]].all(axis=1)
-    covers = cover_arr.tolist()
-    cover_keys = cover_key_arr.tolist()
-    keys = key_arr.tolist()
-    ucovs = ucov_arr.tolist()
-    offtopics = offtopic_arr.tolist()
-    listings = views.listing[docs].tolist()
-    all_docs = index.docs
-    fits = views.fits
-    questions = views.questions
-    first: list[tuple[float, int, Doc, list[float], float, float, float, int, float, bool]] = []
-    for c, (i, bm) in enumerate(cands):
-        doc = all_docs[i]
-        cover = covers[c]
-        key = keys[c]
-        qa, qa_best = 0.0, -1
-        for n, (qb, qmass) in enumerate(questions.get(i, ())):
-            if qb.isdisjoint(qbig):
-                continue
-            denom = qmass + q_mass
-            sim = 2 * sum(q_idf[g] for g in qb & qbig) / denom if denom > 0 else 0.0
-            if sim > qa:
-                qa, qa_best = sim, n
-        fit = 0.5
-        intent_term = 0.0
-        if intent_mass > 0:
-            doc_fits = fits[i]
-            got = 0.0
-            for intent in q_intents:
-                if not intent.item_cues:
-                    continue
-                if intent.name in doc_fits:
-                    got += intent.weight
-                    intent_term += intent.weight * 0.5
-                    if intent.prefer == doc.kind or (intent.prefer == KIND_CATALOG and doc.kind == KIND_VILLAGE):
-                        intent_term += w.prefer * intent.weight
-                else:
-                    intent_term -= intent.weight * 0.5
-            fit = got / intent_mass
-        if listings[c] and not (query.disclosure or any(i.name in _LIST_INTENTS for i in q_intents)):
-            intent_term -= w.listing
-        fz = fuzz.partial_ratio(index.title_text(i), expanded) / 100.0
-        score = (
-            w.cover * cover
-            + w.cover_key * cover_keys[c]
-            + w.key * key
-            + w.qa * qa
-            + w.fuzzy * fz
-            + w.bm25 * (bm / top_bm25)
-            + w.intent * intent_term
-        )
-        if doc.kind == KIND_INTERPRETATION:
-            score += w.interp_qa_bonus * qa * (0.3 if query.disclosure else 1.0)
-            if query.disclosure:
-                score -= w.disclosure_bonus
-        elif query.disclosure:
-            score += w.disclosure_bonus * (1.0 if doc.kind == KIND_VILLAGE else 0.5)
-        if doc.kind == KIND_VILLAGE and (query.village or query.disclosure):
-            score += w.village_bonus * (1.5 if query.village else 1.0)
-        if doc.abolished:
-            score -= w.abolished_penalty
-        first.append((score, i, doc, ucovs[c], cover, key, qa, qa_best, fit, offtopics[c]))
+    # First pass, over all candidates at once: the same operands in the same order as adding up
+    # each candidate's features one by one, so every score is the same float.
+    bm = np.array(bm25_scores, dtype=np.float64)
+    kinds = views.kind_code[docs]
+    is_interp = kinds == views.kind_ids.get(KIND_INTERPRETATION, -1)
+    is_village = kinds == views.kind_ids.get(KIND_VILLAGE, -1)
+    qa_arr, qa_best_arr = _qa_features(views, docs, qbig, q_idf, q_mass)
+    fit_arr, intent_arr = _intent_features(views, docs, kinds, q_intents, intent_mass, w)
+    if not (query.disclosure or any(i.name in _LIST_INTENTS for i in q_intents)):
+        # a published list or result, for a question that asks for none
+        intent_arr = np.where(views.listing[docs], intent_arr - w.listing, intent_arr)
+    # partial_ratio of each title against the question (symmetric: one call with the question cached)
+    fz = process.cdist([expanded], index.title_texts(docs), scorer=fuzz.partial_ratio, dtype=np.float64)[0]
+    score = (
+        w.cover * cover_arr
+        + w.cover_key * cover_key_arr
+        + w.key * key_arr
+        + w.qa * qa_arr
+        + w.fuzzy * (fz / 100.0)
+        + w.bm25 * (bm / top_bm25)
+        + w.intent * intent_arr
+    )
+    score = np.where(is_interp, score + w.interp_qa_bonus * qa_arr * (0.3 if query.disclosure else 1.0), score)
+    if query.disclosure:
+        others = score + w.disclosure_bonus * np.where(is_village, 1.0, 0.5)
+        score = np.where(is_interp, score - w.disclosure_bonus, others)
+    if query.village or query.disclosure:
+        score = np.where(is_village, score + w.village_bonus * (1.5 if query.village else 1.0), score)
+    score = np.where(views.abolished[docs], score - w.abolished_penalty, score)
     # Second pass: the words that tell the leading candidates apart (IDF within the candidate pool).
-    first.sort(key=lambda t: -t[0])
-    pool = first[: max(2, w.disc_pool)]
+    order = np.argsort(-score, kind="stable")  # by first-pass score, ties in BM25 order
+    pool = order[: max(2, w.disc_pool)]
     n_pool = len(pool)
-    dw: list[float] = []
-    for j, wt in enumerate(uw):
-        df = sum(1 for t in pool if t[3][j] >= 0.5)
-        dw.append(wt * math.log((n_pool + 1.0) / (df + 0.5)) if df else 0.0)
+    dfs = (ucov_arr[pool] >= 0.5).sum(axis=0).tolist()
+    dw = [wt * math.log((n_pool + 1.0) / (df + 0.5)) if df else 0.0 for wt, df in zip(uw, dfs, strict=True)]
     dmass = sum(dw)
+    disc_arr = _row_sums(ucov_arr * np.asarray(dw, dtype=np.float64)) / dmass if dmass > 0 else np.zeros(n_cands)
+    known = [j for j, u in enumerate(units) if u.known]
+    missing_arr = _row_sums((1.0 - ucov_arr[:, known]) * uw_arr[known])
+    score = score + w.disc * disc_arr
+    # (an off-topic intent is judged after retrieval, by ``overrules_offtopic``)
     head_w = [u.weight if len(u.word) >= 2 else 0.0 for u in units]
     head_j = max(range(len(units)), key=head_w.__getitem__) if any(head_w) else -1
     short = sum(1 for x in head_w if x > 0) <= SHORT_WORDS
-    out: list[Scored] = []
-    for score, i, doc, ucov, cover, key, qa, qa_best, fit, offtopic in first:
-        disc = sum(d * c for d, c in zip(dw, ucov, strict=True)) / dmass if dmass > 0 else 0.0
-        score += w.disc * disc
-        # (an off-topic intent is judged after retrieval, by ``overrules_offtopic``)
-        mass = sum(wt * c for wt, c in zip(uw, ucov, strict=True))
-        missing = sum(wt * (1.0 - c) for wt, c, u in zip(uw, ucov, units, strict=True) if u.known)
-        head = 0.0 if short and head_j >= 0 and not units[head_j].known else 1.0
-        out.append(
-            Scored(i, doc, score, cover, key, qa, qa_best, disc, fit, known_share, offtopic, mass, missing, head)
-        )
-    out.sort(key=lambda s: (-s.score, s.doc.kind != KIND_CATALOG, s.doc.id))
+    head = 0.0 if short and head_j >= 0 and not units[head_j].known else 1.0
+    # Final order: by score, catalog items first, then by id; ties keep the first-pass order.
+    not_catalog = kinds != views.kind_ids.get(KIND_CATALOG, -1)
+    final = order[np.lexsort((views.id_rank[docs[order]], not_catalog[order], -score[order]))]
+    at = docs[final].tolist()
+    all_docs = index.docs
+    features = (score, cover_arr, key_arr, qa_arr, qa_best_arr, disc_arr, fit_arr)
+    rows = zip(
+        at,
+        [all_docs[i] for i in at],
+        *(col[final].tolist() for col in features),
+        [known_share] * n_cands,
+        *(col[final].tolist() for col in (offtopic_arr, mass_arr, missing_arr)),
+        [head] * n_cands,
+        strict=True,
+    )
+    return list(map(Scored._make, rows))  # fields in ``Scored`` order
+
+
+def _qa_features(
+    views: Views, docs: np.ndarray, qbig: frozenset[str], q_idf: dict[str, float], q_mass: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's ``qa`` (weighted Dice of bigrams with its closest Q&A question) and that question's index.
+
+    Candidates without Q&A questions (all but the interpretations) get 0.0 and -1.
+    """
+    qa = np.zeros(len(docs))
+    best = np.full(len(docs), -1, dtype=np.int64)
+    with_questions = np.flatnonzero(views.has_questions[docs])
+    for c, i in zip(with_questions.tolist(), docs[with_questions].tolist(), strict=True):
+        top, top_n = 0.0, -1
+        for n, (qb, qmass) in enumerate(views.questions[i]):
+            if qb.isdisjoint(qbig):
+                continue
+            denom = qmass + q_mass
+            sim = 2 * sum(map(q_idf.__getitem__, qb & qbig)) / denom if denom > 0 else 0.0
+            if sim > top:
+                top, top_n = sim, n
+        qa[c], best[c] = top, top_n
+    return qa, best
+
+
+def _intent_features(
+    views: Views, docs: np.ndarray, kinds: np.ndarray, q_intents: tuple[Intent, ...], intent_mass: float, w: Weights
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's ``fit`` (0.5 for a question without intents) and intent term.
+
+    For each of the question's intents with item cues, in order: an item that fits it gains half its
+    weight (and ``w.prefer`` of it more when of the preferred kind, a village row counting as a catalog
+    item), one that does not loses half its weight.
+    """
+    n = len(docs)
+    term = np.zeros(n)
+    if not intent_mass > 0:
+        return np.full(n, 0.5), term
+    got = np.zeros(n)
+    fit_rows = views.fit_rows[views.fit_id[docs]]
+    village = kinds == views.kind_ids.get(KIND_VILLAGE, -1)
+    for intent in q_intents:
+        if not intent.item_cues:
+            continue
+        col = views.fit_cols.get(intent.name)
+        has = fit_rows[:, col] if col is not None else np.zeros(n, dtype=bool)
+        got = np.where(has, got + intent.weight, got)
+        term = np.where(has, term + intent.weight * 0.5, term - intent.weight * 0.5)
+        preferred = kinds == views.kind_ids.get(intent.prefer, -1)
+        if intent.prefer == KIND_CATALOG:
+            preferred |= village
+        term = np.where(has & preferred, term + w.prefer * intent.weight, term)
+    return got / intent_mass, term
+
+
+def _unit_coverage(
+    present: np.ndarray, named: np.ndarray, unit_alts: list[tuple[frozenset[str], ...]], cols: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's coverage by each candidate's text (``present``) and name (``named``): candidates × units.
+
+    A unit's coverage is the best, over its alternatives, of the share of the alternative's bigrams
+    the doc has (0.0 for a unit without alternatives). The bigram counts are small integers, exact
+    in float64 whatever the order of the matrix product's additions.
+    """
+    n_cands, n_units = present.shape[0], len(unit_alts)
+    alts = [alt for unit in unit_alts for alt in unit]
+    if not alts:
+        return np.zeros((n_cands, n_units)), np.zeros((n_cands, n_units))
+    sizes = [len(alt) for alt in alts]
+    incidence = np.zeros((present.shape[1], len(alts)))  # bigram column × alternative
+    incidence[[cols[g] for alt in alts for g in alt], np.repeat(np.arange(len(alts)), sizes)] = 1.0
+    # the text's and the name's share of every alternative's bigrams, in one product
+    shares = (np.concatenate((present, named)).astype(np.float64) @ incidence) / np.asarray(sizes, dtype=np.float64)
+    # a unit's k-th alternative in layer k, the missing ones 0.0 (a share is never below 0)
+    layers = np.zeros((max(len(unit) for unit in unit_alts), 2 * n_cands, n_units))
+    kth = [k for unit in unit_alts for k in range(len(unit))]
+    owner = [j for j, unit in enumerate(unit_alts) for _ in unit]
+    layers[kth, :, owner] = shares.T
+    best = layers.max(axis=0)
+    return best[:n_cands], best[n_cands:]
+
+
+def _row_sums(terms: np.ndarray) -> np.ndarray:
+    """Each row's sum, adding its columns left to right (as ``sum`` adds a Python list, so the same float)."""
+    out = np.zeros(terms.shape[0])
+    for j in range(terms.shape[1]):
+        out += terms[:, j]
     return out
 
 

@@ -493,3 +493,57 @@ def test_fuzz_decrypt(data: bytes, encrypt: str) -> None:
             crypto.decrypt_message(body, sig, "1", "2")
         except InvalidRequest:
             pass
+
+
+# ------------------------------------------------------------------ the flat-document fast path
+
+_TAGS = st.sampled_from(["ToUserName", "FromUserName", "Content", "MsgId", "Encrypt", "xml", "A", "b_1", "Event"])
+_TEXT = st.lists(
+    st.sampled_from([*"ab 低保\n\t\r]>[<&!-_CDAT\u3000\x85\x00\ufeff;", "]]>", "<![CDATA[", "&amp;", "&x;"]),
+    max_size=12,
+).map("".join)
+_SPACE = st.sampled_from(["", " ", "\n", "\t", "\r\n", "\u3000", "x"])
+
+
+@st.composite
+def _flat_like(draw: st.DrawFn) -> str:
+    """Documents near the flat shape: CDATA or plain fields, odd whitespace, repeated or mismatched tags,
+    markup, entities and characters XML cannot carry inside them."""
+    parts = [draw(_SPACE), draw(st.sampled_from(["<xml>", "<xml >", "<XML>", "<?xml version='1.0'?><xml>"]))]
+    for _ in range(draw(st.integers(0, 5))):
+        tag = draw(_TAGS)
+        close = draw(st.sampled_from([tag, tag, tag, "Other"]))
+        body = draw(_TEXT)
+        if draw(st.booleans()):
+            body = f"<![CDATA[{body}]]>" + draw(st.sampled_from(["", "", "<![CDATA[x]]>", "y"]))
+        parts += [draw(_SPACE), f"<{tag}>{body}</{close}>"]
+    parts += [draw(_SPACE), draw(st.sampled_from(["</xml>", "</xml>", "", "</xml><xml>"])), draw(_SPACE)]
+    return "".join(parts)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_flat_like())
+def test_the_flat_fast_path_reads_what_expat_reads(text: str) -> None:
+    """Whatever the fast path accepts, expat reads to the same dict; what expat refuses, it leaves alone."""
+    from wechat.messages import _parse_expat, _parse_flat
+
+    flat = _parse_flat(text)
+    try:
+        full = _parse_expat(text)
+    except InvalidRequest:
+        assert flat is None
+        return
+    assert flat is None or flat == full
+
+
+def test_the_flat_fast_path_takes_what_wechat_sends(crypto: Crypto) -> None:
+    from wechat.messages import _parse_flat
+
+    xml = build_text_xml(ACCOUNT, OPENID, "低保怎么申请？\n第二行 <b>&amp; ] 完")
+    assert _parse_flat(xml) == parse_xml(xml) and _parse_flat(xml) is not None
+    split = build_text_xml(ACCOUNT, OPENID, "a ]]> b")  # "]]>" spans two CDATA sections: expat reads it
+    assert _parse_flat(split) is None and parse_xml(split)["Content"] == "a ]]> b"
+    _, body = build_signed_post(TOKEN, xml, openid=OPENID, crypto=crypto, to_user=ACCOUNT)
+    assert _parse_flat(body) is not None and crypto.decrypt(parse_xml(body)["Encrypt"]) == xml
+    for text in (build_voice_xml(ACCOUNT, OPENID, "医保"), build_event_xml(ACCOUNT, OPENID, "subscribe")):
+        assert _parse_flat(text) == parse_xml(text) and _parse_flat(text) is not None

@@ -114,8 +114,9 @@ def serve_full(db_url: str, port: int, items: int, matcher_kind: str, cache: int
         factory = lambda _session: StubMatcher()  # noqa: E731
     elif matcher_kind == "thread":  # in the server process, as before the worker process
         factory = functools.partial(bench_matcher, items=items)
-    else:  # as cunwu serve does: in a worker process
-        factory = ProcessMatcherFactory(db_url, "endpoint:bench_matcher", {"items": items})
+    else:  # as cunwu serve does: in worker processes (CUNWU_MATCHER_PROCESSES)
+        workers = Settings().matcher_processes
+        factory = ProcessMatcherFactory(db_url, "endpoint:bench_matcher", {"items": items}, workers=workers)
 
     settings = Settings(
         database_url=db_url,
@@ -364,7 +365,7 @@ def main() -> None:
         "--matcher",
         choices=["real", "thread", "stub"],
         default="real",
-        help="real: in a worker process, as cunwu serve runs it; thread: in the server process; stub: none",
+        help="real: in worker processes, as cunwu serve runs it; thread: in the server process; stub: none",
     )
     parser.add_argument(
         "--cache", type=int, default=2048, help="answer cache size of the full server (0: every question is matched)"

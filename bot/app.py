@@ -96,8 +96,9 @@ def create_app(
     sessionmaker = make_async_sessionmaker(engine)
     db = SyncDb(sync_engine)
     if matcher_factory is None:
+        workers = settings.matcher_processes
         matcher_factory = (
-            ProcessMatcherFactory(settings.database_url) if settings.matcher_process else default_matcher_factory
+            ProcessMatcherFactory(settings.database_url, workers=workers) if workers > 0 else default_matcher_factory
         )
     holder = MatcherHolder(matcher_factory, db.sessionmaker, cache_size=answer_cache_size)
     question_log = QuestionLogger(db, interval=log_flush_interval)

@@ -28,8 +28,8 @@ import contextlib
 import importlib
 import logging
 import multiprocessing
+import queue
 import signal
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -143,6 +143,9 @@ class _Worker:
         )
         self.process.start()
         child.close()
+
+    def wait_ready(self) -> None:
+        """Wait until the worker has built its index (raises, and stops it, when it could not)."""
         try:
             status, detail = self._receive(BUILD_TIMEOUT)
         except BaseException:
@@ -168,7 +171,7 @@ class _Worker:
     def stop(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             self.conn.send(None)
-        self.conn.close()
+            self.conn.close()
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.kill()
@@ -176,57 +179,99 @@ class _Worker:
 
 
 class ProcessMatcher:
-    """A matcher whose index lives in a worker process; :meth:`ask` blocks (call it from a thread)."""
+    """A matcher whose index lives in ``size`` worker processes; :meth:`ask` blocks (call it from up to
+    ``size`` threads at once: each question takes an idle worker, or waits for one)."""
 
     answers_by_normalized_question = True
     """Its answers depend only on the normalised question (it is the real matcher, elsewhere)."""
 
-    def __init__(self, factory: ProcessMatcherFactory) -> None:
+    def __init__(self, factory: ProcessMatcherFactory, size: int = 1) -> None:
         self._factory = factory
-        self._lock = threading.Lock()  # one question at a time on the pipe
-        self._worker: _Worker | None = _Worker(factory)
+        self.size = max(1, size)
+        self._closed = False
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._workers = _start(factory, self.size)  # built side by side
+        for worker in self._workers:
+            self._idle.put(worker)
         self.restarts = 0
 
     def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> Any:
         if township is not None:
             raise ValueError("the bot's matcher is asked by village, not township")
-        with self._lock:
-            if self._worker is None:
-                raise MatcherWorkerError("the matcher worker is closed")
+        if self._closed:
+            raise MatcherWorkerError("the matcher workers are closed")
+        worker = self._idle.get()
+        try:
+            if self._closed:
+                raise MatcherWorkerError("the matcher workers are closed")
             try:
-                return self._worker.ask(question, village, top)
+                return worker.ask(question, village, top)
             except (EOFError, OSError, TimeoutError):
-                log.warning("the matcher worker died or hung; starting a new one", exc_info=True)
-                self._worker.stop()
-                self._worker = None
-                self.restarts += 1
-                self._worker = _Worker(self._factory)
-                return self._worker.ask(question, village, top)
+                if self._closed:
+                    raise MatcherWorkerError("the matcher workers are closed") from None
+                log.warning("a matcher worker died or hung; starting a new one", exc_info=True)
+                worker = self._replace(worker)
+                return worker.ask(question, village, top)
+        finally:
+            self._idle.put(worker)
+
+    def _replace(self, old: _Worker) -> _Worker:
+        old.stop()
+        new = _start(self._factory, 1)[0]
+        self._workers = [new if w is old else w for w in self._workers]
+        self.restarts += 1
+        return new
 
     def close(self) -> None:
-        """Stop the worker once the question it is matching (if any) is answered."""
-        with self._lock:
-            worker, self._worker = self._worker, None
-        if worker is not None:
+        """Stop the workers once the questions they are matching are answered."""
+        if self._closed:
+            return
+        self._closed = True
+        taken = []  # every worker, as its question is answered (a hung one is stopped regardless)
+        for _ in range(self.size):
+            try:
+                taken.append(self._idle.get(timeout=ASK_TIMEOUT))
+            except queue.Empty:
+                break
+        for worker in self._workers:
             worker.stop()
+        for worker in taken:  # back, stopped: a question still waiting for one wakes up and is refused
+            self._idle.put(worker)
 
     @property
-    def pid(self) -> int | None:
-        """The worker's process id (``None`` once closed)."""
-        worker = self._worker
-        return worker.process.pid if worker is not None else None
+    def pids(self) -> list[int]:
+        """The workers' process ids (empty once closed)."""
+        return [] if self._closed else [w.process.pid for w in self._workers if w.process.pid is not None]
+
+
+def _start(factory: ProcessMatcherFactory, count: int) -> list[_Worker]:
+    workers = [_Worker(factory) for _ in range(count)]
+    try:
+        for worker in workers:
+            worker.wait_ready()
+    except BaseException:
+        for worker in workers:
+            worker.stop()
+        raise
+    return workers
 
 
 class ProcessMatcherFactory:
     """Builds :class:`ProcessMatcher` s over ``database_url`` with the factory ``factory`` names."""
 
     def __init__(
-        self, database_url: str, factory: str = DEFAULT_FACTORY, kwargs: Mapping[str, Any] | None = None
+        self,
+        database_url: str,
+        factory: str = DEFAULT_FACTORY,
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        workers: int = 1,
     ) -> None:
         _resolve(factory)  # fail here, at start-up, on a misspelt name
         self.database_url = database_url
         self.factory = factory
         self.kwargs = dict(kwargs or {})
+        self.workers = workers
 
     def __call__(self, _session: Session) -> ProcessMatcher:
-        return ProcessMatcher(self)
+        return ProcessMatcher(self, self.workers)

@@ -6,8 +6,9 @@ cheaply, every few seconds, whether the content changed (``refresh_if_changed``)
 a worker thread too, so a slow question never stalls the event loop (nor the reply budget).
 
 :meth:`MatcherHolder.ask_async` is what the service calls: a cached answer comes back on the
-event loop; otherwise the question goes to the matcher's own thread (one: matching is CPU-bound
-Python, so more threads would only take the GIL from each other and from the event loop), and
+event loop; otherwise the question goes to the matcher's own thread (one for a matcher in this
+process: matching is CPU-bound Python, so more threads would only take the GIL from each other and
+from the event loop; one per worker for :mod:`bot.matcher_process`), and
 the same question asked again while it is being matched (a notice went out, many villagers ask
 at once) waits for that answer instead of matching it again.
 """
@@ -200,8 +201,9 @@ class MatcherHolder:
             self.shared_asks += 1
             return await asyncio.shield(pending)
         loop = asyncio.get_running_loop()
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cunwu-matcher")
+        if self._executor is None:  # a thread per worker process (one in this process: the GIL)
+            threads = max(1, int(getattr(self.current, "size", 1)))
+            self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cunwu-matcher")
         future = asyncio.ensure_future(loop.run_in_executor(self._executor, self.ask, question, village, top))
         self._in_flight[key] = future
         future.add_done_callback(lambda _: self._in_flight.pop(key, None))

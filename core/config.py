@@ -34,7 +34,7 @@ class Settings:
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     # bot behaviour
     reply_budget_seconds: float = 4.0
-    matcher_process: bool = True
+    matcher_processes: int = 2
     service_phone: str = ""
     # loudspeaker output folder
     broadcast_dir: str = "var/broadcast"

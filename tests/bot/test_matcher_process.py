@@ -33,7 +33,7 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def worker(sample_db: str) -> Iterator[ProcessMatcher]:
-    matcher = ProcessMatcherFactory(sample_db)(None)  # type: ignore[arg-type]
+    matcher = ProcessMatcherFactory(sample_db, workers=2)(None)  # type: ignore[arg-type]
     yield matcher
     matcher.close()
 
@@ -50,21 +50,33 @@ def test_the_worker_answers_as_the_matcher_in_this_process(sample_db: str, worke
             theirs, ours = worker.ask(question, village), local.ask(question, village=village)
             assert {**theirs.to_dict(), "ms": 0} == {**ours.to_dict(), "ms": 0}
             assert theirs.normalized == ours.normalized
-    assert worker.pid is not None and worker.pid != os.getpid()
+    assert len(worker.pids) == 2 and os.getpid() not in worker.pids
 
 
 def test_a_dead_worker_is_replaced_on_the_next_question(worker: ProcessMatcher) -> None:
     before = worker.ask("低保怎么申请")
-    pid = worker.pid
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
+    pids = worker.pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
     time.sleep(0.2)
-    again = worker.ask("低保怎么申请")
-    assert again.results == before.results and worker.restarts == 1 and worker.pid != pid
+    again = [worker.ask("低保怎么申请") for _ in range(2)]
+    assert all(a.results == before.results for a in again) and worker.restarts == 2
+    assert not set(worker.pids) & set(pids)
     worker.close()
-    assert worker.pid is None
+    assert worker.pids == []
     with pytest.raises(MatcherWorkerError):
         worker.ask("低保怎么申请")
+
+
+def test_workers_answer_side_by_side(worker: ProcessMatcher) -> None:
+    """Four threads asking at once share the two workers; every answer is the one a lone ask gets."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    alone = {q: worker.ask(q).to_dict()["results"] for q in QUESTIONS}
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(worker.ask, QUESTIONS * 4))
+    assert [a.to_dict()["results"] for a in answers] == [alone[q] for q in QUESTIONS * 4]
+    assert worker.restarts == 0 and len(worker.pids) == 2
 
 
 def test_a_worker_that_cannot_build_says_why(tmp_path: Path) -> None:
@@ -83,21 +95,22 @@ def test_the_holder_shares_answers_of_normalised_questions_from_the_worker(sampl
         first = holder.ask("低保怎么申请？")
         assert holder.ask("低保怎么申请!!") is first  # matched once: same normalised question
         old = holder.current
-        assert isinstance(old, ProcessMatcher) and old.pid is not None
+        assert isinstance(old, ProcessMatcher) and len(old.pids) == 1
+        old_pids = old.pids
         holder.build()  # a rebuild starts a new worker and stops the old one
-        assert isinstance(holder.current, ProcessMatcher) and holder.current.pid != old.pid
-        assert old.pid is None
+        assert isinstance(holder.current, ProcessMatcher) and holder.current.pids != old_pids
+        assert old.pids == []
     finally:
         holder.close()
         engine.dispose()
 
 
 async def test_the_bot_matches_in_a_worker_process_by_default(make_bot: BotFactory, sample_db: str) -> None:
-    app, wx = await make_bot(sample_db)  # no matcher given: the default, CUNWU_MATCHER_PROCESS=true
+    app, wx = await make_bot(sample_db)  # no matcher given: the default, CUNWU_MATCHER_PROCESSES=2
     from bot.app import MATCHER
 
     holder: Any = app[MATCHER]
-    assert isinstance(holder.current, ProcessMatcher)
+    assert isinstance(holder.current, ProcessMatcher) and holder.current.size == 2
     reply = await wx.text("oProcessTest0001", "低保怎么申请")
     assert reply.content is not None and "低保" in reply.content
     api = await wx.client.get("/api/ask", params={"q": "耕地地力保护补贴什么时候发"})

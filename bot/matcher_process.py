@@ -5,8 +5,9 @@ takes the GIL from the event loop (and the event loop from it), so the replies w
 database or the network stall meanwhile and the process never uses more than one core. Here the
 index lives in one worker process of its own (``spawn``: a clean interpreter, no inherited threads
 or locks): the server keeps only its answer cache, sends the worker a question over a pipe and waits
-for the :class:`~content.matcher.service.AskResult` without holding the GIL (one pickled tuple each
-way; no executor threads in between).
+for the :class:`~content.matcher.results.AskResult` without holding the GIL (one pickled tuple each
+way; no executor threads in between). Reading the answer imports only :mod:`content.matcher.results`,
+none of the matcher's own modules.
 
 :class:`ProcessMatcherFactory` is a :data:`~bot.matching.MatcherFactory`: :class:`MatcherHolder`
 calls it to build, and to rebuild when the content changed. Each build starts a new worker, waits
@@ -31,7 +32,6 @@ import multiprocessing
 import queue
 import signal
 from collections.abc import Mapping
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -79,50 +79,9 @@ def _worker_main(conn: Connection, database_url: str, factory: str, kwargs: Mapp
         if request is None:
             return
         try:
-            conn.send(("ok", Answer.of(matcher.ask(*request))))
+            conn.send(("ok", matcher.ask(*request)))
         except Exception as exc:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One result of an answer from the worker (as :class:`content.matcher.service.ResultRef`)."""
-
-    kind: str
-    id: str
-    title: str
-    score: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "title": self.title, "score": round(self.score, 4)}
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The worker's answer, as :class:`content.matcher.service.AskResult` (same fields, same JSON).
-
-    Its own light class, so that reading it in the server imports none of the matcher's modules
-    (numpy, bm25s, jieba …): the server keeps only its cache.
-    """
-
-    answered: bool
-    reply: str
-    results: tuple[Hit, ...]
-    ms: float
-    normalized: str
-
-    @classmethod
-    def of(cls, result: Any) -> Answer:
-        hits = tuple(Hit(r.kind, r.id, r.title, r.score) for r in result.results)
-        return cls(bool(result.answered), str(result.reply), hits, float(result.ms), str(result.normalized))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "answered": self.answered,
-            "reply": self.reply,
-            "results": [r.to_dict() for r in self.results],
-            "ms": round(self.ms, 3),
-        }
 
 
 class MatcherWorkerError(RuntimeError):

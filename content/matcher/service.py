@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,40 +21,12 @@ from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
 from content.matcher.query import Analyzer, base_tokenizer
 from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, prepare, score_candidates
+from content.matcher.results import AskResult, ResultRef
 from content.repository import content_revision
 
 CANDIDATES = 80
 ANSWER_THRESHOLD = 0.30  # confidence below this: abstain (tuned on the dev set's even half)
 SUGGEST_THRESHOLD = 0.18  # confidence above this: offer as "您是不是想问"
-
-
-@dataclass(frozen=True)
-class ResultRef:
-    kind: str  # catalog / interpretation / village_item
-    id: str
-    title: str
-    score: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "title": self.title, "score": round(self.score, 4)}
-
-
-@dataclass(frozen=True)
-class AskResult:
-    answered: bool
-    reply: str
-    results: tuple[ResultRef, ...]
-    ms: float
-    normalized: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``cunwu ask --json`` and the API (without the input fields)."""
-        return {
-            "answered": self.answered,
-            "reply": self.reply,
-            "results": [r.to_dict() for r in self.results],
-            "ms": round(self.ms, 3),
-        }
 
 
 def _vocabulary_words(index: Index, lexicon_words: set[str]) -> set[str]:

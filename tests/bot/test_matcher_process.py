@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +50,7 @@ def test_the_worker_answers_as_the_matcher_in_this_process(sample_db: str, worke
     for question in QUESTIONS:
         for village in (None, "QH01"):
             theirs, ours = worker.ask(question, village), local.ask(question, village=village)
+            # (scores may differ in the last bit: numpy's sums depend on memory alignment)
             assert {**theirs.to_dict(), "ms": 0} == {**ours.to_dict(), "ms": 0}
             assert theirs.normalized == ours.normalized
     assert len(worker.pids) == 2 and os.getpid() not in worker.pids
@@ -116,3 +119,23 @@ async def test_the_bot_matches_in_a_worker_process_by_default(make_bot: BotFacto
     api = await wx.client.get("/api/ask", params={"q": "耕地地力保护补贴什么时候发"})
     body = await api.json()
     assert api.status == 200 and body["results"]
+
+
+def test_the_server_process_imports_none_of_the_matchers_modules(sample_db: str) -> None:
+    """Only the workers load the index's libraries; the server reads their answers with the standard library."""
+    script = f"""
+import sys
+from bot.matcher_process import ProcessMatcherFactory
+
+if __name__ == "__main__":
+    matcher = ProcessMatcherFactory({sample_db!r})(None)
+    answer = matcher.ask("低保怎么申请")
+    matcher.close()
+    heavy = sorted(m for m in ("numpy", "bm25s", "jieba", "pypinyin", "rapidfuzz") if m in sys.modules)
+    print(type(answer).__module__, answer.answered, heavy)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2]
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["content.matcher.results", "True", "[]"]

@@ -192,3 +192,18 @@ def make_bot(
         return app, WeChatSim(client, crypto if safe else None)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite file with the sample township loaded, made once per test module."""
+    from core.db import make_engine
+    from core.schema import upgrade
+    from tests.conftest import Cunwu
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('sample') / 'sample.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    Cunwu(url).ok("load-sample")
+    return url

@@ -18,7 +18,6 @@ from bot.models import QuestionLog
 from content.models import Township
 from core.clock import FixedClock
 from core.db import make_engine, make_sessionmaker
-from core.schema import upgrade
 from tests.bot.conftest import BotFactory, StubMatcher
 from tests.conftest import Cunwu
 from village_lists.models import Follower, Village
@@ -98,14 +97,9 @@ def test_every_fixed_reply_is_short() -> None:
 
 
 @pytest.fixture(scope="module")
-def sample_matcher(tmp_path_factory: pytest.TempPathFactory) -> MatcherLike:
+def sample_matcher(sample_db: str) -> MatcherLike:
     """The real matcher over the sample, built once for the module (it takes a few seconds)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('matcher') / 'sample.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    Cunwu(url).ok("load-sample")
-    engine = make_engine(url)
+    engine = make_engine(sample_db)
     try:
         with make_sessionmaker(engine)() as session:
             return default_matcher_factory(session)

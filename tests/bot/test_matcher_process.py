@@ -16,21 +16,9 @@ import pytest
 from bot.matcher_process import MatcherWorkerError, ProcessMatcher, ProcessMatcherFactory
 from bot.matching import MatcherHolder, default_matcher_factory
 from core.db import make_engine, make_sessionmaker
-from core.schema import upgrade
 from tests.bot.conftest import BotFactory
-from tests.conftest import Cunwu
 
 QUESTIONS = ["低保怎么申请", "耕地地力保护补贴什么时候发", "医保怎么交", "今天天气怎么样", "村里的账目在哪里看"]
-
-
-@pytest.fixture(scope="module")
-def sample_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('process') / 'sample.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    Cunwu(url).ok("load-sample")
-    return url
 
 
 @pytest.fixture

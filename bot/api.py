@@ -86,9 +86,19 @@ class ApiHandlers:
                 "builds": self.matcher.builds,
                 "revision": self.matcher.revision,
                 "cache_hits": self.matcher.cache_hits,
+                "shared_asks": self.matcher.shared_asks,
+                **_workers(self.matcher.current),
             },
             "question_log_pending": self.question_log.pending,
         }
         if self.stats is not None:
             body.update(self.stats())
         return _json(body, status=200 if ok else 503)
+
+
+def _workers(matcher: object) -> dict[str, Any]:
+    """The matcher's worker processes, when it has them (``CUNWU_MATCHER_PROCESSES``)."""
+    pids = getattr(matcher, "pids", None)
+    if pids is None:
+        return {"workers": 0}
+    return {"workers": len(pids), "worker_restarts": getattr(matcher, "restarts", 0)}

@@ -107,6 +107,8 @@ async def test_the_bot_matches_in_a_worker_process_by_default(make_bot: BotFacto
     api = await wx.client.get("/api/ask", params={"q": "耕地地力保护补贴什么时候发"})
     body = await api.json()
     assert api.status == 200 and body["results"]
+    health = await (await wx.client.get("/healthz")).json()
+    assert health["matcher"]["workers"] == 2 and health["matcher"]["worker_restarts"] == 0
 
 
 def test_the_server_process_imports_none_of_the_matchers_modules(sample_db: str) -> None:

@@ -136,7 +136,7 @@ class StubMatcher:
     """A matcher that answers at once (``--matcher stub``: the endpoint's own cost)."""
 
     def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> Any:
-        from content.matcher.service import AskResult
+        from content.matcher.results import AskResult  # (the light module: no matcher libraries)
 
         return AskResult(True, f"答：{question}", (), 0.0, question)
 
@@ -466,11 +466,14 @@ def main() -> None:
         if args.mix == "zipf"
         else f"{len(questions())} sample+dev questions in turn"
     )
+    probe = new_loop(args.loop)
+    loop_name = type(probe).__module__.split(".")[0]
+    probe.close()
     print(
         f"POST /wechat, safe mode (AES), {args.concurrency} concurrent clients, {args.duration:.0f} s each "
         f"(in {args.rounds} turns), "
         f"{cores} cores, database {args.db}, matcher {args.matcher} over {args.items} items, "
-        f"server event loop {type(new_loop(args.loop)).__module__.split('.')[0]}; cached run: {mix}"
+        f"server event loop {loop_name}; cached run: {mix}"
     )
     figs = [f for f in results if f is not None]
     bare = figs[0]

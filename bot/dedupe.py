@@ -141,12 +141,9 @@ class Deduper:
                 single.append(exc)
         return single
 
-    def _execute_many(self, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    def _write_finished(self, rows: list[dict[str, Any]]) -> None:
         with self.db.engine.begin() as conn:
-            if stmt is _FINISH:
-                self._finish_driver.execute_many(conn.connection, rows)
-            else:
-                conn.execute(stmt, rows)
+            self._finish_driver.execute_many(conn.connection, rows)
 
     def _execute(self, stmt: Any, params: dict[str, Any]) -> int:
         with self.db.engine.begin() as conn:
@@ -258,7 +255,7 @@ class Deduper:
                 return 0
             batch = dict(self._pending)
             try:
-                await self.db.call(self._execute_many, _FINISH, list(batch.values()))
+                await self.db.call(self._write_finished, list(batch.values()))
             except Exception:
                 log.warning("could not store %d answers; will retry", len(batch), exc_info=True)
                 return 0

@@ -3,8 +3,9 @@
 :func:`parse_command` is pure. The sync functions (:func:`bind`, :func:`unbind`,
 :func:`village_summary` …) take a session and the current time, like every repository here.
 :class:`Dialogue` ties them together for one inbound message: the database work runs through
-``AsyncSession.run_sync`` and the matcher in a worker thread (it may be slow; the caller's reply
-budget must keep running). :meth:`Dialogue.answer_now` is the fast path: the answers that need no
+the database threads of :class:`~bot.db.SyncDb` and the matcher through
+:meth:`~bot.matching.MatcherHolder.ask_async` (it may be slow; the caller's reply budget must keep
+running). :meth:`Dialogue.answer_now` is the fast path: the answers that need no
 I/O (a cached question, help, an empty text …), computed on the event loop.
 """
 
@@ -193,12 +194,6 @@ UNKNOWN = object()
 """``village`` not read yet (as opposed to ``None``: read, and not bound)."""
 
 
-def village_in(conn: Connection, openid: str) -> str | None:
-    """The follower's village code (one indexed read; Core, for the hot path)."""
-    value = conn.execute(_FOLLOWER_VILLAGE, {"openid": openid}).scalar()
-    return str(value) if value else None
-
-
 @dataclass
 class Answer:
     """The reply to one message: ``text`` (``None`` → ``success``) and parts to send after it."""
@@ -229,7 +224,8 @@ class Dialogue:
         self._village_stmt = DriverStatement(db.engine, _FOLLOWER_VILLAGE)
 
     def village_in(self, conn: Connection, openid: str) -> str | None:
-        """:func:`village_in` on the driver's cursor (pre-compiled: for the claim's transaction)."""
+        """The follower's village code: one indexed read on the driver's cursor, pre-compiled (it runs
+        in the claim's transaction of every text and voice message)."""
         row = self._village_stmt.execute(conn.connection, {"openid": openid})
         return str(row[0]) if row is not None and row[0] else None
 
@@ -242,7 +238,7 @@ class Dialogue:
 
     def _village_of(self, openid: str) -> str | None:
         with self.db.engine.connect() as conn:
-            return village_in(conn, openid)
+            return self.village_in(conn, openid)
 
     @staticmethod
     def needs_village(msg: InboundMessage) -> bool:
@@ -251,18 +247,15 @@ class Dialogue:
 
     # -- messages -------------------------------------------------------------------------
 
-    def answer_now(self, msg: InboundMessage, village: object = UNKNOWN) -> Answer | None:
-        """The answer to a plain (non-event) message when it needs no I/O — a question whose answer is
-        cached, help, an empty text, an unsupported type — else ``None`` (then :meth:`reply_to`).
-        Cheap and synchronous: the endpoint calls it on the event loop, with no task and no thread."""
+    def _read(self, msg: InboundMessage) -> Answer | Command:
+        """What a plain (non-event) message asks for: the command in it, or the answer that needs
+        nothing else (an unsupported type, unrecognised voice, an empty text, help)."""
         if msg.msg_type == "text":
             text = msg.content
         elif msg.msg_type == "voice":
             if not msg.recognition.strip():
                 return Answer(replies.voice_unrecognised())
             text = msg.recognition
-        elif msg.msg_type == "event":
-            return None
         else:
             return Answer(replies.unsupported(msg.msg_type))
         command = parse_command(text)
@@ -270,39 +263,39 @@ class Dialogue:
             return Answer(replies.empty_text())
         if command.kind == HELP:
             return Answer(replies.help_text(self.service_phone))
-        if command.kind != QUESTION or village is UNKNOWN:
+        return command
+
+    def answer_now(self, msg: InboundMessage, village: object = UNKNOWN) -> Answer | None:
+        """The answer to a plain (non-event) message when it needs no I/O — a question whose answer is
+        cached, help, an empty text, an unsupported type — else ``None`` (then :meth:`reply_to`).
+        Cheap and synchronous: the endpoint calls it on the event loop, with no task and no thread."""
+        if msg.msg_type == "event":
+            return None
+        read = self._read(msg)
+        if isinstance(read, Answer):
+            return read
+        if read.kind != QUESTION or village is UNKNOWN:
             return None
         assert village is None or isinstance(village, str)
         started = time.perf_counter()
-        result = self.matcher.cached(command.arg, village)
+        result = self.matcher.cached(read.arg, village)
         if result is None:
             return None
-        return self._answered(msg.from_user, command.arg, village, result, started)
+        return self._answered(msg.from_user, read.arg, village, result, started)
 
     async def reply_to(self, msg: InboundMessage, village: object = UNKNOWN) -> Answer:
         """The answer to a plain (non-event) message; ``village`` when the caller already read it."""
-        if msg.msg_type == "text":
-            return await self.on_text(msg.from_user, msg.content, village)
-        if msg.msg_type == "voice":
-            if not msg.recognition.strip():
-                return Answer(replies.voice_unrecognised())
-            return await self.on_text(msg.from_user, msg.recognition, village)
-        return Answer(replies.unsupported(msg.msg_type))
-
-    async def on_text(self, openid: str, text: str, village: object = UNKNOWN) -> Answer:
-        command = parse_command(text)
-        now = self.clock.now()
-        if command.kind == EMPTY:
-            return Answer(replies.empty_text())
-        if command.kind == HELP:
-            return Answer(replies.help_text(self.service_phone))
-        if command.kind == BIND:
-            return Answer(await self._sync(bind, openid, command.arg, now))
-        if command.kind == UNBIND:
+        read = self._read(msg)
+        if isinstance(read, Answer):
+            return read
+        openid, now = msg.from_user, self.clock.now()
+        if read.kind == BIND:
+            return Answer(await self._sync(bind, openid, read.arg, now))
+        if read.kind == UNBIND:
             return Answer(await self._sync(unbind, openid, now))
-        if command.kind == MY_VILLAGE:
+        if read.kind == MY_VILLAGE:
             return Answer(await self.my_village(openid))
-        return await self.ask(openid, command.arg, village)
+        return await self.ask(openid, read.arg, village)
 
     async def my_village(self, openid: str) -> str:
         today = self.clock.today()

@@ -31,6 +31,7 @@ import logging
 import multiprocessing
 import queue
 import signal
+import threading
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from typing import Any
@@ -149,6 +150,7 @@ class ProcessMatcher:
         self.size = max(1, size)
         self._closed = False
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._lock = threading.Lock()
         self._workers = _start(factory, self.size)  # built side by side
         for worker in self._workers:
             self._idle.put(worker)
@@ -157,9 +159,7 @@ class ProcessMatcher:
     def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> Any:
         if township is not None:
             raise ValueError("the bot's matcher is asked by village, not township")
-        if self._closed:
-            raise MatcherWorkerError("the matcher workers are closed")
-        worker = self._idle.get()
+        worker = self._idle.get()  # once closed, the (stopped) workers are back in the queue
         try:
             if self._closed:
                 raise MatcherWorkerError("the matcher workers are closed")
@@ -177,8 +177,9 @@ class ProcessMatcher:
     def _replace(self, old: _Worker) -> _Worker:
         old.stop()
         new = _start(self._factory, 1)[0]
-        self._workers = [new if w is old else w for w in self._workers]
-        self.restarts += 1
+        with self._lock:  # two threads may each be replacing a worker
+            self._workers = [new if w is old else w for w in self._workers]
+            self.restarts += 1
         return new
 
     def close(self) -> None:

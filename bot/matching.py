@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -79,13 +78,11 @@ def top_of(result: AskResultLike) -> tuple[str, str]:
 
 
 def _question_normalizer(matcher: MatcherLike) -> Callable[[str], str] | None:
-    """How ``matcher`` normalises a question, when its answers depend on nothing else: the real
-    matcher's answers are a function of ``normalize(question)`` (and the village), so questions
-    that differ only in punctuation, spaces, width or traditional characters share one answer.
-    ``None`` for anything else (a stand-in matcher may answer the raw text)."""
-    service = sys.modules.get("content.matcher.service")  # not imported: not the real matcher either
-    real = service is not None and isinstance(matcher, service.Matcher)
-    if real or getattr(matcher, "answers_by_normalized_question", False):  # or it, in a worker process
+    """How ``matcher`` normalises a question, when it says its answers depend on nothing else
+    (``answers_by_normalized_question``: the real matcher, in this process or in workers), so
+    questions that differ only in punctuation, spaces, width or traditional characters share one
+    answer. ``None`` for anything else (a stand-in matcher may answer the raw text)."""
+    if getattr(matcher, "answers_by_normalized_question", False):
         from content.matcher.normalize import normalize
 
         return normalize
@@ -101,7 +98,7 @@ class MatcherHolder:
 
     Answers are cached (LRU, ``cache_size`` entries) under two keys: the question as typed
     (:meth:`cached` reads it without a thread hop, on the event loop), and the normalised question
-    with the village and the content revision, so ``低保怎么申请？`` and ``低保 怎么申请`` are matched once.
+    with the village, so ``低保怎么申请？`` and ``低保 怎么申请`` are matched once.
     """
 
     def __init__(
@@ -111,7 +108,7 @@ class MatcherHolder:
         self.session_factory = session_factory
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str | None, int], AskResultLike] = OrderedDict()
-        self._normalized: OrderedDict[tuple[str, str | None, int, int | None], AskResultLike] = OrderedDict()
+        self._normalized: OrderedDict[tuple[str, str | None, int], AskResultLike] = OrderedDict()
         self._normalize: Callable[[str], str] | None = None
         self.cache_hits = 0
         self.current: MatcherLike | None = None
@@ -173,9 +170,9 @@ class MatcherHolder:
         hit = self.cached(question, village, top)
         if hit is not None:
             return hit
-        cache, normalized, normalize, revision = self._cache, self._normalized, self._normalize, self.revision
+        cache, normalized, normalize = self._cache, self._normalized, self._normalize  # (one build's)
         key = (question.strip(), village, top)
-        nkey = (normalize(question), village, top, revision) if normalize is not None else None
+        nkey = (normalize(question), village, top) if normalize is not None else None
         result = normalized.get(nkey) if nkey is not None else None
         if result is not None:
             self.cache_hits += 1

@@ -563,11 +563,11 @@ class Crypto:
     ) -> dict[str, Any]:
         """Check ``msg_signature`` and decrypt the ``<Encrypt>`` of the posted body: the message's fields
         (as :func:`parse_xml` reads them)."""
-        encrypt = _field(parse_xml(body), "Encrypt", required=True, limit=MAX_XML_BYTES)
-        check_msg_signature(self.token, msg_signature, timestamp, nonce, encrypt)
-        return parse_xml(self.decrypt(encrypt))
+        return parse_xml(self.decrypt_message(body, msg_signature, timestamp, nonce))
 
-    def decrypt_message(self, body: str | bytes, msg_signature: str | None, timestamp: str, nonce: str) -> str:
+    def decrypt_message(
+        self, body: str | bytes, msg_signature: str | None, timestamp: str | None, nonce: str | None
+    ) -> str:
         """Check ``msg_signature`` and decrypt the ``<Encrypt>`` of the posted body: the plain XML."""
         encrypt = _field(parse_xml(body), "Encrypt", required=True, limit=MAX_XML_BYTES)
         check_msg_signature(self.token, msg_signature, timestamp, nonce, encrypt)

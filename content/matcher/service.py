@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from sqlalchemy.orm import Session
 
@@ -63,6 +64,8 @@ class Matcher:
     weights: Weights = field(default_factory=Weights)
     answer_threshold: float = ANSWER_THRESHOLD
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    answers_by_normalized_question: ClassVar[bool] = True
+    """Its answers are a function of ``normalize(question)`` and the village: callers may cache by that."""
 
     # ------------------------------------------------------------------ building
 

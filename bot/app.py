@@ -140,7 +140,11 @@ def create_app(
         db,
         holder,
         question_log,
-        stats=lambda: {"wechat": endpoint.stats.to_dict(), "background_tasks": len(tasks)},
+        stats=lambda: {
+            "wechat": endpoint.stats.to_dict(),
+            "database_writes": db.stats(),
+            "background_tasks": len(tasks),
+        },
     )
 
     app[SETTINGS] = settings
@@ -260,8 +264,9 @@ async def _refresh_loop(app: web.Application, interval: float) -> None:
 
 
 async def _writers(app: web.Application) -> AsyncIterator[None]:
-    """The write-behind loops: answers for other processes' retries, and the question log."""
-    writers = [app[DEDUPER], app[QUESTION_LOG]]
+    """The write-behind loops: answers for other processes' retries, the question log, and the WAL
+    checkpoints of what the event loop wrote (SQLite; :meth:`bot.db.SyncDb.run`)."""
+    writers: list[Any] = [app[DEDUPER], app[QUESTION_LOG], app[DB]]
     loop = asyncio.get_running_loop()
     tasks = [loop.create_task(w.run()) for w in writers]
     try:

@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot import replies
@@ -223,10 +223,10 @@ class Dialogue:
         self.service_phone = service_phone
         self._village_stmt = DriverStatement(db.engine, _FOLLOWER_VILLAGE)
 
-    def village_in(self, conn: Connection, openid: str) -> str | None:
-        """The follower's village code: one indexed read on the driver's cursor, pre-compiled (it runs
+    def village_in(self, dbapi_conn: Any, openid: str) -> str | None:
+        """The follower's village code: one indexed read on a DBAPI connection, pre-compiled (it runs
         in the claim's transaction of every text and voice message)."""
-        row = self._village_stmt.execute(conn.connection, {"openid": openid})
+        row = self._village_stmt.execute(dbapi_conn, {"openid": openid})
         return str(row[0]) if row is not None and row[0] else None
 
     def page_url(self, code: str) -> str:
@@ -238,7 +238,7 @@ class Dialogue:
 
     def _village_of(self, openid: str) -> str | None:
         with self.db.engine.connect() as conn:
-            return self.village_in(conn, openid)
+            return self.village_in(conn.connection, openid)
 
     @staticmethod
     def needs_village(msg: InboundMessage) -> bool:

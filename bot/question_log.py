@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -126,16 +127,12 @@ class QuestionLogger:
                 return 0
             rows, self._buffer = self._buffer, []
             try:
-                await self.db.call(self._insert, rows)
+                await self.db.write(functools.partial(self._insert_driver.execute_many, rows=rows))
             except Exception:
                 log.warning("question log: could not write %d entries; will retry", len(rows), exc_info=True)
                 self._buffer[:0] = rows
                 return 0
             return len(rows)
-
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
-        with self.db.engine.begin() as conn:
-            self._insert_driver.execute_many(conn.connection, rows)
 
     async def run(self) -> None:
         """Flush forever (cancel to stop; :meth:`flush` once more after cancelling)."""

@@ -31,7 +31,7 @@ import asyncio
 import functools
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
@@ -45,6 +45,8 @@ P = ParamSpec("P")
 CHECKPOINT_INTERVAL = 0.5
 """Seconds between WAL checkpoints while the event loop writes inline (SQLite's own default is
 every 1,000 pages, about 4 MB; the endpoint at full load writes roughly that much in half a second)."""
+ROWS_PER_WRITE = 200
+"""Rows per write-behind transaction (the question log, stored answers): about a millisecond."""
 _REQUIRED = object()
 T = TypeVar("T")
 
@@ -93,12 +95,20 @@ class DriverStatement:
         finally:
             cursor.close()
 
-    def execute_many(self, dbapi_connection: Any, rows: list[dict[str, Any]]) -> None:
+    def execute_many(self, dbapi_connection: Any, rows: Sequence[dict[str, Any]]) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.executemany(self.sql, [self.params(r) for r in rows])
         finally:
             cursor.close()
+
+
+class PartialWrite(Exception):
+    """:meth:`SyncDb.write_rows` failed after writing its first ``written`` rows (see ``__cause__``)."""
+
+    def __init__(self, written: int) -> None:
+        super().__init__(f"failed after {written} rows")
+        self.written = written
 
 
 class Busy(Exception):
@@ -214,6 +224,17 @@ class SyncDb:
             return self.write_here(fn)
         except Busy:
             return await self.call(self._in_transaction, fn)
+
+    async def write_rows(self, stmt: DriverStatement, rows: Sequence[dict[str, Any]]) -> None:
+        """``stmt`` once for each row, in transactions of at most :data:`ROWS_PER_WRITE` rows (on the
+        event loop one holds it for about a millisecond at most). On failure raises
+        :class:`PartialWrite`, which says how many rows (the first ones) were written."""
+        for start in range(0, len(rows), ROWS_PER_WRITE):
+            chunk = rows[start : start + ROWS_PER_WRITE]
+            try:
+                await self.write(functools.partial(stmt.execute_many, rows=chunk))
+            except Exception as exc:
+                raise PartialWrite(start) from exc
 
     def _in_transaction(self, fn: Callable[[Any], T]) -> T:
         with self.engine.begin() as conn:

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Insert, bindparam, delete, select, update
 
-from bot.db import Busy, DriverStatement, SyncDb
+from bot.db import Busy, DriverStatement, PartialWrite, SyncDb
 from bot.models import STATUS_DONE, STATUS_PROCESSING, InboundMessage
 from core.db import utcnow
 
@@ -290,16 +290,17 @@ class Deduper:
         async with self._flush_lock:
             if not self._pending:
                 return 0
-            batch = dict(self._pending)
+            batch = list(self._pending.items())
             try:
-                await self.db.write(functools.partial(self._finish_driver.execute_many, rows=list(batch.values())))
-            except Exception:
-                log.warning("could not store %d answers; will retry", len(batch), exc_info=True)
-                return 0
-            for key, row in batch.items():
+                await self.db.write_rows(self._finish_driver, [row for _, row in batch])
+                written = len(batch)
+            except PartialWrite as exc:
+                written = exc.written
+                log.warning("could not store %d answers; will retry", len(batch) - written, exc_info=True)
+            for key, row in batch[:written]:
                 if self._pending.get(key) is row:
                     del self._pending[key]
-            return len(batch)
+            return written
 
     async def run(self) -> None:
         """Flush forever (cancel to stop; :meth:`flush` once more after cancelling)."""

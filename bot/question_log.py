@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
-from bot.db import DriverStatement, SyncDb
+from bot.db import DriverStatement, PartialWrite, SyncDb
 from bot.matching import top_of
 from bot.models import QuestionLog
 from core.db import utcnow
@@ -127,11 +126,12 @@ class QuestionLogger:
                 return 0
             rows, self._buffer = self._buffer, []
             try:
-                await self.db.write(functools.partial(self._insert_driver.execute_many, rows=rows))
-            except Exception:
-                log.warning("question log: could not write %d entries; will retry", len(rows), exc_info=True)
-                self._buffer[:0] = rows
-                return 0
+                await self.db.write_rows(self._insert_driver, rows)
+            except PartialWrite as exc:
+                left = rows[exc.written :]
+                log.warning("question log: could not write %d entries; will retry", len(left), exc_info=True)
+                self._buffer[:0] = left
+                return exc.written
             return len(rows)
 
     async def run(self) -> None:

@@ -77,11 +77,14 @@ async def test_ask_rejects_bad_input(make_bot: BotFactory, migrated_url: str, st
 
 async def test_healthz(make_bot: BotFactory, migrated_url: str, stub: StubMatcher) -> None:
     _, wx = await make_bot(migrated_url, matcher=stub)
+    await wx.text("oHealth00001", "低保怎么申请")
     resp = await wx.client.get("/healthz")
     assert resp.status == 200
     data = await resp.json()
     assert data["status"] == "ok" and data["database"] is True and data["matcher"]["ready"] is True
-    assert data["wechat"]["errors"] == 0
+    assert data["wechat"]["errors"] == 0 and data["wechat"]["replied"] == 1
+    writes = data["database_writes"]  # the claim went on the event loop on SQLite, in a thread on PostgreSQL
+    assert (writes["inline_writes"] >= 1) == migrated_url.startswith("sqlite") and writes["inline_busy"] == 0
 
 
 class BrokenFactory:

@@ -1,0 +1,159 @@
+"""The bot's database bridge: SQLite writes on the event loop when the write lock is free, the
+database thread when it is not (or on PostgreSQL), chunked write-behinds and WAL checkpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.db import ROWS_PER_WRITE, SyncDb
+from bot.dedupe import Deduper
+from bot.models import InboundMessage, QuestionLog
+from bot.question_log import QuestionEntry, QuestionLogger
+from core.db import make_engine
+from core.schema import upgrade
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Any:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.connect() as conn:  # the schema into the database file: the WAL starts empty
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db = SyncDb(engine)
+    yield db, tmp_path / "bot.db"
+    db.close()
+
+
+def _rows(db: SyncDb, model: Any) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def test_inline_writes_only_for_sqlite_files(migrated_url: str) -> None:
+    db = SyncDb(make_engine(migrated_url))
+    try:
+        assert (db.inline is not None) == migrated_url.startswith("sqlite")
+    finally:
+        db.close()
+    memory = SyncDb(make_engine("sqlite://"))
+    try:
+        assert memory.inline is None  # another connection would be another database
+    finally:
+        memory.close()
+
+
+async def test_claims_of_one_loop_turn_go_in_one_transaction_on_the_loop(sqlite_db: Any) -> None:
+    db, _ = sqlite_db
+    d = Deduper(db)
+    main = threading.get_ident()
+    threads: list[int] = []
+
+    def village(_conn: Any) -> str:
+        threads.append(threading.get_ident())
+        return "QH01"
+
+    results = await asyncio.gather(*(d.claim_and(f"msg:{n}", village, openid="o1") for n in range(8)))
+    assert results == [(True, "QH01")] * 8
+    assert threads == [main] * 8  # no thread hop
+    assert d.claim_batches == 1 and db.inline_writes == 1 and db.inline_busy == 0
+    assert await asyncio.gather(*(d.claim(f"msg:{n}") for n in range(8))) == [False] * 8
+    assert _rows(db, InboundMessage) == 8
+
+
+async def test_a_held_write_lock_sends_claims_through_the_thread(sqlite_db: Any) -> None:
+    """Another connection (another process, a ``cunwu`` import) holds the write lock: the loop does
+    not wait on it; the claims wait in the database thread and are won once the lock is released."""
+    db, path = sqlite_db
+    d = Deduper(db)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        claims = asyncio.gather(*(d.claim(f"held:{n}") for n in range(4)))
+        loop = asyncio.get_running_loop()
+        ticks = 0
+        deadline = loop.time() + 0.3
+        while loop.time() < deadline:  # the event loop keeps turning meanwhile
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks >= 10 and not claims.done()
+        assert db.inline_busy >= 1
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(claims, 10) == [True] * 4
+    finally:
+        other.close()
+    assert _rows(db, InboundMessage) == 4
+    assert await d.claim("after") is True  # back on the loop
+    assert db.inline_writes >= 1
+
+
+async def test_a_failing_claim_on_the_loop_fails_alone(sqlite_db: Any) -> None:
+    db, _ = sqlite_db
+    d = Deduper(db)
+
+    def boom(_conn: Any) -> Any:
+        raise RuntimeError("boom")
+
+    def village(_conn: Any) -> str:
+        return "V1"
+
+    results = await asyncio.gather(
+        *(d.claim_and(f"k{n}", boom if n == 2 else village, openid="o") for n in range(5)), return_exceptions=True
+    )
+    assert isinstance(results[2], RuntimeError)
+    assert [r for n, r in enumerate(results) if n != 2] == [(True, "V1")] * 4
+    assert _rows(db, InboundMessage) == 4
+
+
+async def test_write_behind_goes_in_bounded_transactions(sqlite_db: Any) -> None:
+    db, _ = sqlite_db
+    log = QuestionLogger(db)
+    n = ROWS_PER_WRITE * 2 + 7
+    for i in range(n):
+        log.record(QuestionEntry("低保怎么申请", "低保怎么申请", True, "A01", "catalog", 1.0, openid=f"o{i}"))
+    assert await log.flush() == n
+    assert db.inline_writes == 3  # 200 + 200 + 7
+    assert _rows(db, QuestionLog) == n
+
+
+async def test_a_failed_chunk_keeps_what_was_not_written(sqlite_db: Any) -> None:
+    db, _ = sqlite_db
+    log = QuestionLogger(db)
+    n = ROWS_PER_WRITE + 50
+    for i in range(n):
+        log.record(QuestionEntry("低保", "低保", True, "A01", "catalog", 1.0, openid=f"o{i}"))
+    log._buffer[ROWS_PER_WRITE + 10]["question"] = None  # NOT NULL: the second chunk fails
+    assert await log.flush() == ROWS_PER_WRITE
+    assert log.pending == 50 and _rows(db, QuestionLog) == ROWS_PER_WRITE  # nothing lost, nothing twice
+    log._buffer[10]["question"] = "低保"
+    assert await log.flush() == 50
+    assert _rows(db, QuestionLog) == n
+
+
+async def test_the_loop_never_checkpoints_the_database_thread_does(sqlite_db: Any) -> None:
+    db, path = sqlite_db
+    d = Deduper(db)
+    assert await asyncio.gather(*(d.claim(f"ck:{n}") for n in range(20))) == [True] * 20
+    assert db.inline is not None
+    conn = db.inline._connection()
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (0,)
+
+    def in_file() -> int:
+        """Rows in the database file itself, not counting the WAL (``immutable`` ignores it)."""
+        ro = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            return int(ro.execute("SELECT count(*) FROM bot_inbound_messages").fetchone()[0])
+        finally:
+            ro.close()
+
+    assert in_file() == 0  # still only in the WAL
+    await db.checkpoint()
+    assert in_file() == 20

@@ -17,12 +17,14 @@ never wait in SQLite's busy handler); PostgreSQL a small pool. Library code stay
 (``Session``/``Connection``), as everywhere else in Cunwu.
 
 A hop is not free, though: about 60 µs of CPU for the two threads, and the worker then waits for
-the GIL the event loop holds (up to the 5 ms switch interval), while the request waits for it.
-On SQLite the few tiny write transactions on every request's critical path (the dedupe claim)
-therefore run on the event loop itself, through :class:`InlineSqlite`, whenever the write lock
-is free: about 20 µs, with no hop and no wait. When anything else holds the lock (this process's
-database thread, another process, a ``cunwu`` import), it says so at once and the work goes to
-the database thread as before.
+the GIL the event loop holds (up to the 5 ms switch interval) while the request waits for it.
+On SQLite the small write transactions of every request (the dedupe claims of one turn of the
+loop, the stored answers, the question log; :meth:`SyncDb.write`) therefore run on the event
+loop itself, through :class:`InlineSqlite`, whenever the write lock is free: tens of
+microseconds, no hop, no wait, and write-behinds cut into transactions of at most
+:data:`ROWS_PER_WRITE` rows. When anything else holds the lock (another process, a ``cunwu``
+import, this process's database thread), it says so at once and the work goes to the database
+thread as before. ``bench/endpoint.py``: 0.46× → 0.55× of the bare handler's throughput.
 """
 
 from __future__ import annotations

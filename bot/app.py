@@ -28,7 +28,7 @@ from bot import village_page
 from bot.api import ApiHandlers
 from bot.db import SyncDb
 from bot.dedupe import Deduper
-from bot.dialogue import Dialogue
+from bot.dialogue import Dialogue, sender_village
 from bot.endpoint import BackgroundTasks, WeChatEndpoint
 from bot.matcher_process import ProcessMatcherFactory
 from bot.matching import MatcherFactory, MatcherHolder, default_matcher_factory
@@ -102,7 +102,7 @@ def create_app(
         )
     holder = MatcherHolder(matcher_factory, db.sessionmaker, cache_size=answer_cache_size)
     question_log = QuestionLogger(db, interval=log_flush_interval)
-    deduper = Deduper(db)
+    deduper = Deduper(db, also_return=sender_village())
     registry = registry if registry is not None else EventRegistry()
     tasks = BackgroundTasks()
     dialogue = Dialogue(

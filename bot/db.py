@@ -78,6 +78,7 @@ class DriverStatement:
         self._processors = {n: binds[n].type.bind_processor(dialect) for n in names}
         # (name, static value or a marker, processor or None), in the statement's order
         self._plan = tuple((n, self._static.get(n, _REQUIRED), self._processors[n]) for n in names)
+        self._pipelined = dialect.driver == "psycopg" and compiled.effective_returning is not None
 
     def params(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         values = []
@@ -94,6 +95,25 @@ class DriverStatement:
         try:
             cursor.execute(self.sql, self.params(row))
             return cursor.fetchone() if cursor.description is not None else None
+        finally:
+            cursor.close()
+
+    def execute_each(self, dbapi_connection: Any, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        """Run it once per row; the first row each run returned (``None`` where none). On psycopg in one
+        pipeline (one round trip for all of them), elsewhere one after the other."""
+        cursor = dbapi_connection.cursor()
+        try:
+            if self._pipelined:
+                cursor.executemany(self.sql, [self.params(r) for r in rows], returning=True)
+                out = [cursor.fetchone()]
+                while cursor.nextset():
+                    out.append(cursor.fetchone())
+                return out
+            out = []
+            for row in rows:
+                cursor.execute(self.sql, self.params(row))
+                out.append(cursor.fetchone() if cursor.description is not None else None)
+            return out
         finally:
             cursor.close()
 

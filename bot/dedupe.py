@@ -12,14 +12,14 @@ A retry gets the stored reply back when it went out as a passive reply (WeChat o
 and ``success`` when it went out through the customer-service API or was nothing at all.
 
 The claim is the one database round trip on a reply's critical path (it also reads what the
-answer needs, e.g. the follower's village, in the same transaction). Claims are grouped. On
+answer needs, e.g. the sender's village, in the same statement: ``also_return``). Claims are grouped. On
 SQLite the claims of the requests read in one turn of the event loop go together in one
 transaction on the event loop itself, right after that turn, when the write lock is free
 (:class:`~bot.db.InlineSqlite`: tens of microseconds, no thread hop; a commit per claim would
 cost more than the hop it saves). Otherwise — PostgreSQL, or a SQLite lock held elsewhere — they
 go to a database thread: while a batch is there (one batch at a time), the claims arriving
 meanwhile queue up and go together in the next transaction, one thread hop and one commit for
-all of them. If anything in a batch fails, each of its claims is retried in a transaction of its
+all of them (on PostgreSQL their statements go in one pipeline: one round trip). If anything in a batch fails, each of its claims is retried in a transaction of its
 own, so one bad claim never fails the others. On PostgreSQL batching takes about 40% off the
 server's CPU per request against a transaction per claim in parallel threads
 (``bench/endpoint.py --db postgresql://…``). Storing the answer is
@@ -36,23 +36,20 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Engine, Insert, bindparam, delete, select, update
+from sqlalchemy import ColumnElement, Engine, Insert, bindparam, delete, select, update
 
 from bot.db import Busy, DriverStatement, PartialWrite, SyncDb
 from bot.models import STATUS_DONE, STATUS_PROCESSING, InboundMessage
 from core.db import utcnow
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-Then = Callable[[Any], T]
-"""Work done in a claim's transaction when the claim is won: ``then(dbapi_connection)``."""
 Outcome = tuple[bool, Any] | BaseException
-Claim = tuple[dict[str, Any], Then[Any] | None, asyncio.Future[Any]]
-"""A queued claim: its row, its ``then`` and the future its request waits on."""
+"""A claim's outcome: ``(won, what the claim also returned)``, or what went wrong."""
+Claim = tuple[dict[str, Any], asyncio.Future[Any]]
+"""A queued claim: its row and the future its request waits on."""
 
 _TABLE = InboundMessage.__table__
 _KEY_CHARS = 160
@@ -104,13 +101,25 @@ class StoredReply:
 class Deduper:
     """Claims messages and hands their answers to retries."""
 
-    def __init__(self, db: SyncDb, *, poll_interval: float = 0.05, write_interval: float = 0.01) -> None:
+    def __init__(
+        self,
+        db: SyncDb,
+        *,
+        also_return: ColumnElement[Any] | None = None,
+        poll_interval: float = 0.05,
+        write_interval: float = 0.01,
+    ) -> None:
+        """``also_return``: an SQL expression the claim returns when it is won, read in the same
+        statement (e.g. the sender's village: a scalar subquery on the claimed row's columns)."""
         self.db = db
         self.poll_interval = poll_interval
         self.write_interval = write_interval
-        self._claim_stmt = _insert_ignoring_duplicates(db.engine)
+        self.also_return = also_return
+        claim = _insert_ignoring_duplicates(db.engine)
+        if also_return is not None:
+            claim = claim.returning(also_return)
         self._claim_driver = DriverStatement(
-            db.engine, self._claim_stmt.values({c: bindparam(c, type_=_TABLE.c[c].type) for c in _ROW_COLUMNS})
+            db.engine, claim.values({c: bindparam(c, type_=_TABLE.c[c].type) for c in _ROW_COLUMNS})
         )
         self._finish_driver = DriverStatement(db.engine, _FINISH)
         self._local: dict[str, asyncio.Future[StoredReply]] = {}
@@ -125,30 +134,26 @@ class Deduper:
 
     # -- sync work (database threads) -----------------------------------------------------
 
-    def _claim_on(self, dbapi_conn: Any, row: dict[str, Any], then: Then[T] | None) -> tuple[bool, T | None]:
-        """Claim one message on a DBAPI connection, inside the caller's transaction."""
-        won = self._claim_driver.execute(dbapi_conn, row) is not None
-        return won, (then(dbapi_conn) if won and then is not None else None)
+    def _claim_all(self, dbapi_conn: Any, rows: list[dict[str, Any]]) -> list[Outcome]:
+        """Claim messages on a DBAPI connection, inside the caller's transaction (on PostgreSQL in one
+        pipeline: one round trip for all of them)."""
+        returned = self._claim_driver.execute_each(dbapi_conn, rows)
+        extra = self.also_return is not None
+        return [(False, None) if r is None else (True, r[1] if extra else None) for r in returned]
 
-    def _claim_all(self, dbapi_conn: Any, items: list[tuple[dict[str, Any], Then[Any] | None]]) -> list[Outcome]:
-        return [self._claim_on(dbapi_conn, row, then) for row, then in items]
-
-    def _claim(self, row: dict[str, Any], then: Then[T] | None) -> tuple[bool, T | None]:
-        with self.db.engine.begin() as conn:
-            return self._claim_on(conn.connection, row, then)
-
-    def _claim_many(self, items: list[tuple[dict[str, Any], Then[Any] | None]]) -> list[Outcome]:
+    def _claim_many(self, rows: list[dict[str, Any]]) -> list[Outcome]:
         """Claim several messages in one transaction; on any failure, each in a transaction of its own."""
-        if len(items) > 1:
+        if len(rows) > 1:
             try:
                 with self.db.engine.begin() as conn:
-                    return self._claim_all(conn.connection, items)
+                    return self._claim_all(conn.connection, rows)
             except Exception:
-                log.debug("a batch of %d claims failed; claiming them one by one", len(items), exc_info=True)
+                log.debug("a batch of %d claims failed; claiming them one by one", len(rows), exc_info=True)
         single: list[Outcome] = []
-        for row, then in items:
+        for row in rows:
             try:
-                single.append(self._claim(row, then))
+                with self.db.engine.begin() as conn:
+                    single += self._claim_all(conn.connection, [row])
             except Exception as exc:
                 single.append(exc)
         return single
@@ -166,14 +171,12 @@ class Deduper:
 
     async def claim(self, key: str, *, openid: str = "", msg_type: str = "") -> bool:
         """Insert the row for ``key``; True when this call won (nobody claimed it before)."""
-        won, _ = await self.claim_and(key, None, openid=openid, msg_type=msg_type)
+        won, _ = await self.claim_and_read(key, openid=openid, msg_type=msg_type)
         return won
 
-    async def claim_and(
-        self, key: str, then: Then[T] | None, *, openid: str = "", msg_type: str = ""
-    ) -> tuple[bool, T | None]:
-        """Claim ``key`` and, when won, run ``then(dbapi_connection)`` in the same transaction (one round
-        trip): what answering the message needs, e.g. the follower's village."""
+    async def claim_and_read(self, key: str, *, openid: str = "", msg_type: str = "") -> tuple[bool, Any]:
+        """Claim ``key``: ``(won, the value of also_return)`` (``None`` when lost or not configured);
+        what answering the message needs comes in the claim's own statement."""
         now = utcnow()
         row = {
             "dedupe_key": key[:_KEY_CHARS],
@@ -191,8 +194,8 @@ class Deduper:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[StoredReply] = loop.create_future()
         self._local[key] = future  # local retries arriving meanwhile wait on it
-        claimed: asyncio.Future[tuple[bool, T | None]] = loop.create_future()
-        self._claims.append((row, then, claimed))
+        claimed: asyncio.Future[tuple[bool, Any]] = loop.create_future()
+        self._claims.append((row, claimed))
         self._dispatch_claims()
         try:
             won, extra = await claimed
@@ -224,7 +227,7 @@ class Deduper:
             return  # (the batch in flight sends them when it is done)
         batch = self._claims
         try:
-            outcomes = self.db.write_here(functools.partial(self._claim_all, items=[(r, then) for r, then, _ in batch]))
+            outcomes = self.db.write_here(functools.partial(self._claim_all, rows=[row for row, _ in batch]))
         except Busy:  # SQLite's write lock is held elsewhere
             self._send_claims()
             return
@@ -246,9 +249,7 @@ class Deduper:
     async def _run_claims(self, batch: list[Claim]) -> None:
         try:
             try:
-                outcomes: list[Outcome] | BaseException = await self.db.call(
-                    self._claim_many, [(row, then) for row, then, _ in batch]
-                )
+                outcomes: list[Outcome] | BaseException = await self.db.call(self._claim_many, [r for r, _ in batch])
             except BaseException as exc:  # the executor is shut down, or we are cancelled
                 outcomes = exc
             self.claim_batches += 1
@@ -262,7 +263,7 @@ class Deduper:
     @staticmethod
     def _settle(batch: list[Claim], outcomes: list[Outcome] | BaseException) -> None:
         """Hand each claim of ``batch`` its outcome (one exception for all when ``outcomes`` is one)."""
-        for n, (_, _, claimed) in enumerate(batch):
+        for n, (_, claimed) in enumerate(batch):
             if claimed.done():  # its request was cancelled meanwhile
                 continue
             outcome = outcomes if isinstance(outcomes, BaseException) else outcomes[n]

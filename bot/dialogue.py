@@ -19,12 +19,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, bindparam, literal_column, select
 from sqlalchemy.orm import Session
 
 from bot import replies
-from bot.db import DriverStatement, SyncDb
+from bot.db import SyncDb
 from bot.matching import MatcherHolder, MatcherNotReady
+from bot.models import InboundMessage as InboundMessageRow
 from bot.question_log import QuestionEntry, QuestionLogger
 from bot.registry import EventContext, EventHandler, EventRegistry
 from core.clock import Clock, SystemClock
@@ -190,6 +191,20 @@ def village_summary(session: Session, code: str, today: dt.date, page_url: str =
 # ----------------------------------------------------------------------------------------- dialogue
 
 _FOLLOWER_VILLAGE = select(Follower.__table__.c.village_code).where(Follower.__table__.c.openid == bindparam("openid"))
+
+
+def sender_village() -> ColumnElement[Any]:
+    """The sender's village code, read by the dedupe claim of their message in the same statement
+    (``INSERT … RETURNING``; :class:`~bot.dedupe.Deduper` ``also_return``): a scalar subquery on the
+    claimed row's ``openid``. (SQLAlchemy does not correlate a subquery in ``RETURNING`` with the
+    table inserted into, hence the SQL written out from the tables' own names.)"""
+    followers, claimed = Follower.__table__, InboundMessageRow.__table__
+    return literal_column(
+        f"(SELECT f.{followers.c.village_code.name} FROM {followers.name} AS f"
+        f" WHERE f.{followers.c.openid.name} = {claimed.name}.{claimed.c.openid.name})"
+    )
+
+
 UNKNOWN = object()
 """``village`` not read yet (as opposed to ``None``: read, and not bound)."""
 
@@ -221,13 +236,6 @@ class Dialogue:
         self.clock = clock or SystemClock()
         self.public_url = public_url.rstrip("/")
         self.service_phone = service_phone
-        self._village_stmt = DriverStatement(db.engine, _FOLLOWER_VILLAGE)
-
-    def village_in(self, dbapi_conn: Any, openid: str) -> str | None:
-        """The follower's village code: one indexed read on a DBAPI connection, pre-compiled (it runs
-        in the claim's transaction of every text and voice message)."""
-        row = self._village_stmt.execute(dbapi_conn, {"openid": openid})
-        return str(row[0]) if row is not None and row[0] else None
 
     def page_url(self, code: str) -> str:
         return f"{self.public_url}/v/{code}" if self.public_url else ""
@@ -238,12 +246,7 @@ class Dialogue:
 
     def _village_of(self, openid: str) -> str | None:
         with self.db.engine.connect() as conn:
-            return self.village_in(conn.connection, openid)
-
-    @staticmethod
-    def needs_village(msg: InboundMessage) -> bool:
-        """Whether answering ``msg`` may need the follower's village (text and voice messages)."""
-        return msg.msg_type in ("text", "voice")
+            return conn.execute(_FOLLOWER_VILLAGE, {"openid": openid}).scalar() or None
 
     # -- messages -------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ logged and answered with ``success`` (WeChat then stops retrying): never a 500, 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -233,10 +232,8 @@ class WeChatEndpoint:
 
     async def _handle(self, msg: InboundMessage, nonce: str, started: float) -> web.Response:
         key = msg.dedupe_key
-        openid = msg.from_user
-        then = functools.partial(self.dialogue.village_in, openid=openid) if self.dialogue.needs_village(msg) else None
-        try:
-            won, village = await self.deduper.claim_and(key, then, openid=openid, msg_type=msg.msg_type)
+        try:  # the claim also reads the sender's village (``Deduper.also_return``), when so configured
+            won, village = await self.deduper.claim_and_read(key, openid=msg.from_user, msg_type=msg.msg_type)
         except Exception:
             self.stats.errors += 1
             log.exception("could not record %s; answering without dedupe", _describe(msg))
@@ -247,7 +244,7 @@ class WeChatEndpoint:
             if stored is not None and stored.via == VIA_PASSIVE and stored.reply:
                 return self._reply(msg, stored.reply, nonce)
             return self._text(SUCCESS)
-        known: object = village if then is not None else UNKNOWN
+        known: object = village if self.deduper.also_return is not None else UNKNOWN
         if msg.msg_type != "event" and self._remaining(started) > 0:
             now = self._answer_now(msg, known)  # fast path, within the budget: no task, no thread hop
             if now is not None:

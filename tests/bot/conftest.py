@@ -207,3 +207,31 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     engine.dispose()
     Cunwu(url).ok("load-sample")
     return url
+
+
+def seed_follower(engine: Any, openid: str, village: str = "QH01") -> None:
+    """A township with one village, and a follower bound to it (for claims that read the village)."""
+    from content.models import Township
+    from core.db import make_sessionmaker, utcnow
+    from village_lists.models import Follower, Village
+
+    with make_sessionmaker(engine).begin() as session:
+        township = Township(name="清河镇")
+        session.add(township)
+        session.flush()
+        session.add(Village(code=village, name="芒洪村", township_id=township.id))
+        session.flush()
+        session.add(Follower(openid=openid, village_code=village, active=True, updated_at=utcnow()))
+
+
+def fail_on(monkeypatch: pytest.MonkeyPatch, deduper: Any, key: str) -> None:
+    """Make the claim of ``key`` fail in the database layer (it stands for any error on one row)."""
+    driver = deduper._claim_driver
+    real = driver.params
+
+    def params(row: dict[str, Any]) -> Any:
+        if row["dedupe_key"] == key:
+            raise RuntimeError(f"cannot claim {key}")
+        return real(row)
+
+    monkeypatch.setattr(driver, "params", params)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,12 @@ from sqlalchemy import func, select
 
 from bot.db import ROWS_PER_WRITE, SyncDb
 from bot.dedupe import Deduper
+from bot.dialogue import sender_village
 from bot.models import InboundMessage, QuestionLog
 from bot.question_log import QuestionEntry, QuestionLogger
 from core.db import make_engine
 from core.schema import upgrade
+from tests.bot.conftest import fail_on, seed_follower
 
 
 @pytest.fixture
@@ -52,19 +53,13 @@ def test_inline_writes_only_for_sqlite_files(migrated_url: str) -> None:
 
 async def test_claims_of_one_loop_turn_go_in_one_transaction_on_the_loop(sqlite_db: Any) -> None:
     db, _ = sqlite_db
-    d = Deduper(db)
-    main = threading.get_ident()
-    threads: list[int] = []
-
-    def village(_conn: Any) -> str:
-        threads.append(threading.get_ident())
-        return "QH01"
-
-    results = await asyncio.gather(*(d.claim_and(f"msg:{n}", village, openid="o1") for n in range(8)))
-    assert results == [(True, "QH01")] * 8
-    assert threads == [main] * 8  # no thread hop
-    assert d.claim_batches == 1 and db.inline_writes == 1 and db.inline_busy == 0
-    assert await asyncio.gather(*(d.claim(f"msg:{n}") for n in range(8))) == [False] * 8
+    seed_follower(db.engine, "oBound000001", "QH01")
+    d = Deduper(db, also_return=sender_village())
+    openids = ["oBound000001" if n % 2 else "oStranger001" for n in range(8)]
+    results = await asyncio.gather(*(d.claim_and_read(f"msg:{n}", openid=o) for n, o in enumerate(openids)))
+    assert results == [(True, "QH01" if n % 2 else None) for n in range(8)]  # the village, read by the claim
+    assert d.claim_batches == 1 and db.inline_writes == 1 and db.inline_busy == 0  # one transaction, no hop
+    assert await asyncio.gather(*(d.claim_and_read(f"msg:{n}") for n in range(8))) == [(False, None)] * 8
     assert _rows(db, InboundMessage) == 8
 
 
@@ -94,19 +89,12 @@ async def test_a_held_write_lock_sends_claims_through_the_thread(sqlite_db: Any)
     assert db.inline_writes >= 1
 
 
-async def test_a_failing_claim_on_the_loop_fails_alone(sqlite_db: Any) -> None:
+async def test_a_failing_claim_on_the_loop_fails_alone(sqlite_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     db, _ = sqlite_db
-    d = Deduper(db)
-
-    def boom(_conn: Any) -> Any:
-        raise RuntimeError("boom")
-
-    def village(_conn: Any) -> str:
-        return "V1"
-
-    results = await asyncio.gather(
-        *(d.claim_and(f"k{n}", boom if n == 2 else village, openid="o") for n in range(5)), return_exceptions=True
-    )
+    seed_follower(db.engine, "o1", "V1")
+    d = Deduper(db, also_return=sender_village())
+    fail_on(monkeypatch, d, "k2")
+    results = await asyncio.gather(*(d.claim_and_read(f"k{n}", openid="o1") for n in range(5)), return_exceptions=True)
     assert isinstance(results[2], RuntimeError)
     assert [r for n, r in enumerate(results) if n != 2] == [(True, "V1")] * 4
     assert _rows(db, InboundMessage) == 4

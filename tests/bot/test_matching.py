@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import SyncDb
 from bot.dedupe import Deduper
+from bot.dialogue import sender_village
 from bot.matching import MatcherHolder
 from bot.models import InboundMessage
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, Doc
 from content.matcher.service import Matcher
 from core.db import make_engine, make_sessionmaker
-from tests.bot.conftest import StubMatcher
+from tests.bot.conftest import StubMatcher, fail_on, seed_follower
 
 DOCS = [
     Doc(kind=KIND_CATALOG, id="C1", title="最低生活保障办事指南", township="清河镇", elements=("申请条件", "办理流程")),
@@ -172,19 +173,16 @@ async def test_concurrent_claims_are_batched_and_each_is_won_once(migrated_url: 
         db_b.close()
 
 
-async def test_a_failing_claim_does_not_fail_the_others_of_its_batch(migrated_url: str) -> None:
+async def test_a_failing_claim_does_not_fail_the_others_of_its_batch(
+    migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = SyncDb(make_engine(migrated_url))
     try:
-        d = Deduper(db)
-
-        def boom(_conn: Any) -> Any:
-            raise RuntimeError("boom")
-
-        def village(_conn: Any) -> str:
-            return "V1"
-
+        seed_follower(db.engine, "o", "V1")
+        d = Deduper(db, also_return=sender_village())
+        fail_on(monkeypatch, d, "k3")
         results = await asyncio.gather(
-            *(d.claim_and(f"k{n}", boom if n == 3 else village, openid="o") for n in range(8)),
+            *(d.claim_and_read(f"k{n}", openid="o") for n in range(8)),
             return_exceptions=True,
         )
         assert isinstance(results[3], RuntimeError)
@@ -192,6 +190,7 @@ async def test_a_failing_claim_does_not_fail_the_others_of_its_batch(migrated_ur
         with db.engine.connect() as conn:
             keys = set(conn.execute(select(InboundMessage.dedupe_key)).scalars())
         assert keys == {f"k{n}" for n in range(8)} - {"k3"}  # the failed claim left no row
+        monkeypatch.undo()
         assert await d.claim("k3")  # and can be claimed again
     finally:
         db.close()

@@ -11,20 +11,19 @@ unique key makes every other insert fail, on SQLite and PostgreSQL alike, so exa
 A retry gets the stored reply back when it went out as a passive reply (WeChat only shows one),
 and ``success`` when it went out through the customer-service API or was nothing at all.
 
-The claim is the one database round trip on a reply's critical path (it also reads what the
-answer needs, e.g. the sender's village, in the same statement: ``also_return``). Claims are grouped. On
-SQLite the claims of the requests read in one turn of the event loop go together in one
-transaction on the event loop itself, right after that turn, when the write lock is free
+The claim is the one database round trip on a reply's critical path; it also reads what the
+answer needs (e.g. the sender's village, ``also_return``) in the same statement. Claims are
+grouped. On SQLite the claims of the requests read in one turn of the event loop go together in
+one transaction on the event loop itself, right after that turn, when the write lock is free
 (:class:`~bot.db.InlineSqlite`: tens of microseconds, no thread hop; a commit per claim would
 cost more than the hop it saves). Otherwise — PostgreSQL, or a SQLite lock held elsewhere — they
 go to a database thread: while a batch is there (one batch at a time), the claims arriving
 meanwhile queue up and go together in the next transaction, one thread hop and one commit for
-all of them (on PostgreSQL their statements go in one pipeline: one round trip). If anything in a batch fails, each of its claims is retried in a transaction of its
-own, so one bad claim never fails the others. On PostgreSQL batching takes about 40% off the
-server's CPU per request against a transaction per claim in parallel threads
-(``bench/endpoint.py --db postgresql://…``). Storing the answer is
-written behind: local waiters get it at once, the row is updated in batches every
-``write_interval`` (10 ms), which is when other processes' polling retries see it.
+all of them (on PostgreSQL in one pipeline: one round trip for their statements). If anything
+in a batch fails, each of its claims is retried in a transaction of its own, so one bad claim
+never fails the others. Storing the answer is written behind: local waiters get it at once, the
+row is updated in batches every ``write_interval`` (10 ms), which is when other processes'
+polling retries see it.
 
 A process that dies between claiming and answering leaves a ``processing`` row: WeChat's
 remaining retries of that message are answered ``success`` (nothing is sent twice).

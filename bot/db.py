@@ -117,6 +117,20 @@ class DriverStatement:
         finally:
             cursor.close()
 
+    async def aexecute_each(self, aconn: Any, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        """:meth:`execute_each` on a psycopg ``AsyncConnection`` (a statement with ``RETURNING``)."""
+        async with aconn.cursor() as cursor:
+            await cursor.executemany(self.sql, [self.params(r) for r in rows], returning=True)
+            out = [await cursor.fetchone()]
+            while cursor.nextset():
+                out.append(await cursor.fetchone())
+            return out
+
+    async def aexecute_many(self, aconn: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """:meth:`execute_many` on a psycopg ``AsyncConnection``."""
+        async with aconn.cursor() as cursor:
+            await cursor.executemany(self.sql, [self.params(r) for r in rows])
+
     def execute_many(self, dbapi_connection: Any, rows: Sequence[dict[str, Any]]) -> None:
         cursor = dbapi_connection.cursor()
         try:
@@ -198,6 +212,56 @@ class InlineSqlite:
             self._conn = None
 
 
+class LoopPostgres:
+    """A psycopg ``AsyncConnection`` for the small write transactions of every request, on the event
+    loop: no thread hop, and no wait for the GIL after each round trip (a database thread waits for
+    it up to the 5 ms switch interval while the event loop works). One transaction at a time.
+
+    A connection that breaks (``OperationalError``) is dropped; the caller then takes a database
+    thread for that transaction (:class:`Busy`), and the next one connects again.
+    """
+
+    CONNECT_TIMEOUT = 5
+
+    def __init__(self, engine: Engine) -> None:
+        url = engine.url.set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._conn: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def run(self, stmt: DriverStatement, rows: Sequence[dict[str, Any]], *, each: bool) -> Any:
+        """``stmt`` for every row in one transaction: :meth:`DriverStatement.aexecute_each` (``each``)
+        or :meth:`DriverStatement.aexecute_many`. :class:`Busy` when the connection failed."""
+        import psycopg
+
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # (a connection belongs to the loop it was made in)
+            self.close()
+            self._loop, self._lock = loop, asyncio.Lock()
+        assert self._lock is not None
+        async with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(
+                        self._conninfo, autocommit=True, connect_timeout=self.CONNECT_TIMEOUT
+                    )
+                async with self._conn.transaction():
+                    if each:
+                        return await stmt.aexecute_each(self._conn, rows)
+                    return await stmt.aexecute_many(self._conn, rows)
+            except psycopg.OperationalError as exc:
+                log.warning("database connection of the event loop failed (%s); using a thread", type(exc).__name__)
+                self.close()
+                raise Busy() from exc
+
+    def close(self) -> None:
+        """Close the connection at once (also from another thread, after the loop stopped using it)."""
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            conn.pgconn.finish()
+
+
 def inline_sqlite(engine: Engine) -> InlineSqlite | None:
     """An :class:`InlineSqlite` for a SQLite file database; ``None`` for PostgreSQL (a network round
     trip belongs in a thread) and for an in-memory database (another connection is another database)."""
@@ -221,40 +285,54 @@ class SyncDb:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cunwu-db")
         self.inline = inline_sqlite(engine)
         """Write transactions on the event loop when the SQLite write lock is free (``None``: PostgreSQL)."""
+        self.loop_pg = LoopPostgres(engine) if engine.dialect.name == "postgresql" else None
+        """Write transactions on the event loop's own PostgreSQL connection (``None``: SQLite)."""
         self.inline_writes = 0
         self.inline_busy = 0
         self._checkpointed_at = 0
 
-    def write_here(self, fn: Callable[[Any], T]) -> T:
-        """``fn(dbapi_connection)`` in one write transaction on the calling (event loop) thread; raises
-        :class:`Busy` when that cannot be done at once: no :attr:`inline` connection (PostgreSQL), or
-        the SQLite write lock is held elsewhere."""
+    def execute_here(self, stmt: DriverStatement, rows: Sequence[dict[str, Any]], *, each: bool = False) -> Any:
+        """``stmt`` for every row in one write transaction on the calling (event loop) thread, through
+        SQLite's :attr:`inline` connection: :meth:`DriverStatement.execute_each` (``each``: the first row
+        each run returned) or :meth:`DriverStatement.execute_many`. Raises :class:`Busy` when that cannot
+        be done at once: no inline connection (PostgreSQL), or the write lock is held elsewhere."""
         if self.inline is None:
             raise Busy()
+        work = stmt.execute_each if each else stmt.execute_many
         try:
-            result = self.inline.run(fn)
+            result = self.inline.run(functools.partial(work, rows=rows))
         except Busy:
             self.inline_busy += 1
             raise
         self.inline_writes += 1
         return result
 
-    async def write(self, fn: Callable[[Any], T]) -> T:
-        """``fn(dbapi_connection)`` in one write transaction: on the event loop when SQLite's write lock
-        is free (:meth:`write_here`), else in a database thread."""
-        try:
-            return self.write_here(fn)
-        except Busy:
-            return await self.call(self._in_transaction, fn)
+    async def execute(self, stmt: DriverStatement, rows: Sequence[dict[str, Any]], *, each: bool = False) -> Any:
+        """:meth:`execute_here`'s work wherever it can be done: on the event loop (SQLite when its write
+        lock is free, PostgreSQL on the loop's own connection), else in a database thread."""
+        if self.inline is not None:
+            try:
+                return self.execute_here(stmt, rows, each=each)
+            except Busy:
+                pass
+        elif self.loop_pg is not None:
+            try:
+                result = await self.loop_pg.run(stmt, rows, each=each)
+            except Busy:
+                self.inline_busy += 1
+            else:
+                self.inline_writes += 1
+                return result
+        work = stmt.execute_each if each else stmt.execute_many
+        return await self.call(self._in_transaction, functools.partial(work, rows=rows))
 
     async def write_rows(self, stmt: DriverStatement, rows: Sequence[dict[str, Any]]) -> None:
         """``stmt`` once for each row, in transactions of at most :data:`ROWS_PER_WRITE` rows (on the
         event loop one holds it for about a millisecond at most). On failure raises
         :class:`PartialWrite`, which says how many rows (the first ones) were written."""
         for start in range(0, len(rows), ROWS_PER_WRITE):
-            chunk = rows[start : start + ROWS_PER_WRITE]
             try:
-                await self.write(functools.partial(stmt.execute_many, rows=chunk))
+                await self.execute(stmt, rows[start : start + ROWS_PER_WRITE])
             except Exception as exc:
                 raise PartialWrite(start) from exc
 
@@ -263,8 +341,8 @@ class SyncDb:
             return fn(conn.connection)
 
     def stats(self) -> dict[str, int]:
-        """For ``/healthz``: write transactions done on the event loop, and those that found SQLite's
-        write lock taken and went to a database thread."""
+        """For ``/healthz``: write transactions done on the event loop, and those that went to a
+        database thread instead (SQLite's write lock taken, or the loop's PostgreSQL connection failed)."""
         return {"threads": self.threads, "inline_writes": self.inline_writes, "inline_busy": self.inline_busy}
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -312,4 +390,6 @@ class SyncDb:
         self._executor.shutdown(wait=True, cancel_futures=False)
         if self.inline is not None:
             self.inline.close()
+        if self.loop_pg is not None:
+            self.loop_pg.close()
         self.engine.dispose()

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -133,26 +132,22 @@ class Deduper:
 
     # -- sync work (database threads) -----------------------------------------------------
 
-    def _claim_all(self, dbapi_conn: Any, rows: list[dict[str, Any]]) -> list[Outcome]:
-        """Claim messages on a DBAPI connection, inside the caller's transaction (on PostgreSQL in one
-        pipeline: one round trip for all of them)."""
-        returned = self._claim_driver.execute_each(dbapi_conn, rows)
+    def _outcomes(self, returned: list[Any]) -> list[Outcome]:
+        """``(won, what the claim also returned)`` from the rows the claims returned (``None``: lost)."""
         extra = self.also_return is not None
         return [(False, None) if r is None else (True, r[1] if extra else None) for r in returned]
 
-    def _claim_many(self, rows: list[dict[str, Any]]) -> list[Outcome]:
+    async def _claim_rows(self, rows: list[dict[str, Any]]) -> list[Outcome]:
         """Claim several messages in one transaction; on any failure, each in a transaction of its own."""
         if len(rows) > 1:
             try:
-                with self.db.engine.begin() as conn:
-                    return self._claim_all(conn.connection, rows)
+                return self._outcomes(await self.db.execute(self._claim_driver, rows, each=True))
             except Exception:
                 log.debug("a batch of %d claims failed; claiming them one by one", len(rows), exc_info=True)
         single: list[Outcome] = []
         for row in rows:
             try:
-                with self.db.engine.begin() as conn:
-                    single += self._claim_all(conn.connection, [row])
+                single += self._outcomes(await self.db.execute(self._claim_driver, [row], each=True))
             except Exception as exc:
                 single.append(exc)
         return single
@@ -226,7 +221,7 @@ class Deduper:
             return  # (the batch in flight sends them when it is done)
         batch = self._claims
         try:
-            outcomes = self.db.write_here(functools.partial(self._claim_all, rows=[row for row, _ in batch]))
+            outcomes = self._outcomes(self.db.execute_here(self._claim_driver, [row for row, _ in batch], each=True))
         except Busy:  # SQLite's write lock is held elsewhere
             self._send_claims()
             return
@@ -248,7 +243,7 @@ class Deduper:
     async def _run_claims(self, batch: list[Claim]) -> None:
         try:
             try:
-                outcomes: list[Outcome] | BaseException = await self.db.call(self._claim_many, [r for r, _ in batch])
+                outcomes: list[Outcome] | BaseException = await self._claim_rows([r for r, _ in batch])
             except BaseException as exc:  # the executor is shut down, or we are cancelled
                 outcomes = exc
             self.claim_batches += 1

@@ -1,7 +1,10 @@
-"""The bot's database work: sync SQLAlchemy code run in worker threads, one hop per transaction.
+"""The bot's database work: sync SQLAlchemy code in worker threads, and the few small write
+transactions of every request on the event loop itself.
 
-Every request touches the database two or three times (dedupe claim, follower lookup, storing
-the answer), so the bridge matters. Measured here (2 cores, one claim + follower lookup):
+Library code stays sync (``Session``/``Connection``), as everywhere else in Cunwu, and runs in
+worker threads (:meth:`SyncDb.call`, :meth:`SyncDb.session`), one hop per transaction: SQLite
+gets a single thread (it has one writer at a time anyway), PostgreSQL a small pool. Measured
+here before (2 cores, one claim + follower lookup):
 
 =====================================  ===========  ==============
                                         SQLite WAL   PostgreSQL 16
@@ -11,20 +14,19 @@ Core, ``AsyncEngine`` (aiosqlite/psycopg)  1.5 ms        2.6 ms
 Core, sync engine in a worker thread       0.3 ms        1.6 ms
 =====================================  ===========  ==============
 
-aiosqlite makes a thread hop per cursor call; here a whole transaction is one hop. SQLite gets a
-single worker thread (it has one writer at a time anyway, and this way the process's own writes
-never wait in SQLite's busy handler); PostgreSQL a small pool. Library code stays sync
-(``Session``/``Connection``), as everywhere else in Cunwu.
-
 A hop is not free, though: about 60 µs of CPU for the two threads, and the worker then waits for
 the GIL the event loop holds (up to the 5 ms switch interval) while the request waits for it.
-On SQLite the small write transactions of every request (the dedupe claims of one turn of the
-loop, the stored answers, the question log; :meth:`SyncDb.write`) therefore run on the event
-loop itself, through :class:`InlineSqlite`, whenever the write lock is free: tens of
-microseconds, no hop, no wait, and write-behinds cut into transactions of at most
-:data:`ROWS_PER_WRITE` rows. When anything else holds the lock (another process, a ``cunwu``
-import, this process's database thread), it says so at once and the work goes to the database
-thread as before. ``bench/endpoint.py``: 0.46× → 0.55× of the bare handler's throughput.
+The statements on every request's path (the dedupe claims, the stored answers, the question log:
+:class:`DriverStatement`, run by :meth:`SyncDb.execute`) therefore run on the event loop:
+
+- SQLite: through :class:`InlineSqlite` whenever the write lock is free (tens of microseconds,
+  no wait); when anything else holds it (another process, a ``cunwu`` import), it says so at
+  once and the work goes to the database thread instead;
+- PostgreSQL: on the loop's own psycopg ``AsyncConnection`` (:class:`LoopPostgres`); a broken
+  connection sends that transaction to a thread and the next one reconnects.
+
+Write-behinds go in transactions of at most :data:`ROWS_PER_WRITE` rows. ``bench/endpoint.py``:
+0.46× → 0.52–0.55× of the bare handler's throughput on SQLite, 0.19× → 0.27× on PostgreSQL.
 """
 
 from __future__ import annotations

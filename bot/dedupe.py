@@ -16,10 +16,11 @@ answer needs (e.g. the sender's village, ``also_return``) in the same statement.
 grouped. On SQLite the claims of the requests read in one turn of the event loop go together in
 one transaction on the event loop itself, right after that turn, when the write lock is free
 (:class:`~bot.db.InlineSqlite`: tens of microseconds, no thread hop; a commit per claim would
-cost more than the hop it saves). Otherwise — PostgreSQL, or a SQLite lock held elsewhere — they
-go to a database thread: while a batch is there (one batch at a time), the claims arriving
-meanwhile queue up and go together in the next transaction, one thread hop and one commit for
-all of them (on PostgreSQL in one pipeline: one round trip for their statements). If anything
+cost more than the hop it saves). On PostgreSQL (on the event loop's own connection, see
+:mod:`bot.db`), or when a SQLite lock is held elsewhere (through the database thread), one batch
+is in the database at a time: the claims arriving meanwhile queue up and go together in the
+next transaction, one commit for all of them (on PostgreSQL in one pipeline: one round trip for
+their statements). If anything
 in a batch fails, each of its claims is retried in a transaction of its own, so one bad claim
 never fails the others. Storing the answer is written behind: local waiters get it at once, the
 row is updated in batches every ``write_interval`` (10 ms), which is when other processes'

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.db import ROWS_PER_WRITE, SyncDb
 from bot.dedupe import Deduper
@@ -145,3 +145,41 @@ async def test_the_loop_never_checkpoints_the_database_thread_does(sqlite_db: An
     assert in_file() == 0  # still only in the WAL
     await db.checkpoint()
     assert in_file() == 20
+
+
+@pytest.mark.pg
+async def test_a_broken_loop_connection_falls_back_to_a_thread_then_reconnects(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    db = SyncDb(engine)
+    try:
+        assert db.inline is None and db.loop_pg is not None
+        d = Deduper(db)
+        assert await d.claim("pg:a")
+        assert db.inline_writes == 1  # on the event loop's own connection
+        pid = db.loop_pg._conn.info.backend_pid
+        with engine.connect() as conn:  # the server drops that connection (a restart, a network cut)
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+        assert await d.claim("pg:b")  # through a database thread, nothing lost
+        assert db.inline_busy == 1
+        assert await d.claim("pg:c")  # and back on a new connection of the loop
+        assert db.inline_writes == 2
+        assert await asyncio.gather(*(d.claim(k) for k in ("pg:a", "pg:b", "pg:c"))) == [False] * 3
+        assert _rows(db, InboundMessage) == 3
+    finally:
+        db.close()
+
+
+@pytest.mark.pg
+def test_the_loop_connection_follows_the_event_loop(pg_url: str) -> None:
+    """A connection belongs to the event loop it was made in: another loop gets its own."""
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    db = SyncDb(engine)
+    try:
+        d = Deduper(db)
+        assert asyncio.run(d.claim("loop:1"))
+        assert asyncio.run(Deduper(db).claim("loop:2"))
+        assert db.inline_writes == 2 and db.inline_busy == 0
+    finally:
+        db.close()

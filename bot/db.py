@@ -150,7 +150,8 @@ class PartialWrite(Exception):
 
 
 class Busy(Exception):
-    """The SQLite write lock is held by another connection: do the work through the database thread."""
+    """The write cannot be done on the event loop now (SQLite's write lock is held by another
+    connection, or the loop's PostgreSQL connection failed): do it through a database thread."""
 
 
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
@@ -252,10 +253,13 @@ class LoopPostgres:
                     if each:
                         return await stmt.aexecute_each(self._conn, rows)
                     return await stmt.aexecute_many(self._conn, rows)
-            except psycopg.OperationalError as exc:
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 log.warning("database connection of the event loop failed (%s); using a thread", type(exc).__name__)
                 self.close()
                 raise Busy() from exc
+            except asyncio.CancelledError:
+                self.close()  # cut off mid-transaction (shutdown): its state is unknown, the server rolls back
+                raise
 
     def close(self) -> None:
         """Close the connection at once (also from another thread, after the loop stopped using it)."""
@@ -265,8 +269,8 @@ class LoopPostgres:
 
 
 def inline_sqlite(engine: Engine) -> InlineSqlite | None:
-    """An :class:`InlineSqlite` for a SQLite file database; ``None`` for PostgreSQL (a network round
-    trip belongs in a thread) and for an in-memory database (another connection is another database)."""
+    """An :class:`InlineSqlite` for a SQLite file database; ``None`` for PostgreSQL (it has
+    :class:`LoopPostgres`) and for an in-memory database (another connection is another database)."""
     if engine.dialect.name != "sqlite":
         return None
     database = engine.url.database or ""

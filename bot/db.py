@@ -91,15 +91,6 @@ class DriverStatement:
             values.append(proc(value) if proc is not None else value)
         return tuple(values) if self.positional else dict(zip(self._names, values, strict=True))
 
-    def execute(self, dbapi_connection: Any, row: dict[str, Any]) -> Any:
-        """Run it once; the first row of the result (``None`` when there is none or no result)."""
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(self.sql, self.params(row))
-            return cursor.fetchone() if cursor.description is not None else None
-        finally:
-            cursor.close()
-
     def execute_each(self, dbapi_connection: Any, rows: Sequence[dict[str, Any]]) -> list[Any]:
         """Run it once per row; the first row each run returned (``None`` where none). On psycopg in one
         pipeline (one round trip for all of them), elsewhere one after the other."""

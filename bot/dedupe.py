@@ -204,10 +204,10 @@ class Deduper:
         return won, extra
 
     def _dispatch_claims(self) -> None:
-        """Send the queued claims to the database as one batch: on SQLite, on the event loop at the end
-        of this turn of the loop (the claims of every request read meanwhile go together); through a
-        database thread on PostgreSQL, or when SQLite's write lock is held elsewhere. One batch at a
-        time: the claims arriving while one is in a thread go in the next."""
+        """Send the queued claims to the database as one batch. On SQLite: synchronously, at the end of
+        this turn of the loop (the claims of every request read meanwhile go together). Otherwise
+        (PostgreSQL, or SQLite's write lock held elsewhere) as a task (:meth:`_run_claims`), one batch
+        at a time: the claims arriving while one is in the database go in the next."""
         if not self._claims or self._claims_in_flight >= self._max_claims_in_flight:
             return
         if self.db.inline is None:
@@ -223,10 +223,10 @@ class Deduper:
         batch = self._claims
         try:
             outcomes = self._outcomes(self.db.execute_here(self._claim_driver, [row for row, _ in batch], each=True))
-        except Busy:  # SQLite's write lock is held elsewhere
+        except Busy:  # SQLite's write lock is held elsewhere: the task waits for it in a thread
             self._send_claims()
             return
-        except Exception:  # one claim failed: the thread claims them one by one and reports it
+        except Exception:  # one claim failed: the task claims them one by one and reports it
             log.debug("a batch of %d claims failed on the event loop", len(batch), exc_info=True)
             self._send_claims()
             return

@@ -102,7 +102,7 @@ def create_app(
         )
     holder = MatcherHolder(matcher_factory, db.sessionmaker, cache_size=answer_cache_size)
     question_log = QuestionLogger(db, interval=log_flush_interval)
-    deduper = Deduper(db, also_return=sender_village())
+    deduper = Deduper(db, also_return=sender_village(), claim_timeout=settings.reply_budget_seconds)
     registry = registry if registry is not None else EventRegistry()
     tasks = BackgroundTasks()
     dialogue = Dialogue(

@@ -47,8 +47,15 @@ from core.db import utcnow
 log = logging.getLogger(__name__)
 Outcome = tuple[bool, Any] | BaseException
 """A claim's outcome: ``(won, what the claim also returned)``, or what went wrong."""
-Claim = tuple[dict[str, Any], asyncio.Future[Any]]
-"""A queued claim: its row and the future its request waits on."""
+Claim = tuple[dict[str, Any], asyncio.Future[Any], float]
+"""A queued claim: its row, the future its request waits on, and when it was queued (loop time)."""
+EXPIRY_CHECK = 0.25
+"""Seconds between checks for claims that waited longer than ``claim_timeout``."""
+
+
+class ClaimTimeout(TimeoutError):
+    """The claim waited longer than ``claim_timeout`` (a stalled or locked database)."""
+
 
 _TABLE = InboundMessage.__table__
 _KEY_CHARS = 160
@@ -105,12 +112,17 @@ class Deduper:
         db: SyncDb,
         *,
         also_return: ColumnElement[Any] | None = None,
+        claim_timeout: float | None = None,
         poll_interval: float = 0.05,
         write_interval: float = 0.01,
     ) -> None:
         """``also_return``: an SQL expression the claim returns when it is won, read in the same
-        statement (e.g. the sender's village: a scalar subquery on the claimed row's columns)."""
+        statement (e.g. the sender's village: a scalar subquery on the claimed row's columns).
+        ``claim_timeout``: while :meth:`run` runs, a claim still waiting after this many seconds fails
+        with :class:`ClaimTimeout` (its request can still apologise within WeChat's 5 seconds)."""
         self.db = db
+        self.claim_timeout = claim_timeout
+        self.claims_expired = 0
         self.poll_interval = poll_interval
         self.write_interval = write_interval
         self.also_return = also_return
@@ -127,6 +139,7 @@ class Deduper:
         self._claims: list[Claim] = []
         self._claims_scheduled = False
         self._claims_in_flight = 0
+        self._sent: list[list[Claim]] = []  # the batches in the database through a task
         self._max_claims_in_flight = 1  # one batch at a time: the next one gathers what came meanwhile
         self._claim_tasks: set[asyncio.Task[None]] = set()
         self.claim_batches = 0
@@ -190,7 +203,7 @@ class Deduper:
         future: asyncio.Future[StoredReply] = loop.create_future()
         self._local[key] = future  # local retries arriving meanwhile wait on it
         claimed: asyncio.Future[tuple[bool, Any]] = loop.create_future()
-        self._claims.append((row, claimed))
+        self._claims.append((row, claimed, loop.time()))
         self._dispatch_claims()
         try:
             won, extra = await claimed
@@ -222,7 +235,7 @@ class Deduper:
             return  # (the batch in flight sends them when it is done)
         batch = self._claims
         try:
-            outcomes = self._outcomes(self.db.execute_here(self._claim_driver, [row for row, _ in batch], each=True))
+            outcomes = self._outcomes(self.db.execute_here(self._claim_driver, [c[0] for c in batch], each=True))
         except Busy:  # SQLite's write lock is held elsewhere: the task waits for it in a thread
             self._send_claims()
             return
@@ -237,6 +250,7 @@ class Deduper:
     def _send_claims(self) -> None:
         batch, self._claims = self._claims, []
         self._claims_in_flight += 1
+        self._sent.append(batch)
         task = asyncio.get_running_loop().create_task(self._run_claims(batch))
         self._claim_tasks.add(task)
         task.add_done_callback(self._claim_tasks.discard)
@@ -244,7 +258,7 @@ class Deduper:
     async def _run_claims(self, batch: list[Claim]) -> None:
         try:
             try:
-                outcomes: list[Outcome] | BaseException = await self._claim_rows([r for r, _ in batch])
+                outcomes: list[Outcome] | BaseException = await self._claim_rows([c[0] for c in batch])
             except BaseException as exc:  # the executor is shut down, or we are cancelled
                 outcomes = exc
             self.claim_batches += 1
@@ -252,13 +266,14 @@ class Deduper:
             if isinstance(outcomes, asyncio.CancelledError):
                 raise outcomes
         finally:
+            self._sent.remove(batch)
             self._claims_in_flight -= 1
             self._dispatch_claims()
 
     @staticmethod
     def _settle(batch: list[Claim], outcomes: list[Outcome] | BaseException) -> None:
         """Hand each claim of ``batch`` its outcome (one exception for all when ``outcomes`` is one)."""
-        for n, (_, claimed) in enumerate(batch):
+        for n, (_, claimed, _) in enumerate(batch):
             if claimed.done():  # its request was cancelled meanwhile
                 continue
             outcome = outcomes if isinstance(outcomes, BaseException) else outcomes[n]
@@ -300,12 +315,40 @@ class Deduper:
                     del self._pending[key]
             return written
 
+    def expire_stalled(self) -> int:
+        """Fail the claims (queued, or in the database through a task) that have waited longer than
+        ``claim_timeout`` with :class:`ClaimTimeout`; how many. A claim that later goes through leaves
+        a ``processing`` row, as one whose process died: retries of its message get ``success``."""
+        if self.claim_timeout is None:
+            return 0
+        limit = asyncio.get_running_loop().time() - self.claim_timeout
+        expired = 0
+        for batch in (self._claims, *self._sent):
+            for _, claimed, queued_at in batch:
+                if queued_at <= limit and not claimed.done():
+                    claimed.set_exception(ClaimTimeout())
+                    expired += 1
+        self.claims_expired += expired
+        return expired
+
     async def run(self) -> None:
-        """Flush forever (cancel to stop; :meth:`flush` once more after cancelling)."""
+        """Flush forever, and fail stalled claims (:meth:`expire_stalled`) in a task of their own, so a
+        flush stuck in the database does not hold that up (cancel to stop; :meth:`flush` once more after
+        cancelling)."""
+        expiry = asyncio.get_running_loop().create_task(self._expire_forever())
+        try:
+            while True:
+                await asyncio.sleep(self.write_interval)
+                if self._pending:
+                    await self.flush()
+        finally:
+            expiry.cancel()
+
+    async def _expire_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.write_interval)
-            if self._pending:
-                await self.flush()
+            await asyncio.sleep(EXPIRY_CHECK)
+            if self._claims or self._sent:
+                self.expire_stalled()
 
     async def update_via(self, key: str, via: str, *, error: str = "") -> None:
         """Record how an answer finally went out (customer service, or the send failed)."""

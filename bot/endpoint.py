@@ -27,7 +27,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import replies
-from bot.dedupe import Deduper
+from bot.dedupe import ClaimTimeout, Deduper
 from bot.dialogue import UNKNOWN, Answer, Dialogue
 from bot.models import VIA_CUSTOMER_SERVICE, VIA_FAILED, VIA_NONE, VIA_PASSIVE
 from bot.registry import EventContext, EventRegistry
@@ -234,6 +234,10 @@ class WeChatEndpoint:
         key = msg.dedupe_key
         try:  # the claim also reads the sender's village (``Deduper.also_return``), when so configured
             won, village = await self.deduper.claim_and_read(key, openid=msg.from_user, msg_type=msg.msg_type)
+        except ClaimTimeout:  # the database is stalled or locked: an apology while WeChat still waits
+            self.stats.errors += 1
+            log.warning("could not record %s within %.1f s; apologising", _describe(msg), self.deduper.claim_timeout)
+            return self._reply(msg, replies.error_reply(self.dialogue.service_phone), nonce)
         except Exception:
             self.stats.errors += 1
             log.exception("could not record %s; answering without dedupe", _describe(msg))

@@ -4,6 +4,7 @@ database thread when it is not (or on PostgreSQL), chunked write-behinds and WAL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot.db import ROWS_PER_WRITE, SyncDb
-from bot.dedupe import Deduper
+from bot.dedupe import ClaimTimeout, Deduper
 from bot.dialogue import sender_village
 from bot.models import InboundMessage, QuestionLog
 from bot.question_log import QuestionEntry, QuestionLogger
 from core.db import make_engine
 from core.schema import upgrade
-from tests.bot.conftest import fail_on, seed_follower
+from tests.bot.conftest import BotFactory, StubMatcher, fail_on, seed_follower
 
 
 @pytest.fixture
@@ -183,3 +184,54 @@ def test_the_loop_connection_follows_the_event_loop(pg_url: str) -> None:
         assert db.inline_writes == 2 and db.inline_busy == 0
     finally:
         db.close()
+
+
+async def test_a_claim_stalled_by_a_held_lock_times_out_in_time(sqlite_db: Any) -> None:
+    db, path = sqlite_db
+    d = Deduper(db, claim_timeout=0.3)
+    runner = asyncio.create_task(d.run())
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # e.g. a long `cunwu` import
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(ClaimTimeout):
+            await d.claim("stalled:1")
+        assert 0.3 <= loop.time() - started < 1.5 and d.claims_expired == 1
+        other.execute("COMMIT")
+        for _ in range(100):  # the database thread's claim goes through once the lock is free
+            if _rows(db, InboundMessage) == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert _rows(db, InboundMessage) == 1
+        assert await d.claim("stalled:1") is False  # a retry of it is not answered twice
+        assert await d.claim("fresh:1") is True and d.claims_expired == 1
+    finally:
+        other.close()
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+
+
+async def test_the_bot_apologises_in_time_when_the_database_is_locked(
+    make_bot: BotFactory, tmp_path: Path, stub: StubMatcher
+) -> None:
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    _, wx = await make_bot(url, matcher=stub, budget=1.0)
+    other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        reply = await wx.text("oLocked00001", "低保怎么申请", msg_id=777)
+        assert loop.time() - started < 2.0  # within WeChat's 5 seconds, not after the 10 s busy timeout
+        assert reply.status == 200 and reply.content is not None and "稍后再试" in reply.content
+        assert stub.calls == []
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    later = await wx.text("oLocked00001", "低保怎么申请", msg_id=778)  # the lock is free again
+    assert later.content == "答：低保怎么申请"

@@ -25,8 +25,8 @@ The statements on every request's path (the dedupe claims, the stored answers, t
 - PostgreSQL: on the loop's own psycopg ``AsyncConnection`` (:class:`LoopPostgres`); a broken
   connection sends that transaction to a thread and the next one reconnects.
 
-Write-behinds go in transactions of at most :data:`ROWS_PER_WRITE` rows. ``bench/endpoint.py``:
-0.46× → 0.52–0.55× of the bare handler's throughput on SQLite, 0.19× → 0.27× on PostgreSQL.
+Write-behinds go in transactions of at most :data:`ROWS_PER_WRITE` rows. ``bench/endpoint.py``
+(Zipf mix): 0.46× → 0.53× of the bare handler's throughput on SQLite, 0.19× → 0.31× on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -158,8 +158,8 @@ class InlineSqlite:
 
     ``busy_timeout`` is 0: when another connection holds the write lock, :meth:`run` raises
     :class:`Busy` at once (nothing written) and the caller takes the database thread instead. It
-    never checkpoints the WAL (``wal_autocheckpoint=0``): the pooled connections of the database
-    thread do, so the event loop never waits for an fsync (WAL with ``synchronous=NORMAL``: a
+    never checkpoints the WAL (``wal_autocheckpoint=0``): :meth:`SyncDb.checkpoint` does, in the
+    database thread, so the event loop never waits for an fsync (WAL with ``synchronous=NORMAL``: a
     commit only appends to the WAL file). Only the event loop's thread uses it.
     """
 
@@ -259,6 +259,11 @@ class LoopPostgres:
             conn.pgconn.finish()
 
 
+def _work(stmt: DriverStatement, rows: Sequence[dict[str, Any]], each: bool) -> Callable[[Any], Any]:
+    """``work(dbapi_connection)``: :meth:`DriverStatement.execute_each` (``each``) or ``execute_many``."""
+    return functools.partial(stmt.execute_each if each else stmt.execute_many, rows=rows)
+
+
 def inline_sqlite(engine: Engine) -> InlineSqlite | None:
     """An :class:`InlineSqlite` for a SQLite file database; ``None`` for PostgreSQL (it has
     :class:`LoopPostgres`) and for an in-memory database (another connection is another database)."""
@@ -295,9 +300,8 @@ class SyncDb:
         be done at once: no inline connection (PostgreSQL), or the write lock is held elsewhere."""
         if self.inline is None:
             raise Busy()
-        work = stmt.execute_each if each else stmt.execute_many
         try:
-            result = self.inline.run(functools.partial(work, rows=rows))
+            result = self.inline.run(_work(stmt, rows, each))
         except Busy:
             self.inline_busy += 1
             raise
@@ -320,8 +324,7 @@ class SyncDb:
             else:
                 self.inline_writes += 1
                 return result
-        work = stmt.execute_each if each else stmt.execute_many
-        return await self.call(self._in_transaction, functools.partial(work, rows=rows))
+        return await self.call(self._in_transaction, _work(stmt, rows, each))
 
     async def write_rows(self, stmt: DriverStatement, rows: Sequence[dict[str, Any]]) -> None:
         """``stmt`` once for each row, in transactions of at most :data:`ROWS_PER_WRITE` rows (on the

@@ -138,13 +138,11 @@ class Deduper:
         self._flush_lock = asyncio.Lock()
         self._claims: list[Claim] = []
         self._claims_scheduled = False
-        self._claims_in_flight = 0
-        self._sent: list[list[Claim]] = []  # the batches in the database through a task
-        self._max_claims_in_flight = 1  # one batch at a time: the next one gathers what came meanwhile
+        self._sent: list[list[Claim]] = []  # the batch in the database through a task (one at a time)
         self._claim_tasks: set[asyncio.Task[None]] = set()
         self.claim_batches = 0
 
-    # -- sync work (database threads) -----------------------------------------------------
+    # -- database work ----------------------------------------------------------------------
 
     def _outcomes(self, returned: list[Any]) -> list[Outcome]:
         """``(won, what the claim also returned)`` from the rows the claims returned (``None``: lost)."""
@@ -221,7 +219,7 @@ class Deduper:
         this turn of the loop (the claims of every request read meanwhile go together). Otherwise
         (PostgreSQL, or SQLite's write lock held elsewhere) as a task (:meth:`_run_claims`), one batch
         at a time: the claims arriving while one is in the database go in the next."""
-        if not self._claims or self._claims_in_flight >= self._max_claims_in_flight:
+        if not self._claims or self._sent:  # one batch at a time: the next gathers what came meanwhile
             return
         if self.db.inline is None:
             self._send_claims()
@@ -231,7 +229,7 @@ class Deduper:
 
     def _claim_here(self) -> None:
         self._claims_scheduled = False
-        if not self._claims or self._claims_in_flight:
+        if not self._claims or self._sent:
             return  # (the batch in flight sends them when it is done)
         batch = self._claims
         try:
@@ -249,7 +247,6 @@ class Deduper:
 
     def _send_claims(self) -> None:
         batch, self._claims = self._claims, []
-        self._claims_in_flight += 1
         self._sent.append(batch)
         task = asyncio.get_running_loop().create_task(self._run_claims(batch))
         self._claim_tasks.add(task)
@@ -267,7 +264,6 @@ class Deduper:
                 raise outcomes
         finally:
             self._sent.remove(batch)
-            self._claims_in_flight -= 1
             self._dispatch_claims()
 
     @staticmethod

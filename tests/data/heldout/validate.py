@@ -22,27 +22,76 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 
-HEADER = (
-    "编码,试点领域,一级事项,二级事项,公开内容（要素）,公开依据,公开时限,公开主体,公开渠道和载体,公开对象,公开方式,公开层级"
-).split(",")
-VILLAGE_LIST_HEADER = "序号,公开事项,公开内容,公开时限,公开渠道,责任人,对应目录编码,最近公开日期".split(",")
-VILLAGES_HEADER = "村编码,村名,乡镇,户数,人口,主要语言,村民小组,微信群,广播分区".split(",")
+HEADER = [
+    "编码",
+    "试点领域",
+    "一级事项",
+    "二级事项",
+    "公开内容（要素）",
+    "公开依据",
+    "公开时限",
+    "公开主体",
+    "公开渠道和载体",
+    "公开对象",
+    "公开方式",
+    "公开层级",
+]
+VILLAGE_LIST_HEADER = ["序号", "公开事项", "公开内容", "公开时限", "公开渠道", "责任人", "对应目录编码", "最近公开日期"]
+VILLAGES_HEADER = ["村编码", "村名", "乡镇", "户数", "人口", "主要语言", "村民小组", "微信群", "广播分区"]
 DOMAINS = dict(
     zip(
         [f"{i:02d}" for i in range(1, 27)],
-        "重大建设项目 公共资源交易 义务教育 户籍管理 社会救助 养老服务 公共法律服务 财政预决算 就业创业 社会保险 "
-        "国土空间规划 征地补偿 环境保护 国有土地上房屋征收 保障性住房 农村危房改造 市政服务 城市综合执法 涉农补贴 "
-        "公共文化服务 医疗卫生 安全生产 救灾 食品药品监管 扶贫 税收管理".split(),
+        [
+            "重大建设项目",
+            "公共资源交易",
+            "义务教育",
+            "户籍管理",
+            "社会救助",
+            "养老服务",
+            "公共法律服务",
+            "财政预决算",
+            "就业创业",
+            "社会保险",
+            "国土空间规划",
+            "征地补偿",
+            "环境保护",
+            "国有土地上房屋征收",
+            "保障性住房",
+            "农村危房改造",
+            "市政服务",
+            "城市综合执法",
+            "涉农补贴",
+            "公共文化服务",
+            "医疗卫生",
+            "安全生产",
+            "救灾",
+            "食品药品监管",
+            "扶贫",
+            "税收管理",
+        ],
+        strict=True,
     )
 )
-CHANNELS = (
-    "政府网站；政府公报；两微一端；发布会/听证会；广播电视；纸质媒体；公开查阅点；政务服务中心；便民服务站；"
-    "入户/现场宣传；社区/企事业单位/村公示栏（电子屏）；精准推送；其他"
-).split("；")
+CHANNELS = [
+    "政府网站",
+    "政府公报",
+    "两微一端",
+    "发布会/听证会",
+    "广播电视",
+    "纸质媒体",
+    "公开查阅点",
+    "政务服务中心",
+    "便民服务站",
+    "入户/现场宣传",
+    "社区/企事业单位/村公示栏（电子屏）",
+    "精准推送",
+    "其他",
+]
 KINDS = {
     "colloquial", "dialect", "typo", "voice", "keyword", "apply", "amount",
     "date", "office", "phone", "village", "offtopic", "leak",
@@ -59,11 +108,11 @@ class Township:
             reader = csv.reader(f)
             self.header = next(reader)
             self.catalog = {row[0]: row for row in reader}
-        self.interp: dict[str, dict] = {}
+        self.interp: dict[str, dict[str, Any]] = {}
         for path in sorted((root / "interpretations").glob("*.md")):
             text = path.read_text(encoding="utf-8")
             _, front, body = text.split("---\n", 2)
-            meta = dict(line.split(": ", 1) for line in front.strip().splitlines())
+            meta: dict[str, Any] = dict(line.split(": ", 1) for line in front.strip().splitlines())
             meta["items"] = [s.strip() for s in meta["items"].strip("[]").split(",")]
             public = body.split("\n## 删减部分")[0]
             hidden = body[len(public) :] if meta["disclosure"] == "此件删减后公开" else ""
@@ -197,6 +246,10 @@ def check_township_files(town: Township, errors: list[str]) -> None:
         pairs = len(re.findall(r"^\*\*问：.*\*\*\n答：", body, re.M))
         if not 400 <= chars <= 1200 or not 4 <= pairs <= 8 or "\n## 简明问答\n" not in body:
             errors.append(f"{where}: {doc_id} body shape ({chars} chars, {pairs} pairs)")
+    with open(town.root / "villages.csv", encoding="utf-8", newline="") as f:
+        villages = list(csv.reader(f))
+    if villages[0] != VILLAGES_HEADER or {v[0] for v in villages[1:]} != set(town.lists):
+        errors.append(f"{where}: villages.csv header or codes differ from village_lists/")
     for village, rows in town.lists.items():
         for r in rows:
             if list(r) != VILLAGE_LIST_HEADER:

@@ -213,7 +213,7 @@ def channels_cmd(obj: CliContext, code: str, oa_tag: str | None, outbox: str | N
             group, sep, key = spec.partition("=")
             if not sep or not group.strip() or not key.strip():
                 raise click.BadParameter(f"应为 群名=KEY：{spec}", param_hint="--robot")
-            set_group_robot(session, code, group.strip(), key.strip())
+            set_group_robot(session, code, group.strip(), key.strip(), secret_key=obj.settings.secret_key)
         if oa_tag is not None or outbox is not None:
             set_channels(session, code, oa_tag=oa_tag, broadcast_outbox=outbox)
         village = get_village(session, code)

@@ -19,10 +19,18 @@ from core.schema import upgrade
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "examples" / "qinghe"
 PG_ENV = "CUNWU_TEST_PG_URL"
+# The tests' CUNWU_SECRET_KEY (32 bytes of URL-safe base64), set for every test by _secret_key.
+TEST_SECRET_KEY = "dGVzdC1rZXktbm90LWZvci1wcm9kdWN0aW9uLTMyYiE="
 
 
 def pg_admin_url() -> str | None:
     return os.environ.get(PG_ENV) or None
+
+
+@pytest.fixture(autouse=True)
+def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with a CUNWU_SECRET_KEY, as `make run` does; a test may delete it."""
+    monkeypatch.setenv("CUNWU_SECRET_KEY", TEST_SECRET_KEY)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])

@@ -3,7 +3,8 @@
 ``AppError``
 ├── ``ConfigError``        settings missing or malformed
 ├── ``DatabaseError``      schema behind, database unreachable
-│   └── ``SchemaOutdated`` run ``cunwu db upgrade``
+│   ├── ``SchemaOutdated`` run ``cunwu db upgrade``
+│   └── ``SchemaNewer``    the database comes from a newer release: upgrade cunwu
 ├── ``NotFound``           an id, code or village that does not exist
 └── ``ValidationFailed``   input rejected; ``problems`` lists every ``Problem``
 """
@@ -38,6 +39,14 @@ class DatabaseError(AppError):
 class SchemaOutdated(DatabaseError):
     def __init__(self, message: str = "数据库结构不是最新版本，请先运行：cunwu db upgrade") -> None:
         super().__init__(message)
+
+
+class SchemaNewer(DatabaseError):
+    exit_code = 2
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(f"数据库版本 {revision} 比程序新，请升级 cunwu")
+        self.revision = revision
 
 
 class NotFound(AppError):

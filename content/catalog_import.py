@@ -27,6 +27,7 @@ from content.vocab import (
     TOWNSHIP_COLUMN,
 )
 from core.errors import Problem, ValidationFailed
+from core.limits import MAX_TITLE_CHARS, column_limit, too_long
 from core.tables import read_table, split_list
 
 CODE_RE = re.compile(r"^\d{2}-\d{3}$")
@@ -43,6 +44,15 @@ FIELDS = (
     "method",
     "levels",
 )
+
+# the longest text each narrow column takes (its database column's width where narrower)
+WIDTHS = {
+    "一级事项": column_limit(CatalogItem, "group"),
+    "二级事项": column_limit(CatalogItem, "title", MAX_TITLE_CHARS),
+    "公开时限": column_limit(CatalogItem, "time_limit"),
+    "公开对象": column_limit(CatalogItem, "audience"),
+    TOWNSHIP_COLUMN: column_limit(Township, "name"),
+}
 
 
 @dataclass(frozen=True)
@@ -115,8 +125,11 @@ def parse_catalog(path: str | Path) -> list[CatalogRow]:
             bad("试点领域", f"“{domain}”不是 26 个试点领域之一")
         elif domain and code and CODE_RE.match(code) and DOMAIN_NUMBERS[domain] != code[:2]:
             bad("编码", f"“{code}”的领域号与试点领域“{domain}”（{DOMAIN_NUMBERS[domain]}）不一致")
+        for col, limit in WIDTHS.items():
+            if message := too_long(v.get(col, ""), limit):
+                bad(col, message)
         title = v.get("二级事项", "")
-        if title:
+        if title and len(title) <= WIDTHS["二级事项"]:
             tkey = (township, title)
             if tkey in seen_titles:
                 bad("二级事项", f"“{title}”与第 {seen_titles[tkey]} 行重复")

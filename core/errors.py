@@ -6,6 +6,7 @@
 │   ├── ``SchemaOutdated`` run ``cunwu db upgrade``
 │   └── ``SchemaNewer``    the database comes from a newer release: upgrade cunwu
 ├── ``NotFound``           an id, code or village that does not exist
+├── ``Refused``            a risky action that needs an explicit flag (``--force``, ``--allow-retire``)
 └── ``ValidationFailed``   input rejected; ``problems`` lists every ``Problem``
 """
 
@@ -50,6 +51,10 @@ class SchemaNewer(DatabaseError):
 
 
 class NotFound(AppError):
+    pass
+
+
+class Refused(AppError):
     pass
 
 

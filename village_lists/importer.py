@@ -15,8 +15,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from content.models import Township
 from content.repository import bump_revision, get_or_create_township
 from core.errors import Problem, ValidationFailed
+from core.limits import MAX_TITLE_CHARS, column_limit, too_long
 from core.tables import read_table, split_list
 from village_lists.models import ListRow, Village
 from village_lists.timelimits import TimeLimitError, parse_time_limit
@@ -26,6 +28,14 @@ LIST_COLUMNS = ("序号", "公开事项", "公开内容", "公开时限", "公�
 LIST_CHANNELS = ("村公示栏", "村民微信群", "公众号", "广播", "入户宣传")
 VILLAGE_CODE_RE = re.compile(r"^[A-Z0-9]{2,16}$")
 LIST_SUFFIXES = (".csv", ".xlsx")
+# the longest text each narrow column takes (its database column's width where narrower)
+LIST_WIDTHS = {
+    "公开事项": column_limit(ListRow, "title", MAX_TITLE_CHARS),
+    "公开时限": column_limit(ListRow, "time_limit"),
+    "责任人": column_limit(ListRow, "responsible"),
+    "对应目录编码": column_limit(ListRow, "catalog_code"),
+}
+VILLAGE_WIDTHS = {"村名": column_limit(Village, "name"), "乡镇": column_limit(Township, "name")}
 _LIST_FIELDS = ("title", "elements", "time_limit", "channels", "responsible", "catalog_code", "last_disclosed")
 
 
@@ -104,6 +114,9 @@ def parse_villages(path: str | Path) -> list[_VillageData]:
         for col in ("村编码", "村名", "乡镇"):
             if not v.get(col):
                 problems.append(Problem(file, line, col, "必填项为空"))
+        for col, limit in VILLAGE_WIDTHS.items():
+            if message := too_long(v.get(col, ""), limit):
+                problems.append(Problem(file, line, col, message))
         code = v.get("村编码", "").upper()
         if code and not VILLAGE_CODE_RE.match(code):
             problems.append(Problem(file, line, "村编码", f"“{v['村编码']}”格式不对，应为字母和数字，如 QH01"))
@@ -204,6 +217,9 @@ def parse_list(path: str | Path) -> list[ListRowData]:
         for col in ("序号", "公开事项", "公开内容", "公开时限", "公开渠道"):
             if not v.get(col):
                 bad(col, "必填项为空")
+        for col, limit in LIST_WIDTHS.items():
+            if message := too_long(v.get(col, ""), limit):
+                bad(col, message)
         seq_text = v.get("序号", "")
         seq = int(seq_text) if seq_text.isdigit() else 0
         if seq_text and seq <= 0:

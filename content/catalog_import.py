@@ -27,7 +27,7 @@ from content.vocab import (
     TOWNSHIP_COLUMN,
 )
 from core.errors import Problem, ValidationFailed
-from core.limits import MAX_TITLE_CHARS, column_limit, too_long
+from core.limits import MAX_TITLE_CHARS, column_limit
 from core.tables import read_table, split_list
 
 CODE_RE = re.compile(r"^\d{2}-\d{3}$")
@@ -90,7 +90,7 @@ class ImportReport:
 
 def parse_catalog(path: str | Path) -> list[CatalogRow]:
     """Read and validate every row; raise ValidationFailed listing every problem."""
-    table = read_table(path, CATALOG_COLUMNS, optional=(TOWNSHIP_COLUMN,))
+    table = read_table(path, CATALOG_COLUMNS, optional=(TOWNSHIP_COLUMN,), limits=WIDTHS)
     file = table.file
     problems: list[Problem] = []
     rows: list[CatalogRow] = []
@@ -125,11 +125,8 @@ def parse_catalog(path: str | Path) -> list[CatalogRow]:
             bad("试点领域", f"“{domain}”不是 26 个试点领域之一")
         elif domain and code and CODE_RE.match(code) and DOMAIN_NUMBERS[domain] != code[:2]:
             bad("编码", f"“{code}”的领域号与试点领域“{domain}”（{DOMAIN_NUMBERS[domain]}）不一致")
-        for col, limit in WIDTHS.items():
-            if message := too_long(v.get(col, ""), limit):
-                bad(col, message)
         title = v.get("二级事项", "")
-        if title and len(title) <= WIDTHS["二级事项"]:
+        if title:
             tkey = (township, title)
             if tkey in seen_titles:
                 bad("二级事项", f"“{title}”与第 {seen_titles[tkey]} 行重复")

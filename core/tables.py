@@ -16,7 +16,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,19 +102,21 @@ def _find_header(raw_rows: Sequence[tuple[int, list[str]]], expected: Sequence[s
     raise _fail(file, first_line, "找不到表头：应为 " + ",".join(expected))
 
 
-def _cell(raw: str, column: str, file: str, line: int, problems: list[Problem]) -> str | None:
+def _cell(raw: str, column: str, limit: int, file: str, line: int, problems: list[Problem]) -> str | None:
     """The stored text of one data cell, or None after recording why it cannot be used."""
     if isinstance(raw, Unreadable):
         problems.append(Problem(file, line, column, str(raw)))
         return None
     value = restore(raw)
-    if message := too_long(value, MAX_FIELD_CHARS):
+    if message := too_long(value, limit):
         problems.append(Problem(file, line, column, message))
         return None
     return value
 
 
-def _to_table(raw_rows: RawRows, expected: Sequence[str], optional: Sequence[str], file: str) -> Table:
+def _to_table(
+    raw_rows: RawRows, expected: Sequence[str], optional: Sequence[str], limits: Mapping[str, int], file: str
+) -> Table:
     if not raw_rows or all(not any(cells) for _, cells in raw_rows):
         raise _fail(file, None, "文件是空的")
     raw_rows = [(line, cells) for line, cells in raw_rows if any(cells)]
@@ -142,7 +144,8 @@ def _to_table(raw_rows: RawRows, expected: Sequence[str], optional: Sequence[str
         before = len(problems)
         values: dict[str, str] = {}
         for i, name in enumerate(header):
-            value = _cell(cells[i] if i < len(cells) else "", name, file, line, problems)
+            limit = limits.get(name, MAX_FIELD_CHARS)
+            value = _cell(cells[i] if i < len(cells) else "", name, limit, file, line, problems)
             values[name] = value or ""
         if len(problems) == before:
             rows.append(Row(line, values))
@@ -155,6 +158,8 @@ def _to_table(raw_rows: RawRows, expected: Sequence[str], optional: Sequence[str
 
 def _read_csv(text: str, file: str) -> RawRows:
     out: RawRows = []
+    # csv's own cap (128 KB a field) would hide the column; the file size bounds every field instead
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         for cells in reader:
@@ -255,8 +260,13 @@ def _read_xlsx(data: bytes, file: str) -> RawRows:
         wb.close()
 
 
-def read_table(path: str | Path, expected: Sequence[str], optional: Sequence[str] = ()) -> Table:
-    """Read a CSV or XLSX file whose header holds ``expected`` (and maybe ``optional``) columns."""
+def read_table(
+    path: str | Path, expected: Sequence[str], optional: Sequence[str] = (), limits: Mapping[str, int] | None = None
+) -> Table:
+    """Read a CSV or XLSX file whose header holds ``expected`` (and maybe ``optional``) columns.
+
+    Every cell is at most ``MAX_FIELD_CHARS`` long, or ``limits[column]`` for the columns named there.
+    """
     p = Path(path)
     file = str(path)
     try:
@@ -275,7 +285,7 @@ def read_table(path: str | Path, expected: Sequence[str], optional: Sequence[str
         raise _fail(file, None, "这是旧版 .xls 文件，请在 Excel/WPS 中另存为 .xlsx 或 CSV")
     else:
         raw = _read_csv(_decode(data, file), file)
-    return _to_table(raw, expected, optional, file)
+    return _to_table(raw, expected, optional, limits or {}, file)
 
 
 def split_list(value: str, sep: str) -> list[str]:

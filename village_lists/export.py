@@ -53,9 +53,12 @@ def to_csv(rows: Iterable[ListRow]) -> str:
     """The list as CSV text (RFC 4180, LF line ends), formula-like text cells guarded."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
+    # csv quotes a field with LF but not one with a lone CR, which readers take for a line end
+    quote_all = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(LIST_COLUMNS)
     for row in rows:
-        writer.writerow(_guarded(row_values(row)))
+        values = _guarded(row_values(row))
+        (quote_all if any(isinstance(v, str) and "\r" in v for v in values) else writer).writerow(values)
     return buf.getvalue()
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from content.models import Township
 from content.repository import bump_revision, get_or_create_township
 from core.errors import Problem, ValidationFailed
-from core.limits import MAX_TITLE_CHARS, column_limit, too_long
+from core.limits import MAX_TITLE_CHARS, column_limit
 from core.tables import read_table, split_list
 from village_lists.models import ListRow, Village
 from village_lists.timelimits import TimeLimitError, parse_time_limit
@@ -75,6 +75,10 @@ class ListImportReport:
     removed: list[int] = field(default_factory=list)
     unchanged: int = 0
 
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
 
 # ------------------------------------------------------------------------------------------- villages
 
@@ -102,7 +106,7 @@ def _count(value: str, column: str, problems: list[Problem], file: str, line: in
 
 
 def parse_villages(path: str | Path) -> list[_VillageData]:
-    table = read_table(path, VILLAGE_COLUMNS)
+    table = read_table(path, VILLAGE_COLUMNS, limits=VILLAGE_WIDTHS)
     file = table.file
     problems: list[Problem] = []
     out: list[_VillageData] = []
@@ -114,9 +118,6 @@ def parse_villages(path: str | Path) -> list[_VillageData]:
         for col in ("村编码", "村名", "乡镇"):
             if not v.get(col):
                 problems.append(Problem(file, line, col, "必填项为空"))
-        for col, limit in VILLAGE_WIDTHS.items():
-            if message := too_long(v.get(col, ""), limit):
-                problems.append(Problem(file, line, col, message))
         code = v.get("村编码", "").upper()
         if code and not VILLAGE_CODE_RE.match(code):
             problems.append(Problem(file, line, "村编码", f"“{v['村编码']}”格式不对，应为字母和数字，如 QH01"))
@@ -182,7 +183,8 @@ def import_villages(session: Session, path: str | Path) -> VillageImportReport:
         else:
             report.unchanged += 1
     session.flush()
-    bump_revision(session)
+    if report.added or report.updated:
+        bump_revision(session)
     return report
 
 
@@ -202,7 +204,7 @@ def _parse_date(value: str) -> dt.date | None:
 
 def parse_list(path: str | Path) -> list[ListRowData]:
     """Read and validate every row of one village list file; raise ValidationFailed listing every problem."""
-    table = read_table(path, LIST_COLUMNS)
+    table = read_table(path, LIST_COLUMNS, limits=LIST_WIDTHS)
     file = table.file
     problems: list[Problem] = []
     out: list[ListRowData] = []
@@ -217,9 +219,6 @@ def parse_list(path: str | Path) -> list[ListRowData]:
         for col in ("序号", "公开事项", "公开内容", "公开时限", "公开渠道"):
             if not v.get(col):
                 bad(col, "必填项为空")
-        for col, limit in LIST_WIDTHS.items():
-            if message := too_long(v.get(col, ""), limit):
-                bad(col, message)
         seq_text = v.get("序号", "")
         seq = int(seq_text) if seq_text.isdigit() else 0
         if seq_text and seq <= 0:
@@ -299,7 +298,8 @@ def import_list(session: Session, code: str, path: str | Path) -> ListImportRepo
         raise ValidationFailed([missing])
     rows = parse_list(path)
     report = _write_list(session, code, file, rows)
-    bump_revision(session)
+    if report.changed:
+        bump_revision(session)
     return report
 
 
@@ -336,5 +336,6 @@ def import_list_dir(session: Session, folder: str | Path) -> list[ListImportRepo
     if problems:
         raise ValidationFailed(problems)
     reports = [_write_list(session, code, str(path), rows) for code, path, rows in parsed]
-    bump_revision(session)
+    if any(r.changed for r in reports):
+        bump_revision(session)
     return reports

@@ -11,8 +11,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content.models import CatalogItem, Township
@@ -27,6 +28,8 @@ from content.vocab import (
     METHODS,
     TOWNSHIP_COLUMN,
 )
+from core.bulk import Batch, insert_batch, update_batch
+from core.db import utcnow
 from core.errors import Problem, Refused, ValidationFailed
 from core.limits import MAX_TITLE_CHARS, column_limit
 from core.tables import read_table, split_list
@@ -215,8 +218,8 @@ class _Writes:
 
     name: str
     township_id: int | None
-    inserts: list[dict[str, object]] = field(default_factory=list)
-    updates: list[dict[str, object]] = field(default_factory=list)  # by primary key "id"
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)  # by primary key "id"
 
 
 def _plan(session: Session, name: str, rows: list[CatalogRow], prefix: str, report: ImportReport) -> _Writes:
@@ -264,16 +267,34 @@ def _plan(session: Session, name: str, rows: list[CatalogRow], prefix: str, repo
     return writes
 
 
-def _write(session: Session, writes: _Writes) -> None:
-    township_id = writes.township_id
-    if township_id is None:
-        ts = get_or_create_township(session, writes.name)
-        assert ts is not None
-        township_id = ts.id
-    if writes.inserts:
-        session.execute(insert(CatalogItem), [{"township_id": township_id, **v} for v in writes.inserts])
-    if writes.updates:
-        session.execute(update(CatalogItem), writes.updates)
+def _batches(session: Session, writes: _Writes) -> list[Batch]:
+    """The township's writes as ready-made batches (see ``core.bulk``): built before any write."""
+    dialect = session.get_bind().dialect
+    target: Any = CatalogItem.__table__
+    stamp = {"updated_at": utcnow()}
+    full = ["status", *FIELDS, "updated_at"]
+    changed = [{**v, **stamp} for v in writes.updates if len(v) > 2]
+    retired = [{**v, **stamp} for v in writes.updates if len(v) <= 2]
+    return [
+        insert_batch(target, ["township_id", "code", *full], ({**v, **stamp} for v in writes.inserts), dialect),
+        update_batch(target, full, changed, dialect),
+        update_batch(target, ["status", "updated_at"], retired, dialect),
+    ]
+
+
+def _write(session: Session, plans: list[tuple[_Writes, list[Batch]]]) -> None:
+    """The short write: from the first statement here to the caller's commit the write lock is held."""
+    for writes, batches in plans:
+        township_id = writes.township_id
+        if township_id is None:
+            ts = get_or_create_township(session, writes.name)
+            assert ts is not None
+            township_id = ts.id
+        batches[0].fill("township_id", township_id)
+        conn = session.connection()
+        for batch in batches:
+            batch.run(conn)
+    bump_revision(session)
 
 
 def import_catalog(
@@ -312,7 +333,5 @@ def import_catalog(
         raise Refused("；".join(report.retire_warnings) + "。确认要停用时加 --allow-retire；先看清单可加 --dry-run")
     if not report.changed:
         return report
-    for writes in plans:
-        _write(session, writes)
-    bump_revision(session)
+    _write(session, [(writes, _batches(session, writes)) for writes in plans])
     return report

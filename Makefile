@@ -53,6 +53,7 @@ bench: venv
 	$(BIN)/python bench/matcher_speed.py
 	$(BIN)/python bench/endpoint.py
 	$(BIN)/python bench/speech.py
+	$(BIN)/python bench/import_lock.py
 
 # Optional system packages: offline speech (espeak-ng, lame) and Chromium for the page test.
 system-deps:

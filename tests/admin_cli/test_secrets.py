@@ -48,8 +48,8 @@ def test_missing_secret_key_is_one_clear_line(cunwu: Cunwu, monkeypatch: pytest.
     monkeypatch.delenv("CUNWU_SECRET_KEY")
     result = cunwu("village", "channels", "QH03", "--robot", f"芒洪村傣语通知群={ROBOT_KEY}")
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == [f"错误：{result.stderr.strip()[3:]}"]
-    assert "CUNWU_SECRET_KEY" in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("错误：未设置 CUNWU_SECRET_KEY"), lines
     # reading the channels needs no key
     assert "机器人" in cunwu.ok("village", "channels", "QH03").output
 

@@ -95,7 +95,7 @@ def _find_header(raw_rows: Sequence[tuple[int, list[str]]], expected: Sequence[s
     """Index into raw_rows of the header row: the first row that names most expected columns."""
     wanted = set(expected)
     for idx, (_, cells) in enumerate(raw_rows[:30]):
-        names = {c for c in cells if c}
+        names = {c for c in cells if c and not isinstance(c, Unreadable)}
         if names and len(names & wanted) >= max(2, len(wanted) // 2):
             return idx
     first_line = raw_rows[0][0] if raw_rows else 1
@@ -121,7 +121,8 @@ def _to_table(
         raise _fail(file, None, "文件是空的")
     raw_rows = [(line, cells) for line, cells in raw_rows if any(cells)]
     hidx = _find_header(raw_rows, expected, file)
-    header_line, header = raw_rows[hidx]
+    header_line, raw_header = raw_rows[hidx]
+    header = ["" if isinstance(c, Unreadable) else c for c in raw_header]  # merged header cells: as before
     while header and not header[-1]:
         header = header[:-1]
     problems: list[Problem] = []

@@ -28,9 +28,19 @@ def pg_admin_url() -> str | None:
 
 
 @pytest.fixture(autouse=True)
-def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs with a CUNWU_SECRET_KEY, as `make run` does; a test may delete it."""
-    monkeypatch.setenv("CUNWU_SECRET_KEY", TEST_SECRET_KEY)
+def _secret_key() -> Iterator[None]:
+    """Every test runs with a CUNWU_SECRET_KEY, as `make run` does; a test may delete it (monkeypatch).
+
+    Not through ``monkeypatch`` itself: an autouse fixture holding it would undo a test's own
+    patches only after the test's other fixtures (an app's cleanup) have run.
+    """
+    saved = os.environ.get("CUNWU_SECRET_KEY")
+    os.environ["CUNWU_SECRET_KEY"] = TEST_SECRET_KEY
+    yield
+    if saved is None:
+        os.environ.pop("CUNWU_SECRET_KEY", None)
+    else:
+        os.environ["CUNWU_SECRET_KEY"] = saved
 
 
 @pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])

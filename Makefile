@@ -13,7 +13,8 @@ DEV_ENV = CUNWU_WECHAT_APPID=wxcunwudev0000001 \
 	CUNWU_WECHAT_AES_KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG \
 	CUNWU_WECHAT_API_BASE=http://127.0.0.1:$(FAKE_PORT) \
 	CUNWU_WECOM_API_BASE=http://127.0.0.1:$(FAKE_PORT) \
-	CUNWU_PUBLIC_URL=http://127.0.0.1:$(PORT)
+	CUNWU_PUBLIC_URL=http://127.0.0.1:$(PORT) \
+	CUNWU_SECRET_KEY=ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZCEhISE=
 
 .PHONY: run test lint venv system-deps clean bench chat
 
@@ -52,6 +53,7 @@ bench: venv
 	$(BIN)/python bench/matcher_speed.py
 	$(BIN)/python bench/endpoint.py
 	$(BIN)/python bench/speech.py
+	$(BIN)/python bench/import_lock.py
 
 # Optional system packages: offline speech (espeak-ng, lame) and Chromium for the page test.
 system-deps:

@@ -24,6 +24,8 @@ def _print_report(report: ImportReport) -> None:
         f"新增 {len(report.added)}，更新 {len(report.updated)}，恢复 {len(report.reactivated)}，"
         f"停用 {len(report.retired)}，未变 {report.unchanged}"
     )
+    for warning in report.retire_warnings:
+        click.echo(f"注意：{warning}" + ("；正式导入需加 --allow-retire" if report.dry_run else ""))
     for label, codes in (
         ("新增", report.added),
         ("更新", report.updated),
@@ -38,13 +40,16 @@ def _print_report(report: ImportReport) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--township", help="目录所属乡镇（库中只有一个乡镇时可省略；文件有“乡镇”列时不用）")
 @click.option("--dry-run", is_flag=True, help="只显示将发生的变化，不写入")
+@click.option("--allow-retire", is_flag=True, help="允许停用一个乡镇现有事项的 20% 以上（文件确实只含部分事项时）")
 @pass_ctx
-def import_cmd(obj: CliContext, path: str, township: str | None, dry_run: bool) -> None:
+def import_cmd(obj: CliContext, path: str, township: str | None, dry_run: bool, allow_retire: bool) -> None:
     """从标准目录表格（CSV：UTF-8/GBK，或 XLSX）导入目录。"""
     bar = ProgressBar("导入目录")
     try:
         with obj.session() as session:
-            report = import_catalog(session, path, township=township, dry_run=dry_run, progress=bar)
+            report = import_catalog(
+                session, path, township=township, dry_run=dry_run, allow_retire=allow_retire, progress=bar
+            )
             if dry_run:
                 session.rollback()
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,7 +12,7 @@ import click
 from admin_cli.context import CliContext, pass_ctx
 from admin_cli.output import echo_json, echo_table
 from village_lists.checker import Defect, check_all, check_village, overdue_rows
-from village_lists.export import FORMATS, write_csv, write_html, write_xlsx
+from village_lists.export import FORMATS, check_output, write_csv, write_html, write_xlsx
 from village_lists.importer import ListImportReport, import_list, import_list_dir, import_villages
 from village_lists.repository import (
     followers_of,
@@ -183,11 +184,13 @@ def sync_cmd(obj: CliContext, code: str, do_apply: bool, today: dt.datetime | No
 @click.argument("code")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="xlsx、csv 或 html（公示栏A4）")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True), required=True)
+@click.option("--force", is_flag=True, help="覆盖已存在的、不是之前导出的同类文件（数据库文件仍不覆盖）")
 @today_option
 @pass_ctx
-def export_cmd(obj: CliContext, code: str, fmt: str, output: str, today: dt.datetime | None) -> None:
+def export_cmd(obj: CliContext, code: str, fmt: str, output: str, force: bool, today: dt.datetime | None) -> None:
     """导出一个村的清单：xlsx / csv（村委会存档），html（村公示栏 A4 打印稿）。"""
     day = _today(obj, today)
+    check_output(output, fmt, protected=_database_files(obj), force=force)
     with obj.session() as session:
         village = get_village(session, code)
         rows = list_rows(session, village.code)
@@ -198,6 +201,14 @@ def export_cmd(obj: CliContext, code: str, fmt: str, output: str, today: dt.date
         else:
             write_html(village, rows, overdue_rows(check_village(session, village.code, day)), day, output)
     click.echo(f"已导出 {village.code} {village.name} 清单（{len(rows)} 行）：{output}")
+
+
+def _database_files(obj: CliContext) -> list[Path]:
+    """The SQLite database file and its WAL companions (none for PostgreSQL)."""
+    url = obj.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return []
+    return [Path(url.database + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
 
 
 @cli.command("channels")
@@ -213,7 +224,7 @@ def channels_cmd(obj: CliContext, code: str, oa_tag: str | None, outbox: str | N
             group, sep, key = spec.partition("=")
             if not sep or not group.strip() or not key.strip():
                 raise click.BadParameter(f"应为 群名=KEY：{spec}", param_hint="--robot")
-            set_group_robot(session, code, group.strip(), key.strip())
+            set_group_robot(session, code, group.strip(), key.strip(), secret_key=obj.settings.secret_key)
         if oa_tag is not None or outbox is not None:
             set_channels(session, code, oa_tag=oa_tag, broadcast_outbox=outbox)
         village = get_village(session, code)

@@ -12,24 +12,55 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from content.models import Interpretation, QAPair
 from content.repository import active_codes, bump_revision
 from content.vocab import DISCLOSURE_SECRET, DISCLOSURES, REDACTED_HEADING, STATUS_ABOLISHED, STATUS_CURRENT
 from core.errors import Problem, ValidationFailed
+from core.limits import (
+    MAX_FIELD_CHARS,
+    MAX_FRONT_MATTER_BYTES,
+    MAX_INTERP_BYTES,
+    MAX_QA_PAIRS,
+    MAX_TITLE_CHARS,
+    column_limit,
+    too_long,
+)
 
 ID_RE = re.compile(r"^[A-Z]{2,4}-\d{3,6}$")
 CODE_RE = re.compile(r"^\d{2}-\d{3}$")
 QUESTION_RE = re.compile(r"^\*\*\s*问[：:]\s*(?P<q>.+?)\s*\*\*\s*$")
 ANSWER_RE = re.compile(r"^答[：:]\s*(?P<a>.+)$")
 REQUIRED = ("id", "title", "published", "interpreted", "disclosure")
+WIDTHS = {
+    "title": column_limit(Interpretation, "title", MAX_TITLE_CHARS),
+    "document": column_limit(Interpretation, "document"),
+    "doc_number": column_limit(Interpretation, "doc_number"),
+    "issuer": column_limit(Interpretation, "issuer"),
+}
 
 
 class _FrontMatterLoader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so a bad date is our error with a line, not a crash."""
+    """SafeLoader that leaves dates as text, so a bad date is our error with a line, not a crash.
+
+    It refuses anchors (``&a``) and aliases (``*a``): front matter never needs them, and aliases
+    nested in each other expand exponentially (the "billion laughs" bomb). The refusal happens
+    as the node is read, before anything is expanded.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:  # type: ignore[override]
+        event = self.peek_event()
+        mark: Any = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "不允许使用 YAML 别名（*）", mark)
+        if getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "不允许使用 YAML 锚点（&）", mark)
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
 
 
 _FrontMatterLoader.yaml_implicit_resolvers = {
@@ -42,6 +73,7 @@ _FrontMatterLoader.yaml_implicit_resolvers = {
 class QA:
     question: str
     answer: str
+    line: int | None = None  # of the question, counted in the body
 
 
 @dataclass
@@ -78,7 +110,8 @@ def strip_redacted(body: str) -> str:
     return "\n".join(out).strip() + "\n"
 
 
-def parse_qas(body: str) -> list[QA]:
+def parse_qas(body: str, first_line: int = 1) -> list[QA]:
+    """The ``**问：…**`` / ``答：…`` pairs of a body whose first line is line ``first_line`` of its file."""
     lines = [ln.strip() for ln in body.splitlines()]
     qas: list[QA] = []
     for i, line in enumerate(lines):
@@ -89,7 +122,7 @@ def parse_qas(body: str) -> list[QA]:
         while j < len(lines) and not lines[j]:
             j += 1
         if j < len(lines) and (a := ANSWER_RE.match(lines[j])):
-            qas.append(QA(m.group("q"), a.group("a").strip()))
+            qas.append(QA(m.group("q"), a.group("a").strip(), first_line + i))
     return qas
 
 
@@ -121,10 +154,14 @@ def _as_date(value: object) -> dt.date | None:
 def parse_interpretation(path: Path) -> tuple[InterpDoc | None, list[Problem]]:
     file = str(path)
     problems: list[Problem] = []
+    if path.stat().st_size > MAX_INTERP_BYTES:
+        return None, [Problem(file, None, None, f"文件超过 {MAX_INTERP_BYTES // 1024} KB，请精简或分成几篇")]
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        return None, [Problem(file, None, None, "文件不是 UTF-8 编码的文本")]
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return None, [Problem(file, line, None, "这一行不是 UTF-8 编码：请把整个文件另存为 UTF-8")]
     text = text.replace("\r\n", "\n")
     if not text.startswith("---\n"):
         return None, [Problem(file, 1, None, "文件应以 YAML 头（---）开头")]
@@ -132,6 +169,8 @@ def parse_interpretation(path: Path) -> tuple[InterpDoc | None, list[Problem]]:
     if end < 0:
         return None, [Problem(file, 1, None, "YAML 头没有结束标记（---）")]
     front_text = text[4:end]
+    if len(front_text.encode("utf-8")) > MAX_FRONT_MATTER_BYTES:
+        return None, [Problem(file, 1, None, f"YAML 头超过 {MAX_FRONT_MATTER_BYTES // 1024} KB")]
     front_lines = front_text.split("\n")
     body = text[end + 4 :].lstrip("\n")
     try:
@@ -186,6 +225,19 @@ def parse_interpretation(path: Path) -> tuple[InterpDoc | None, list[Problem]]:
     for key in ("title", "document", "doc_number", "issuer"):
         if meta.get(key) is not None and not isinstance(meta.get(key), str | int):
             bad(key, "应为文字")
+        elif message := too_long(str(meta.get(key) or ""), WIDTHS[key]):
+            bad(key, message)
+    for key, values in (("items", items_raw), ("keywords", keywords_raw)):
+        for value in values:
+            if message := too_long(str(value), MAX_FIELD_CHARS):
+                bad(key, message)
+    qas = parse_qas(body, first_line=text[: len(text) - len(body)].count("\n") + 1)
+    if len(qas) > MAX_QA_PAIRS:
+        problems.append(Problem(file, None, None, f"有 {len(qas)} 组问答，超过上限 {MAX_QA_PAIRS} 组"))
+    for qa in qas:
+        for label, value in (("问", qa.question), ("答", qa.answer)):
+            if message := too_long(value, MAX_FIELD_CHARS):
+                problems.append(Problem(file, qa.line, label, message))
     if problems:
         return None, problems
 
@@ -220,6 +272,24 @@ def collect_files(paths: list[str | Path]) -> list[Path]:
         else:
             files.append(p)
     return files
+
+
+def _values(doc: InterpDoc) -> dict[str, object]:
+    return {
+        "title": doc.title,
+        "document": doc.document,
+        "doc_number": doc.doc_number,
+        "issuer": doc.issuer,
+        "published": doc.published,
+        "interpreted": doc.interpreted,
+        "disclosure": doc.disclosure,
+        "status": doc.status,
+        "items": doc.items,
+        "keywords": doc.keywords,
+        "summary": doc.summary,
+        "body": doc.body,
+        "source_file": Path(doc.file).name,
+    }
 
 
 @dataclass
@@ -260,44 +330,46 @@ def import_interpretations(session: Session, paths: list[str | Path]) -> InterpI
         raise ValidationFailed(problems)
 
     report = InterpImportReport()
-    for doc in docs:
-        row = session.get(Interpretation, doc.id)
-        values = {
-            "title": doc.title,
-            "document": doc.document,
-            "doc_number": doc.doc_number,
-            "issuer": doc.issuer,
-            "published": doc.published,
-            "interpreted": doc.interpreted,
-            "disclosure": doc.disclosure,
-            "status": doc.status,
-            "items": doc.items,
-            "keywords": doc.keywords,
-            "summary": doc.summary,
-            "body": doc.body,
-            "source_file": Path(doc.file).name,
-        }
+    existing = {
+        row.id: row
+        for row in session.scalars(
+            select(Interpretation)
+            .where(Interpretation.id.in_([doc.id for doc in docs]))
+            .options(selectinload(Interpretation.qas))
+        )
+    }
+    writes: list[tuple[InterpDoc, dict[str, object], list[tuple[str, str]]]] = []
+    for doc in docs:  # reads only: the write lock is not taken until every document is decided
+        values = _values(doc)
         if doc.disclosure == DISCLOSURE_SECRET:
             report.metadata_only.append(doc.id)
         elif doc.body is not None and "## " + REDACTED_HEADING in doc.body:
             raise AssertionError("redacted section survived stripping")  # defence in depth
         new_qas = [(qa.question, qa.answer) for qa in doc.qas]
+        row = existing.get(doc.id)
+        if row is None:
+            report.added.append(doc.id)
+        elif (
+            any(getattr(row, k) != v for k, v in values.items())
+            or [(qa.question, qa.answer) for qa in row.qas] != new_qas
+        ):
+            report.updated.append(doc.id)
+        else:
+            report.unchanged += 1
+            continue
+        writes.append((doc, values, new_qas))
+    for doc, values, new_qas in writes:
+        row = existing.get(doc.id)
         if row is None:
             row = Interpretation(id=doc.id, **values)
             session.add(row)
-            report.added.append(doc.id)
         else:
-            old_qas = [(qa.question, qa.answer) for qa in row.qas]
-            if any(getattr(row, k) != v for k, v in values.items()) or old_qas != new_qas:
-                report.updated.append(doc.id)
-            else:
-                report.unchanged += 1
-                continue
             for k, v in values.items():
                 setattr(row, k, v)
             row.qas.clear()
             session.flush()
         row.qas.extend(QAPair(seq=i, question=q, answer=a) for i, (q, a) in enumerate(new_qas, 1))
-    session.flush()
-    bump_revision(session)
+    if writes:  # a file set that changes nothing leaves the content revision (and the matcher) alone
+        session.flush()
+        bump_revision(session)
     return report

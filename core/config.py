@@ -15,7 +15,8 @@ from typing import Any
 
 from core.errors import ConfigError
 
-SECRET_FIELDS = frozenset({"wechat_secret", "wechat_token", "wechat_aes_key"})
+SECRET_FIELDS = frozenset({"wechat_secret", "wechat_token", "wechat_aes_key", "secret_key"})
+REAL_WECHAT_API = "https://api.weixin.qq.com"
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Settings:
     wechat_secret: str = ""
     wechat_token: str = ""
     wechat_aes_key: str = ""
-    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_api_base: str = REAL_WECHAT_API
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     # bot behaviour
     reply_budget_seconds: float = 4.0
@@ -39,11 +40,18 @@ class Settings:
     # loudspeaker output folder
     broadcast_dir: str = "var/broadcast"
     log_level: str = "INFO"
+    # key that encrypts secrets stored in the database (robot webhook keys); see core/secretbox.py
+    secret_key: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def safe_mode(self) -> bool:
         return bool(self.wechat_aes_key)
+
+    @property
+    def production(self) -> bool:
+        """True when the bot talks to the real WeChat platform (not the fake one of development and tests)."""
+        return self.wechat_api_base.rstrip("/") == REAL_WECHAT_API
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets masked, for logs and `cunwu config`."""

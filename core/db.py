@@ -92,16 +92,18 @@ def _ensure_sqlite_dir(u: URL) -> None:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=10000")  # first: switching to WAL waits for a lock too
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    """A sync engine. SQL parameters never reach logs or error messages: they carry tokens and keys."""
     u = sync_url(url)
     _ensure_sqlite_dir(u)
+    kwargs.setdefault("hide_parameters", True)
     engine = create_engine(u, **kwargs)
     if u.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -109,8 +111,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_async_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine; parameters hidden from logs and errors as in :func:`make_engine`."""
     u = async_url(url)
     _ensure_sqlite_dir(u)
+    kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(u, **kwargs)
     if u.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

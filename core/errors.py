@@ -3,8 +3,10 @@
 ``AppError``
 ├── ``ConfigError``        settings missing or malformed
 ├── ``DatabaseError``      schema behind, database unreachable
-│   └── ``SchemaOutdated`` run ``cunwu db upgrade``
+│   ├── ``SchemaOutdated`` run ``cunwu db upgrade``
+│   └── ``SchemaNewer``    the database comes from a newer release: upgrade cunwu
 ├── ``NotFound``           an id, code or village that does not exist
+├── ``Refused``            a risky action that needs an explicit flag (``--force``, ``--allow-retire``)
 └── ``ValidationFailed``   input rejected; ``problems`` lists every ``Problem``
 """
 
@@ -40,7 +42,19 @@ class SchemaOutdated(DatabaseError):
         super().__init__(message)
 
 
+class SchemaNewer(DatabaseError):
+    exit_code = 2
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(f"数据库版本 {revision} 比程序新，请升级 cunwu")
+        self.revision = revision
+
+
 class NotFound(AppError):
+    pass
+
+
+class Refused(AppError):
     pass
 
 

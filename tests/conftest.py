@@ -19,10 +19,28 @@ from core.schema import upgrade
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "examples" / "qinghe"
 PG_ENV = "CUNWU_TEST_PG_URL"
+# The tests' CUNWU_SECRET_KEY (32 bytes of URL-safe base64), set for every test by _secret_key.
+TEST_SECRET_KEY = "dGVzdC1rZXktbm90LWZvci1wcm9kdWN0aW9uLTMyYiE="
 
 
 def pg_admin_url() -> str | None:
     return os.environ.get(PG_ENV) or None
+
+
+@pytest.fixture(autouse=True)
+def _secret_key() -> Iterator[None]:
+    """Every test runs with a CUNWU_SECRET_KEY, as `make run` does; a test may delete it (monkeypatch).
+
+    Not through ``monkeypatch`` itself: an autouse fixture holding it would undo a test's own
+    patches only after the test's other fixtures (an app's cleanup) have run.
+    """
+    saved = os.environ.get("CUNWU_SECRET_KEY")
+    os.environ["CUNWU_SECRET_KEY"] = TEST_SECRET_KEY
+    yield
+    if saved is None:
+        os.environ.pop("CUNWU_SECRET_KEY", None)
+    else:
+        os.environ["CUNWU_SECRET_KEY"] = saved
 
 
 @pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])

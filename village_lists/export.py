@@ -1,8 +1,12 @@
 """Exports of a village's list: CSV and XLSX for the village office, an A4 HTML notice-board sheet.
 
 CSV and XLSX carry exactly the import columns (序号…最近公开日期), so an exported file imports back
-unchanged. The HTML sheet is the 村公示栏 copy: village name, date, items grouped (self-governance
-first, then by catalog domain), last-disclosed dates, overdue items marked; ``@media print`` fits A4.
+unchanged. Text cells that a spreadsheet would run as a formula get the OWASP guard (``core.cells``),
+which the importer removes again. An export never overwrites the database, nor a file that is not
+an earlier export of the same kind unless forced.
+
+The HTML sheet is the 村公示栏 copy: village name, date, items grouped (self-governance first, then
+by catalog domain), last-disclosed dates, overdue items marked; ``@media print`` fits A4.
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ from html import escape
 from pathlib import Path
 
 from content.vocab import DOMAINS
+from core.cells import neutralise
+from core.errors import Refused
 from village_lists.importer import LIST_COLUMNS
 from village_lists.models import ListRow, Village
 
 SELF_GOVERNANCE = "村务公开（村民自治事项）"
 FORMATS = ("csv", "xlsx", "html")
+HTML_GENERATOR = '<meta name="generator" content="cunwu village export">'
+_SHEET_TITLE_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 
 def row_values(row: ListRow) -> list[str | int]:
@@ -37,13 +45,20 @@ def row_values(row: ListRow) -> list[str | int]:
     ]
 
 
+def _guarded(values: list[str | int]) -> list[str | int]:
+    return [neutralise(v) if isinstance(v, str) else v for v in values]
+
+
 def to_csv(rows: Iterable[ListRow]) -> str:
-    """The list as CSV text (RFC 4180, LF line ends)."""
+    """The list as CSV text (RFC 4180, LF line ends), formula-like text cells guarded."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
+    # csv quotes a field with LF but not one with a lone CR, which readers take for a line end
+    quote_all = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(LIST_COLUMNS)
     for row in rows:
-        writer.writerow(row_values(row))
+        values = _guarded(row_values(row))
+        (quote_all if any(isinstance(v, str) and "\r" in v for v in values) else writer).writerow(values)
     return buf.getvalue()
 
 
@@ -52,20 +67,33 @@ def write_csv(rows: Iterable[ListRow], path: str | Path) -> None:
     Path(path).write_text(to_csv(rows), encoding="utf-8-sig", newline="")
 
 
+def sheet_title(village: Village) -> str:
+    """The village's code and name as an XLSX sheet title: no ``[]:*?/\\``, at most 31 characters."""
+    title = f"{village.code}{village.name}".translate(_SHEET_TITLE_FORBIDDEN).strip("'")[:31]
+    return title or village.code
+
+
 def write_xlsx(village: Village, rows: Iterable[ListRow], path: str | Path) -> None:
-    """Write the list as an XLSX workbook: one sheet named after the village, header in row 1."""
+    """Write the list as an XLSX workbook: one sheet named after the village, header in row 1.
+
+    Every text cell is stored as a string (never a formula), formula-like text guarded as in CSV.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
 
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.title = f"{village.code}{village.name}"[:31]
+    ws.title = sheet_title(village)
     ws.append(list(LIST_COLUMNS))
     for row in rows:
-        values: list[object] = list(row_values(row))
+        values: list[object] = list(_guarded(row_values(row)))
         values[-1] = row.last_disclosed  # a real date cell
         ws.append(values)
+    for cells in ws.iter_rows(min_row=2):
+        for cell in cells:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
     for cell in ws[1]:
@@ -148,7 +176,7 @@ def render_notice_board(village: Village, rows: Iterable[ListRow], overdue: set[
     township = escape(village.township.name) if village.township else ""
     parts: list[str] = [
         "<!DOCTYPE html>",
-        '<html lang="zh-CN"><head><meta charset="utf-8">',
+        '<html lang="zh-CN"><head><meta charset="utf-8">' + HTML_GENERATOR,
         f"<title>{name}村务公开事项清单</title>",
         f"<style>{_A4_CSS}</style></head><body>",
         "<header>",
@@ -189,3 +217,40 @@ def render_notice_board(village: Village, rows: Iterable[ListRow], overdue: set[
 
 def write_html(village: Village, rows: Iterable[ListRow], overdue: set[int], today: dt.date, path: str | Path) -> None:
     Path(path).write_text(render_notice_board(village, rows, overdue, today), encoding="utf-8")
+
+
+def _is_export(path: Path, fmt: str) -> bool:
+    """Whether ``path`` looks like an earlier ``village export --format fmt``."""
+    try:
+        if fmt == "html":
+            with path.open("rb") as fh:
+                return HTML_GENERATOR.encode() in fh.read(4096)
+        if fmt == "csv":
+            with path.open("rb") as fh:
+                first = fh.read(4096).split(b"\n", 1)[0]
+            return first.decode("utf-8-sig", errors="replace").strip() == ",".join(LIST_COLUMNS)
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True)
+        try:
+            header = next(wb.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+        finally:
+            wb.close()
+        return tuple(header) == LIST_COLUMNS
+    except Exception:  # unreadable or not a workbook: not one of ours
+        return False
+
+
+def check_output(path: str | Path, fmt: str, *, protected: Iterable[Path] = (), force: bool = False) -> None:
+    """Refuse to write ``path`` when it is a protected file (the database) or an existing file that
+    is not an earlier export of the same kind, unless ``force``."""
+    target = Path(path)
+    for p in protected:
+        if target.resolve() == p.resolve():
+            raise Refused(f"{target} 是数据库文件，不能作为导出文件")
+    if force or not target.exists():
+        return
+    if target.is_dir():
+        raise Refused(f"{target} 是文件夹，请给出文件名")
+    if not _is_export(target, fmt):
+        raise Refused(f"{target} 已存在，且不是之前导出的 {fmt} 清单；确认要覆盖时加 --force")

@@ -15,8 +15,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from content.models import Township
 from content.repository import bump_revision, get_or_create_township
 from core.errors import Problem, ValidationFailed
+from core.limits import MAX_TITLE_CHARS, column_limit
 from core.tables import read_table, split_list
 from village_lists.models import ListRow, Village
 from village_lists.timelimits import TimeLimitError, parse_time_limit
@@ -26,6 +28,14 @@ LIST_COLUMNS = ("序号", "公开事项", "公开内容", "公开时限", "公�
 LIST_CHANNELS = ("村公示栏", "村民微信群", "公众号", "广播", "入户宣传")
 VILLAGE_CODE_RE = re.compile(r"^[A-Z0-9]{2,16}$")
 LIST_SUFFIXES = (".csv", ".xlsx")
+# the longest text each narrow column takes (its database column's width where narrower)
+LIST_WIDTHS = {
+    "公开事项": column_limit(ListRow, "title", MAX_TITLE_CHARS),
+    "公开时限": column_limit(ListRow, "time_limit"),
+    "责任人": column_limit(ListRow, "responsible"),
+    "对应目录编码": column_limit(ListRow, "catalog_code"),
+}
+VILLAGE_WIDTHS = {"村名": column_limit(Village, "name"), "乡镇": column_limit(Township, "name")}
 _LIST_FIELDS = ("title", "elements", "time_limit", "channels", "responsible", "catalog_code", "last_disclosed")
 
 
@@ -65,6 +75,10 @@ class ListImportReport:
     removed: list[int] = field(default_factory=list)
     unchanged: int = 0
 
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
 
 # ------------------------------------------------------------------------------------------- villages
 
@@ -92,7 +106,7 @@ def _count(value: str, column: str, problems: list[Problem], file: str, line: in
 
 
 def parse_villages(path: str | Path) -> list[_VillageData]:
-    table = read_table(path, VILLAGE_COLUMNS)
+    table = read_table(path, VILLAGE_COLUMNS, limits=VILLAGE_WIDTHS)
     file = table.file
     problems: list[Problem] = []
     out: list[_VillageData] = []
@@ -169,7 +183,8 @@ def import_villages(session: Session, path: str | Path) -> VillageImportReport:
         else:
             report.unchanged += 1
     session.flush()
-    bump_revision(session)
+    if report.added or report.updated:
+        bump_revision(session)
     return report
 
 
@@ -189,7 +204,7 @@ def _parse_date(value: str) -> dt.date | None:
 
 def parse_list(path: str | Path) -> list[ListRowData]:
     """Read and validate every row of one village list file; raise ValidationFailed listing every problem."""
-    table = read_table(path, LIST_COLUMNS)
+    table = read_table(path, LIST_COLUMNS, limits=LIST_WIDTHS)
     file = table.file
     problems: list[Problem] = []
     out: list[ListRowData] = []
@@ -283,7 +298,8 @@ def import_list(session: Session, code: str, path: str | Path) -> ListImportRepo
         raise ValidationFailed([missing])
     rows = parse_list(path)
     report = _write_list(session, code, file, rows)
-    bump_revision(session)
+    if report.changed:
+        bump_revision(session)
     return report
 
 
@@ -320,5 +336,6 @@ def import_list_dir(session: Session, folder: str | Path) -> list[ListImportRepo
     if problems:
         raise ValidationFailed(problems)
     reports = [_write_list(session, code, str(path), rows) for code, path, rows in parsed]
-    bump_revision(session)
+    if any(r.changed for r in reports):
+        bump_revision(session)
     return reports

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from content.models import Township
 from core.errors import AppError, NotFound
+from core.secretbox import SecretBox
 from village_lists.models import Follower, GroupRobot, ListRow, Village
 
 _SPACES = re.compile(r"\s+")
@@ -108,21 +109,45 @@ def list_rows(session: Session, village_code: str) -> list[ListRow]:
 # ---------------------------------------------------------------------------------- channel settings
 
 
-def set_group_robot(session: Session, village_code: str, group_name: str, webhook_key: str) -> GroupRobot:
-    """Set (or replace) the WeCom robot webhook key of one of the village's WeChat groups."""
+MAX_WEBHOOK_KEY = 64
+
+
+def _robot_context(village_code: str, group_name: str) -> str:
+    return f"{village_code}/{group_name}"
+
+
+def set_group_robot(
+    session: Session, village_code: str, group_name: str, webhook_key: str, *, secret_key: str
+) -> GroupRobot:
+    """Set (or replace) the WeCom robot webhook key of one of the village's WeChat groups.
+
+    The key is stored encrypted with ``secret_key`` (the ``CUNWU_SECRET_KEY`` setting); read it
+    back with :func:`robot_webhook_key`.
+    """
+    box = SecretBox(secret_key)
     village = get_village(session, village_code)
     if group_name not in village.wechat_groups:
         raise NotFound(f"{village.name}没有名为“{group_name}”的微信群（现有：{'、'.join(village.wechat_groups)}）")
+    if len(webhook_key) > MAX_WEBHOOK_KEY or any(c.isspace() for c in webhook_key):
+        raise AppError(
+            f"机器人 key 无效：应为不含空白的 {MAX_WEBHOOK_KEY} 个字符以内（企业微信给出的 key 是 36 个字符）"
+        )
+    stored = box.encrypt(webhook_key, _robot_context(village.code, group_name))
     robot = session.scalar(
         select(GroupRobot).where(GroupRobot.village_code == village.code, GroupRobot.group_name == group_name)
     )
     if robot is None:
-        robot = GroupRobot(village_code=village.code, group_name=group_name, webhook_key=webhook_key)
+        robot = GroupRobot(village_code=village.code, group_name=group_name, webhook_key=stored)
         session.add(robot)
     else:
-        robot.webhook_key = webhook_key
+        robot.webhook_key = stored
     session.flush()
     return robot
+
+
+def robot_webhook_key(robot: GroupRobot, secret_key: str) -> str:
+    """The plaintext webhook key of ``robot``: the one place that decrypts it. Never log the result."""
+    return SecretBox(secret_key).decrypt(robot.webhook_key, _robot_context(robot.village_code, robot.group_name))
 
 
 def group_robots(session: Session, village_code: str) -> list[GroupRobot]:

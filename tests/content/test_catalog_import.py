@@ -181,3 +181,43 @@ def test_commands_ask_for_upgrade_on_an_empty_database(tmp_path: Path) -> None:
     result = fresh("catalog", "list")
     assert result.exit_code == 1
     assert "cunwu db upgrade" in result.output
+
+
+def _revision(url: str) -> int:
+    from sqlalchemy import text
+
+    from core.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT revision FROM content_revision")).scalar_one()
+    engine.dispose()
+    return int(value)
+
+
+def test_a_partial_catalog_must_be_asked_for(cunwu: Cunwu, migrated_url: str, tmp_path: Path) -> None:
+    cunwu.ok("catalog", "import", str(CATALOG), "--township", "清河镇")
+    partial = write_csv(tmp_path / "five.csv", _rows()[:6])  # the header and 5 items
+    before = dump_database(migrated_url)
+    result = cunwu("catalog", "import", str(partial))
+    assert result.exit_code == 1
+    warning = "清河镇：将停用现有 223 个事项中的 218 个（98%），超过 20%，文件可能不完整"
+    assert result.stderr.strip() == f"错误：{warning}。确认要停用时加 --allow-retire；先看清单可加 --dry-run"
+    assert dump_database(migrated_url) == before
+    dry = cunwu.ok("catalog", "import", str(partial), "--dry-run").output
+    assert "停用 218，未变 5" in dry and f"注意：{warning}；正式导入需加 --allow-retire" in dry
+    assert dump_database(migrated_url) == before
+    done = cunwu.ok("catalog", "import", str(partial), "--allow-retire").output
+    assert "停用 218，未变 5" in done
+    assert len(_list_json(cunwu)) == 223 and len(json.loads(cunwu.ok("catalog", "list", "--json").output)) == 5
+    # retiring at most 20 % needs no flag: 178 of 223 kept retires 45 (20.2 % would not pass; 44 does)
+    cunwu.ok("catalog", "import", str(CATALOG))
+    kept = write_csv(tmp_path / "most.csv", _rows()[: 1 + 223 - 44])
+    assert "停用 44" in cunwu.ok("catalog", "import", str(kept)).output
+
+
+def test_no_op_reimport_keeps_the_revision(cunwu: Cunwu, migrated_url: str) -> None:
+    cunwu.ok("catalog", "import", str(CATALOG), "--township", "清河镇")
+    revision = _revision(migrated_url)
+    assert "未变 223" in cunwu.ok("catalog", "import", str(CATALOG)).output
+    assert _revision(migrated_url) == revision

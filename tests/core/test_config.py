@@ -52,3 +52,11 @@ def test_driver_is_picked_from_plain_url(url: str, sync: str, async_: str) -> No
 def test_unsupported_database_is_rejected() -> None:
     with pytest.raises(ConfigError, match="mysql"):
         sync_url("mysql://root@localhost/x")
+
+
+def test_secret_key_is_masked_and_production_is_the_real_platform() -> None:
+    s = load_settings(environ={"CUNWU_SECRET_KEY": "a-secret-key"}, env_file=None)
+    assert s.secret_key == "a-secret-key" and "a-secret-key" not in repr(s.redacted())
+    assert s.production  # the default API base is api.weixin.qq.com
+    dev = load_settings(environ={"CUNWU_WECHAT_API_BASE": "http://127.0.0.1:8081"}, env_file=None)
+    assert not dev.production

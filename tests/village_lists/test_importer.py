@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from content.models import Township
 from core.errors import NotFound, ValidationFailed
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, TEST_SECRET_KEY
 from tests.helpers import dump_database, read_csv, write_csv
 from village_lists.importer import import_list, import_list_dir, import_villages
 from village_lists.models import Village
@@ -25,6 +25,7 @@ from village_lists.repository import (
     list_rows,
     list_villages,
     mark_unsubscribed,
+    robot_webhook_key,
     set_channels,
     set_group_robot,
     unbind_follower,
@@ -242,12 +243,15 @@ def test_followers(villages: sessionmaker[Session]) -> None:
 
 def test_channel_settings(villages: sessionmaker[Session]) -> None:
     with villages.begin() as session:
-        set_group_robot(session, "QH03", "芒洪村傣语通知群", "key-1")
-        set_group_robot(session, "QH03", "芒洪村傣语通知群", "key-2")
+        set_group_robot(session, "QH03", "芒洪村傣语通知群", "key-1", secret_key=TEST_SECRET_KEY)
+        set_group_robot(session, "QH03", "芒洪村傣语通知群", "key-2", secret_key=TEST_SECRET_KEY)
         set_channels(session, "QH03", oa_tag="芒洪村", broadcast_outbox="var/broadcast/QH03")
         with pytest.raises(NotFound):
-            set_group_robot(session, "QH03", "别的群", "key")
+            set_group_robot(session, "QH03", "别的群", "key", secret_key=TEST_SECRET_KEY)
     with villages() as session:
         village = get_village(session, "QH03")
         assert (village.oa_tag, village.broadcast_outbox) == ("芒洪村", "var/broadcast/QH03")
-        assert [(r.group_name, r.webhook_key) for r in group_robots(session, "QH03")] == [("芒洪村傣语通知群", "key-2")]
+        robots = group_robots(session, "QH03")
+        assert [r.group_name for r in robots] == ["芒洪村傣语通知群"]
+        assert robot_webhook_key(robots[0], TEST_SECRET_KEY) == "key-2"
+        assert "key-2" not in robots[0].webhook_key  # stored encrypted

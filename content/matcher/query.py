@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -79,7 +78,6 @@ INTERNAL = "internal"
 VILLAGE_WORDS = ("我们村", "村里", "本村", "咱村", "我村", "咱们村", "村上")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _log = logging.getLogger(__name__)
-_jieba_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -181,9 +179,21 @@ class Query:
 
 @lru_cache(maxsize=1)
 def base_tokenizer() -> jieba.Tokenizer:
+    """jieba's general dictionary, loaded once per process and never changed (read-only)."""
     jieba.setLogLevel(logging.WARNING)
     tk = jieba.Tokenizer()
     tk.initialize()
+    return tk
+
+
+def own_tokenizer() -> jieba.Tokenizer:
+    """A tokenizer of one's own, copied from the pristine base: words one analyser adds are seen by
+    no other (a second matcher built in the same process answers exactly as the first)."""
+    base = base_tokenizer()
+    tk = jieba.Tokenizer()
+    tk.FREQ = dict(base.FREQ)
+    tk.total = base.total
+    tk.initialized = True
     return tk
 
 
@@ -194,15 +204,14 @@ class Analyzer:
         self.index = index
         self.lexicon = lexicon
         self.pinyin = pinyin
-        self.tokenizer = base_tokenizer()
+        self.tokenizer = own_tokenizer()
         self._added: set[str] = set()
-        with _jieba_lock:
-            for word in sorted(lexicon.vocabulary() | pinyin.words):
-                if " " in word:
-                    continue
-                if self.tokenizer.FREQ.get(word, 0) <= 0:
-                    self._added.add(word)
-                self.tokenizer.add_word(word, 2000)
+        for word in sorted(lexicon.vocabulary() | pinyin.words):
+            if " " in word:
+                continue
+            if self.tokenizer.FREQ.get(word, 0) <= 0:
+                self._added.add(word)
+            self.tokenizer.add_word(word, 2000)
         self._max_idf = index.idf("\x00never")
 
     def known_word(self, word: str) -> bool:
@@ -210,8 +219,7 @@ class Analyzer:
         return word not in self._added and self.tokenizer.FREQ.get(word, 0) > 50
 
     def _cut(self, text: str) -> list[str]:
-        with _jieba_lock:
-            return list(self.tokenizer.lcut(text, HMM=False))
+        return list(self.tokenizer.lcut(text, HMM=False))
 
     def _cutter(self) -> Callable[[str], list[str]]:
         """``_cut``, remembering its cuts: one question's text is often cut twice (repair, then units)."""

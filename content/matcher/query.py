@@ -14,6 +14,7 @@ from pathlib import Path
 import jieba
 
 from content.matcher.datafile import read_tsv
+from content.matcher.facets import Facet, facets
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon, Match
@@ -27,7 +28,7 @@ _STOP_TEXT = """
     多久 多长 能 能不能 可以 可不可以 要 要不要 需要 是不是 有没有 会不会 得不得 啊是 还
     也 都 就 和 跟 与 及 或 或者 还是 不 不是 给 把 被 让 对 向 从 到 这 那 这些
     那些 这种 那种 这样 那样 现在 今年 去年 明年 时候 以后 之前 已经 一直 听说 知道 晓得
-    一个 个 里 上 下 又 再 才 很 太 最 更 吃 拿 想 去 来 说 看 找 办 做 弄 搞 人
+    一个 每个 个 里 上 下 又 再 才 很 太 最 更 吃 拿 想 去 来 说 看 找 办 做 弄 搞 人
     事 东西 情况 一些 有些 些 多 少 能否 是否 吗 吗啊 哪样 么样 咋整 得 着 过 地 时
     后 前 中 内 外 些个 一般 到底 究竟 大概 大约 左右 以上 以下 请 帮 帮忙
     啥时候 什么时候 哪阵 哪天 几号 几点 每天 每年 每月 几天 几个月 半个 半个月 半年 一步 哪一步
@@ -157,6 +158,7 @@ class Query:
     village: bool  # asks about "our village"
     intents: tuple[Intent, ...] = ()
     concepts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # lexicon terms found, with their canonical terms
+    facets: tuple[Facet, ...] = ()  # what is asked about the matter (amount, date, how to apply…)
 
     @property
     def offtopic(self) -> bool:
@@ -261,6 +263,7 @@ class Analyzer:
             village=any(w in text for w in VILLAGE_WORDS),
             intents=intents().classify(text),
             concepts=tuple((m.term, m.canonical) for m in matches),
+            facets=facets().classify(normalized + " " + text),
         )
 
     def _units(self, text: str, matches: list[Match], cut: Callable[[str], list[str]] | None = None) -> list[Unit]:

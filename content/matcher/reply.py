@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, KIND_VILLAGE, Doc
+from content.matcher.passages import Passage
 from content.vocab import DISCLOSURE_ON_APPLICATION
 
 MAX_CHARS = 600
@@ -55,14 +56,23 @@ def how_to_apply(doc: Doc) -> str:
     )
 
 
-def answer_text(doc: Doc, qa_index: int = -1) -> str:
-    """The main answer for one doc."""
+def passage_text(passage: Passage) -> str:
+    """A Q&A pair as 问/答 lines; a summary sentence as it is."""
+    if passage.kind == "qa":
+        return f"问：{_clean(passage.head)}\n答：{_clean(passage.text)}"
+    return _clean(passage.text)
+
+
+def answer_text(doc: Doc, qa_index: int = -1, passages: Sequence[Passage] = ()) -> str:
+    """The main answer for one doc: for an interpretation, the chosen passages (or one Q&A pair)."""
     if doc.kind == KIND_INTERPRETATION:
         head = f"{label(doc)}"
         if doc.abolished:
             head += "\n注意：这份解读所依据的文件已废止，以下内容仅供参考，请以现行政策为准。"
         if doc.disclosure == DISCLOSURE_ON_APPLICATION or not doc.answers:
             return head + "\n" + how_to_apply(doc)
+        if passages:
+            return head + "".join("\n" + passage_text(p) for p in passages)
         i = qa_index if 0 <= qa_index < len(doc.answers) else 0
         return f"{head}\n问：{_clean(doc.questions[i])}\n答：{_clean(doc.answers[i])}"
     if doc.kind == KIND_VILLAGE:
@@ -85,6 +95,8 @@ def answer_text(doc: Doc, qa_index: int = -1) -> str:
         lines.append(f"公开时限：{doc.time_limit}")
         lines.append(f"公开单位：{_join(doc.publishers)}")
         lines.append(f"在哪里看：{'；'.join(doc.channels)}")
+        if doc.audience:
+            lines.append(f"公开对象：{doc.audience}")
     return "\n".join(lines)
 
 
@@ -92,12 +104,12 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
-def answer_reply(best: Doc, qa_index: int, related: Sequence[Doc]) -> str:
+def answer_reply(best: Doc, qa_index: int, related: Sequence[Doc], passages: Sequence[Passage] = ()) -> str:
     """Best answer first, then at most two related matters, within MAX_CHARS."""
     tail = ""
     if related:
         tail = "\n相关：" + "；".join(label(d) for d in related[:2])
-    main = answer_text(best, qa_index)
+    main = answer_text(best, qa_index, passages)
     room = MAX_CHARS - len(tail)
     return _truncate(main, room) + tail
 

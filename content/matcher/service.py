@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from content.matcher import reply as replies
 from content.matcher import smalltalk
+from content.matcher.compose import compose, linked_interpretations
 from content.matcher.documents import KIND_INTERPRETATION, KIND_VILLAGE, Doc, load_documents, township_phones
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
@@ -63,6 +64,7 @@ class Matcher:
     revision: int = -1
     weights: Weights = field(default_factory=Weights)
     answer_threshold: float = ANSWER_THRESHOLD
+    linked: dict[str, tuple[int, ...]] = field(default_factory=dict)  # catalog code → linked interpretations
     _lock: threading.Lock = field(default_factory=threading.Lock)
     answers_by_normalized_question: ClassVar[bool] = True
     """Its answers are a function of ``normalize(question)`` and the village: callers may cache by that."""
@@ -87,7 +89,12 @@ class Matcher:
         analyzer = Analyzer(index, lex, pinyin)
         towns = {d.village: d.township for d in village_docs if d.village and d.township}
         return cls(
-            index=index, analyzer=analyzer, phones=dict(phones or {}), village_townships=towns, revision=revision
+            index=index,
+            analyzer=analyzer,
+            phones=dict(phones or {}),
+            village_townships=towns,
+            revision=revision,
+            linked=linked_interpretations(index.docs),
         )
 
     @classmethod
@@ -141,12 +148,12 @@ class Matcher:
         conf = confidence(best)
         answered = conf >= self.answer_threshold
         if answered:
-            shown = scored[:top]
-            text = replies.answer_reply(best.doc, best.qa_best, [s.doc for s in scored[1:3]])
+            answer = compose(self.index.docs, self.linked, query, scored, top)
+            text, shown = answer.text, answer.shown
         else:
-            shown = [s for s in scored[:top] if confidence(s) >= SUGGEST_THRESHOLD]
-            text = replies.abstain_reply(phone, [s.doc for s in shown])
-        results = tuple(ResultRef(s.doc.kind, s.doc.id, s.doc.title, s.score) for s in shown)
+            shown = [(s.doc, s.score) for s in scored[:top] if confidence(s) >= SUGGEST_THRESHOLD]
+            text = replies.abstain_reply(phone, [doc for doc, _ in shown])
+        results = tuple(ResultRef(doc.kind, doc.id, doc.title, score) for doc, score in shown)
         return AskResult(answered, text, results, _ms(started), query.normalized)
 
 

@@ -1,0 +1,133 @@
+"""Answers that answer: the passage that holds the fact asked, on the sample township.
+
+The matcher is built from the sample loaded through the real CLI; the fact-annotated tuning set
+(tests/data/facts_tune.jsonl) is scored live through ``evaluate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from admin_cli.main import cli
+from content.matcher.documents import KIND_INTERPRETATION, Doc
+from content.matcher.evaluation import Outcome, evaluate, holds_facts, load_rows
+from content.matcher.facets import Facets, facets
+from content.matcher.passages import choose, doc_passages
+from content.matcher.reply import MAX_CHARS
+from content.matcher.service import Matcher
+from core.db import make_engine, make_sessionmaker
+from village_lists.documents import village_docs
+
+REPO = Path(__file__).resolve().parents[2]
+FACTS_SET = REPO / "tests" / "data" / "facts_tune.jsonl"
+ANSWER_FLOOR, ABSTAIN_FLOOR = 0.90, 0.95
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matcher]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('answers') / 'cunwu.db'}"
+    result = CliRunner().invoke(cli, ["--db", url, "load-sample"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        yield Matcher.from_session(session, village_docs(session))
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("question", "facts"),
+    [
+        ("高龄补贴好多钱一个月", ["60元", "150元", "500元"]),
+        ("低保咋个申请", ["户口簿", "身份证", "便民服务中心"]),
+        ("医保一年交好多", ["420元"]),
+    ],
+)
+def test_the_issue_examples_are_answered_with_the_fact(matcher: Matcher, question: str, facts: list[str]) -> None:
+    res = matcher.ask(question)
+    assert res.answered, res.reply
+    assert holds_facts(res.reply, facts), res.reply
+    assert len(res.reply) <= MAX_CHARS
+
+
+def test_element_only_item_is_answered_from_its_linked_interpretation(matcher: Matcher) -> None:
+    """10-007 names 个人缴费标准 as an element; JD-009, linked to it, holds the amount."""
+    res = matcher.ask("医保一年交好多")
+    assert [r.id for r in res.results[:2]] == ["JD-009", "10-007"]
+    head, _, related = res.reply.rpartition("\n相关：")
+    assert "420元" in head
+    assert "城乡居民基本医疗保险参保缴费公告" in related
+
+
+def test_a_publishing_question_is_answered_from_the_item_fields(matcher: Matcher) -> None:
+    res = matcher.ask("最低生活保障对象名单多久公布一次")
+    assert res.answered and res.results[0].id == "05-005"
+    assert "每季度" in res.reply and "公示栏" in res.reply
+
+
+def test_facts_set_answer_level(matcher: Matcher) -> None:
+    def ask(row: dict) -> Outcome:  # type: ignore[type-arg]
+        res = matcher.ask(row["q"], village=row.get("village"))
+        return Outcome(res.answered, tuple(r.id for r in res.results), res.reply)
+
+    m = evaluate(load_rows(FACTS_SET), ask)
+    assert m.with_facts >= 90
+    bad = [f for f in m.failures if "facts" in f]
+    assert m.answer >= ANSWER_FLOOR, bad[:10]
+
+
+def test_facets_from_the_table() -> None:
+    table = facets()
+    assert [f.name for f in table.classify("医保1年交多少")] == ["amount"]
+    assert [f.name for f in table.classify("医保咨询电话是多少")] == ["phone"]  # 多少 is a weak cue
+    assert {f.name for f in table.classify("低保怎么申请要带什么")} == {"apply"}
+    assert table.classify("高龄津贴") == ()
+
+
+def test_facet_table_checks_its_shape() -> None:
+    with pytest.raises(ValueError, match="5 tab-separated"):
+        Facets.parse("# version: 1\namount\t多少\n")
+    with pytest.raises(ValueError, match="version"):
+        Facets.parse("amount\t多少\t元\t-\t-\n")
+
+
+def _interp(summary: str, pairs: list[tuple[str, str]]) -> Doc:
+    return Doc(
+        kind=KIND_INTERPRETATION,
+        id="JD-900",
+        title="耕牛保险政策解读",
+        keywords=("耕牛保险",),
+        questions=tuple(q for q, _ in pairs),
+        answers=tuple(a for _, a in pairs),
+        summary=summary,
+        disclosure="此件公开发布",
+    )
+
+
+def test_passages_are_pairs_and_summary_sentences() -> None:
+    doc = _interp("耕牛保险每头保费60元。农户自交12元。", [("谁能参保？", "本县养牛户。")])
+    got = doc_passages(doc)
+    assert [(p.kind, p.text) for p in got] == [
+        ("qa", "本县养牛户。"),
+        ("summary", "耕牛保险每头保费60元。"),
+        ("summary", "农户自交12元。"),
+    ]
+
+
+def test_the_passage_holding_the_asked_value_is_chosen() -> None:
+    doc = _interp(
+        "全县推行耕牛保险。",
+        [
+            ("谁能参保？", "本县户籍、存栏耕牛的养牛户都可以参保，由村协保员登记。"),
+            ("农户自己交多少？", "每头每年保费60元，财政补贴80%，农户只交12元。"),
+            ("牛死了怎么报案？", "24小时内拨打理赔电话0883-6129999报案，保留现场。"),
+        ],
+    )
+    matcher = Matcher.build([doc])
+    for question, fact in [("耕牛保险一头交好多钱", "12元"), ("耕牛保险理赔电话", "0883-6129999")]:
+        query = matcher.analyzer.analyze(question)
+        shown = choose(query, doc, query.facets)
+        assert fact in shown[0].text, (question, shown)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from content.matcher import reply as replies
 from content.matcher import tunables as T
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, Doc
-from content.matcher.passages import Choice, choose, rank_passages
+from content.matcher.passages import Choice, choose, focus, rank_passages
 from content.matcher.query import Query
 from content.matcher.rank import Scored
 
 PUBLISH = "publish"
+DATE = "date"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def asks_beyond_fields(query: Query, item: Doc) -> bool:
         return False
     if any(i.name in T.ROW_INTENTS for i in query.intents):
         return False
+    if any(f.name == DATE for f in facets):
+        return True  # an item's 公开时限 says when it is published, not when the money comes
     return any(c in element for f in facets for c in (*f.cues, *f.passage_cues) for element in item.elements)
 
 
@@ -59,7 +62,10 @@ def _linked_choice(
     best: tuple[Doc, Choice] | None = None
     for n in linked.get(item.id, ()):
         interp = docs[n]
-        fits = [c for c in rank_passages(query, interp, query.facets) if c.facet >= T.LINKED_FACET]
+        ranked = rank_passages(query, interp, query.facets)
+        # the passage must speak to the facet, and to the question's focus when it has one
+        focused = any(c.topic > 0 for c in ranked) or not focus(query, interp)
+        fits = [c for c in ranked if c.facet >= T.LINKED_FACET and (c.topic > 0 or not focused)]
         if fits and (best is None or fits[0].score > best[1].score):
             best = (interp, fits[0])
     return best

@@ -131,3 +131,31 @@ def test_the_passage_holding_the_asked_value_is_chosen() -> None:
         query = matcher.analyzer.analyze(question)
         shown = choose(query, doc, query.facets)
         assert fact in shown[0].text, (question, shown)
+
+
+@pytest.mark.parametrize("question", ["稻谷晒干了放多久会发霉", "微耕机的机油多久换一次", "低保户家的狗咬人了咋个办"])
+def test_one_shared_word_is_not_an_answer(matcher: Matcher, question: str) -> None:
+    """The question's focus (发霉, 机油, 狗咬人) is what is asked; a policy word beside it is not enough."""
+    res = matcher.ask(question)
+    assert not res.answered, res.reply
+
+
+def test_a_document_that_covers_the_focus_answers() -> None:
+    doc = Doc(
+        kind=KIND_INTERPRETATION,
+        id="JD-901",
+        title="狗咬伤后狂犬病疫苗接种补助政策解读",
+        keywords=("狂犬疫苗", "狗咬伤"),
+        questions=("被狗咬伤了打疫苗有补助吗？",),
+        answers=("有。本县户籍居民被狗咬伤后接种狂犬病疫苗，每人补助200元。",),
+        disclosure="此件公开发布",
+    )
+    res = Matcher.build([doc]).ask("被狗咬伤了打疫苗有没有补助")
+    assert res.answered and "200元" in res.reply
+
+
+def test_facts_set_abstains_off_topic(matcher: Matcher) -> None:
+    rows = [r for r in load_rows(FACTS_SET) if r["kind"] == "offtopic"]
+    answered = [r["q"] for r in rows if matcher.ask(r["q"], village=r.get("village")).answered]
+    assert len(rows) >= 10
+    assert 1 - len(answered) / len(rows) >= ABSTAIN_FLOOR, answered

@@ -76,7 +76,8 @@ DISCLOSURE_WORDS = (
 INTENTS_PATH = Path(__file__).resolve().parent.parent / "data" / "intents.tsv"
 OFFTOPIC = "offtopic"
 INTERNAL = "internal"
-VILLAGE_WORDS = ("我们村", "村里", "本村", "咱村", "我村", "咱们村", "村上")
+# Our village, or its latest disclosure: a bound villager's own list rows come first when they match.
+VILLAGE_WORDS = ("我们村", "村里", "本村", "咱村", "我村", "咱们村", "村上", "上回", "上次", "最近一次")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _log = logging.getLogger(__name__)
 

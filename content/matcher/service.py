@@ -16,8 +16,16 @@ from sqlalchemy.orm import Session
 
 from content.matcher import reply as replies
 from content.matcher import smalltalk
+from content.matcher import tunables as T
 from content.matcher.compose import compose, linked_interpretations
-from content.matcher.documents import KIND_INTERPRETATION, KIND_VILLAGE, Doc, load_documents, township_phones
+from content.matcher.documents import (
+    KIND_CATALOG,
+    KIND_INTERPRETATION,
+    KIND_VILLAGE,
+    Doc,
+    load_documents,
+    township_phones,
+)
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
@@ -147,6 +155,8 @@ class Matcher:
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         conf = confidence(best)
         answered = conf >= self.answer_threshold
+        if answered and village and query.village:
+            scored = _own_rows_first(scored)  # (answered or not is judged on the best candidate)
         if answered:
             answer = compose(self.index.docs, self.linked, query, scored, top)
             text, shown = answer.text, answer.shown
@@ -172,6 +182,30 @@ def _dedupe(scored: list[Scored]) -> list[Scored]:
         seen.add(key)
         out.append(s)
     return out
+
+
+def _own_rows_first(scored: list[Scored]) -> list[Scored]:
+    """A bound villager asking about "our village": their own list row first, when one matches.
+
+    A row matches when it is the village's row for a catalog item among the leading candidates that
+    covers the question about as well as the best one (``VILLAGE_ROW_COVER`` of its coverage), or
+    when it covers the question that well itself and the question names it (``key``).
+    """
+    if not scored or scored[0].doc.kind == KIND_VILLAGE:
+        return scored
+    floor = T.VILLAGE_ROW_COVER * scored[0].cover
+    lead = scored[: T.VILLAGE_ROW_POOL]
+    rows = [(n, s) for n, s in enumerate(scored) if s.doc.kind == KIND_VILLAGE]
+    codes = [s.doc.id for s in lead if s.doc.kind == KIND_CATALOG and s.cover >= floor]
+    pick = next((n for code in codes for n, row in rows if code in row.doc.items), None)
+    if pick is None:
+        pick = next(
+            (n for n, row in rows if n < T.VILLAGE_ROW_POOL and row.cover >= floor and row.key >= T.VILLAGE_ROW_KEY),
+            None,
+        )
+    if pick is None:
+        return scored
+    return [scored[pick], *scored[:pick], *scored[pick + 1 :]]
 
 
 def _abolished_last(scored: list[Scored]) -> list[Scored]:

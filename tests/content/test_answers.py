@@ -159,3 +159,24 @@ def test_facts_set_abstains_off_topic(matcher: Matcher) -> None:
     answered = [r["q"] for r in rows if matcher.ask(r["q"], village=r.get("village")).answered]
     assert len(rows) >= 10
     assert 1 - len(answered) / len(rows) >= ABSTAIN_FLOOR, answered
+
+
+@pytest.mark.parametrize(
+    ("question", "village", "row", "facts"),
+    [
+        ("我们村低保名单上回啥时候贴的", "QH01", "QH01/10", ["2026-11-05", "刘芳"]),
+        ("我们村财务上回啥时候公开的", "QH01", "QH01/1", ["2026-10-12", "赵丽萍"]),
+        ("村里高龄津贴名单最近一次啥时候公示", "QH02", "QH02/15", ["2026-10-10", "罗春兰"]),
+    ],
+)
+def test_village_bound_questions_get_their_own_row(
+    matcher: Matcher, question: str, village: str, row: str, facts: list[str]
+) -> None:
+    res = matcher.ask(question, village=village)
+    assert res.answered and res.results[0].id == row, res.results
+    assert holds_facts(res.reply, facts), res.reply
+
+
+def test_unbound_villager_gets_no_village_row(matcher: Matcher) -> None:
+    res = matcher.ask("我们村低保名单上回啥时候贴的")
+    assert all(r.kind != "village_item" for r in res.results)

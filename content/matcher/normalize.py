@@ -200,6 +200,16 @@ def normalize(text: str) -> str:
     return text
 
 
+def normalize_plain(text: str) -> str:
+    """``normalize`` without the dialect rewrite: the villager's own words, kept as alternatives."""
+    return _fixpoint(text, simplify=True)
+
+
+def dialect_words(plain: str) -> list[str]:
+    """The dialect words a rewrite replaces in a ``normalize_plain`` text (好多, 咋个…), longest first."""
+    return [r.dialect for r in dialect().rules if r.dialect in plain and r.pattern.search(plain)]
+
+
 def normalize_doc(text: str) -> str:
     """Catalog or interpretation text (already simplified Chinese)."""
     return _fixpoint(text, simplify=False)

@@ -18,7 +18,7 @@ from content.matcher.facets import Facet, facets
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon, Match
-from content.matcher.normalize import bigrams, char_tokens, normalize
+from content.matcher.normalize import bigrams, char_tokens, dialect_words, normalize, normalize_plain
 
 # Function and question words: they say nothing about which matter is asked about.
 _STOP_TEXT = """
@@ -246,6 +246,9 @@ class Analyzer:
         for w in self.lexicon.rewrite(text, matches):
             if w not in added:
                 added.append(w)
+        # the dialect words the rewrite replaced stay as alternatives: a township may write them too
+        own = [w for w in dialect_words(normalize_plain(raw)) if len(w) >= 2 and w not in text]
+        added += [w for w in own if w not in added]
         units = self._units(text, matches, cut)
         qbig = set(bigrams(text)) | bigrams(spelled)
         tokens = list(char_tokens(text))

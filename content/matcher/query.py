@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jieba
 
+from content.matcher import tunables as T
 from content.matcher.datafile import read_tsv
 from content.matcher.facets import Facet, facets
 from content.matcher.homophones import PinyinIndex
@@ -37,7 +38,6 @@ _STOP_TEXT = """
 # Where the villager is: context, not the matter asked about (they weigh little in coverage).
 _CONTEXT_TEXT = "村里 村上 镇上 镇里 县里 县上 乡里 城里 县城 家里 我们村 本村 咱村 全镇 全县 这边 那边 这里 那里"
 CONTEXT_WORDS = frozenset(_CONTEXT_TEXT.split())
-CONTEXT_WEIGHT = 0.3
 STOPWORDS = frozenset(_STOP_TEXT.split())
 # A question about whether and where something is published: prefer catalog items and village rows.
 DISCLOSURE_WORDS = (
@@ -286,11 +286,11 @@ class Analyzer:
                     alts.extend(frozenset(bigrams(c)) for c in canon)
             toks = alts[0]
             if len(word) == 1:
-                weight = 0.35 * self.index.idf(word)
+                weight = T.SINGLE_CHAR_WEIGHT * self.index.idf(word)
             else:
                 weight = sum(self.index.idf(b) for b in toks) / max(1, len(toks))
             if word in CONTEXT_WORDS:
-                weight *= CONTEXT_WEIGHT
+                weight *= T.CONTEXT_WEIGHT
             vocab = self.index.vocab
             known = any(b in vocab for alt in alts for b in alt)
             units.append(Unit(word, weight, tuple(alts), known))

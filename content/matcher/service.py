@@ -34,9 +34,9 @@ from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic
 from content.matcher.results import AskResult, ResultRef
 from content.repository import content_revision
 
-CANDIDATES = 80
-ANSWER_THRESHOLD = 0.30  # confidence below this: abstain (tuned on the dev set's even half)
-SUGGEST_THRESHOLD = 0.18  # confidence above this: offer as "您是不是想问"
+CANDIDATES = T.CANDIDATES
+ANSWER_THRESHOLD = T.ANSWER_THRESHOLD
+SUGGEST_THRESHOLD = T.SUGGEST_THRESHOLD
 
 
 def _vocabulary_words(index: Index, lexicon_words: set[str]) -> set[str]:

@@ -354,7 +354,7 @@ def test_unbound_duplicates_across_townships_collapse(loaded: tuple[Matcher, lis
 
 def test_rerank_views_are_made_at_build(loaded: tuple[Matcher, list[Doc]]) -> None:
     """Every doc's rerank view is made by ``Matcher.build`` and equals the doc's own features."""
-    from content.matcher import rank
+    from content.matcher import views as rank
     from content.matcher.normalize import bigrams, normalize_doc
 
     index = loaded[0].index

@@ -64,7 +64,7 @@ def _linked_choice(
         interp = docs[n]
         ranked = rank_passages(query, interp, query.facets)
         # the passage must speak to the facet, and to the question's focus when it has one
-        focused = any(c.topic > 0 for c in ranked) or not focus(query, interp)
+        focused = bool(focus(query, interp))
         fits = [c for c in ranked if c.facet >= T.LINKED_FACET and (c.topic > 0 or not focused)]
         if fits and (best is None or fits[0].score > best[1].score):
             best = (interp, fits[0])

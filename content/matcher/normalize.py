@@ -205,9 +205,10 @@ def normalize_plain(text: str) -> str:
     return _fixpoint(text, simplify=True)
 
 
-def dialect_words(plain: str) -> list[str]:
-    """The dialect words a rewrite replaces in a ``normalize_plain`` text (好多, 咋个…), longest first."""
-    return [r.dialect for r in dialect().rules if r.dialect in plain and r.pattern.search(plain)]
+def dialect_words(plain: str) -> list[tuple[str, str]]:
+    """(dialect word, standard word) of each rewrite that applies to a ``normalize_plain`` text
+    (苞谷 → 玉米, 好多 → 多少…), longest dialect word first."""
+    return [(r.dialect, r.standard) for r in dialect().rules if r.dialect in plain and r.pattern.search(plain)]
 
 
 def normalize_doc(text: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -247,9 +247,9 @@ class Analyzer:
             if w not in added:
                 added.append(w)
         # the dialect words the rewrite replaced stay as alternatives: a township may write them too
-        own = [w for w in dialect_words(normalize_plain(raw)) if len(w) >= 2 and w not in text]
-        added += [w for w in own if w not in added]
-        units = self._units(text, matches, cut)
+        rewritten = [(d, s) for d, s in dialect_words(normalize_plain(raw)) if len(d) >= 2 and d not in text]
+        added += [d for d, _ in rewritten if d not in added]
+        units = self._units(text, matches, cut, rewritten)
         qbig = set(bigrams(text)) | bigrams(spelled)
         tokens = list(char_tokens(text))
         for w in added:
@@ -270,7 +270,15 @@ class Analyzer:
             facets=facets().classify(normalized + " " + text),
         )
 
-    def _units(self, text: str, matches: list[Match], cut: Callable[[str], list[str]] | None = None) -> list[Unit]:
+    def _units(
+        self,
+        text: str,
+        matches: list[Match],
+        cut: Callable[[str], list[str]] | None = None,
+        rewritten: Sequence[tuple[str, str]] = (),
+    ) -> list[Unit]:
+        """The question's content words, each with its alternatives: lexicon canonical terms, and the
+        villager's own dialect word where a rewrite replaced it (a township may write 苞谷 too)."""
         cut = cut or self._cut
         words = [w for seg in text.split(" ") for w in cut(seg)]
         lex = {m.term: m.canonical for m in matches}
@@ -284,6 +292,7 @@ class Analyzer:
             for term, canon in lex.items():
                 if term in word or word in term:
                     alts.extend(frozenset(bigrams(c)) for c in canon)
+            alts.extend(frozenset(bigrams(d)) for d, std in rewritten if std in word or word in std)
             toks = alts[0]
             if len(word) == 1:
                 weight = T.SINGLE_CHAR_WEIGHT * self.index.idf(word)

@@ -180,3 +180,14 @@ def test_village_bound_questions_get_their_own_row(
 def test_unbound_villager_gets_no_village_row(matcher: Matcher) -> None:
     res = matcher.ask("我们村低保名单上回啥时候贴的")
     assert all(r.kind != "village_item" for r in res.results)
+
+
+def test_a_dialect_word_the_township_writes_stays_reachable() -> None:
+    """苞谷 is rewritten to 玉米 for the catalog's vocabulary, and kept as an alternative: a township
+    whose catalog says 苞谷 is still found."""
+    docs = [
+        Doc(kind="catalog", id="19-201", title="苞谷种植补贴发放", township="甲镇", elements=("补贴标准", "补贴面积")),
+        Doc(kind="catalog", id="19-202", title="大豆种植补贴发放", township="甲镇", elements=("补贴标准", "补贴面积")),
+    ]
+    res = Matcher.build(docs).ask("苞谷补贴发了没得")
+    assert res.answered and res.results[0].id == "19-201"

@@ -88,5 +88,6 @@ def compose(
             shown = [(speaker, own), (best.doc, best.score), *((s.doc, s.score) for s in others)][:top]
             related = [best.doc, *(s.doc for s in others[:1])]
     passages = choose(query, speaker, query.facets, qa_best) if speaker.kind == KIND_INTERPRETATION else []
-    text = replies.answer_reply(speaker, qa_best, related, passages)
+    fields = [f for facet in query.facets for f in facet.fields]
+    text = replies.answer_reply(speaker, qa_best, related, passages, fields)
     return Answer(text, shown)

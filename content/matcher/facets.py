@@ -25,7 +25,7 @@ class Facet:
     weak: frozenset[str]  # the cues that count only when no other facet has a strong one
     passage_cues: tuple[str, ...]  # in a passage that speaks to it
     value: re.Pattern[str] | None  # the value itself, in a passage's text
-    field: str  # the catalog item's (or village row's) field that answers it, "" for none
+    fields: tuple[str, ...]  # the catalog item's (or village row's) fields that answer it, shown first
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Facets:
             pattern = None if value == "-" else re.compile(value)
             asked = tuple(c.rstrip("?") for c in words(cues))
             weak = frozenset(c.rstrip("?") for c in words(cues) if c.endswith("?"))
-            out.append(Facet(name, asked, weak, words(passage_cues), pattern, "" if field == "-" else field))
+            out.append(Facet(name, asked, weak, words(passage_cues), pattern, words(field)))
         if not version:
             raise ValueError("facets table has no '# version:' header line")
         return cls(version, tuple(out))
@@ -63,9 +63,6 @@ class Facets:
         hits = [(f, [c for c in f.cues if c in text]) for f in self.facets]
         strong = tuple(f for f, got in hits if any(c not in f.weak for c in got))
         return strong or tuple(f for f, got in hits if got)
-
-    def get(self, name: str) -> Facet | None:
-        return next((f for f in self.facets if f.name == name), None)
 
 
 @lru_cache(maxsize=1)

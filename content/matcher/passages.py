@@ -152,9 +152,3 @@ def choose(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: int = -1)
         if matches and second.score >= T.SECOND_RATIO * first.score:
             out.append(second.passage)
     return out
-
-
-def best_facet_match(query: Query, doc: Doc, facets: tuple[Facet, ...]) -> Choice | None:
-    """The document's best passage for the question, or None when it has no passage."""
-    ranked = rank_passages(query, doc, facets)
-    return ranked[0] if ranked else None

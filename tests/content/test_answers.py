@@ -191,3 +191,12 @@ def test_a_dialect_word_the_township_writes_stays_reachable() -> None:
     ]
     res = Matcher.build(docs).ask("苞谷补贴发了没得")
     assert res.answered and res.results[0].id == "19-201"
+
+
+def test_the_asked_fields_come_first(matcher: Matcher) -> None:
+    res = matcher.ask("我们村低保名单上回啥时候贴的", village="QH01")
+    lines = res.reply.split("\n")
+    assert lines[1].startswith("最近公开：2026-11-05"), lines
+    res = matcher.ask("最低生活保障对象名单在哪里看")
+    assert res.results[0].id == "05-005"
+    assert res.reply.split("\n")[1].startswith("在哪里看："), res.reply

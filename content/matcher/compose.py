@@ -74,20 +74,24 @@ def _linked_choice(
 def compose(
     docs: Sequence[Doc], linked: dict[str, tuple[int, ...]], query: Query, scored: list[Scored], top: int
 ) -> Answer:
+    """The reply and the results listed for a question answered from ``scored`` (best first)."""
     best = scored[0]
     shown = [(s.doc, s.score) for s in scored[:top]]
+    fit = None
     related = [s.doc for s in scored[1:3]]
     speaker, qa_best = best.doc, best.qa_best
     if best.doc.kind == KIND_CATALOG and asks_beyond_fields(query, best.doc):
         got = _linked_choice(docs, linked, query, best.doc)
         if got is not None:
-            speaker = got[0]
+            speaker, fit = got
             qa_best = -1
             others = [s for s in scored if s.doc is not speaker and s.doc is not best.doc]
             own = next((s.score for s in scored if s.doc is speaker), best.score)
             shown = [(speaker, own), (best.doc, best.score), *((s.doc, s.score) for s in others)][:top]
             related = [best.doc, *(s.doc for s in others[:1])]
     passages = choose(query, speaker, query.facets, qa_best) if speaker.kind == KIND_INTERPRETATION else []
+    if fit is not None and fit.passage not in passages:
+        passages = [fit.passage]  # the passage that made the linked interpretation answer
     fields = [f for facet in query.facets for f in facet.fields]
     text = replies.answer_reply(speaker, qa_best, related, passages, fields)
     return Answer(text, shown)

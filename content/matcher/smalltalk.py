@@ -197,12 +197,13 @@ class OfftopicTable:
             m = rx.search(text)
             if m:
                 return Chat(name, WEAK, m.group(0))
-        if self.anchor is not None and self.anchor.search(text):
-            return None
+        last_anchor = max((a.end() for a in self.anchor.finditer(text)), default=-1) if self.anchor else -1
         for name, rx in self.weak:
-            m = rx.search(text)
-            if m:
-                return Chat(name, WEAK, m.group(0))
+            cues = list(rx.finditer(text))
+            # a policy word cancels the cue only when the question goes on to it after the cue: one
+            # that ends on the chit-chat (稻谷补贴发了我想买个新手机) asks about the chit-chat
+            if cues and cues[-1].start() >= last_anchor:
+                return Chat(name, WEAK, cues[-1].group(0))
         return None
 
     def category(self, normalized: str) -> str | None:

@@ -200,3 +200,19 @@ def test_the_asked_fields_come_first(matcher: Matcher) -> None:
     res = matcher.ask("最低生活保障对象名单在哪里看")
     assert res.results[0].id == "05-005"
     assert res.reply.split("\n")[1].startswith("在哪里看："), res.reply
+
+
+@pytest.mark.parametrize(
+    ("question", "stands"),
+    [
+        ("种粮补贴的钱存银行哪家利息高", True),  # ends on the chit-chat: the policy word is one shared word
+        ("临时救助窗口的空调坏了", True),
+        ("县里给养牛户配种用的冻精有补贴吗", False),  # goes on to the policy word after the cue
+        ("超市卖过期食品，打哪个电话投诉", False),
+    ],
+)
+def test_a_policy_word_cancels_a_chit_chat_cue_only_after_it(question: str, stands: bool) -> None:
+    from content.matcher import smalltalk
+    from content.matcher.normalize import normalize
+
+    assert (smalltalk.offtopic_match(normalize(question)) is not None) is stands

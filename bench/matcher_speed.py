@@ -14,6 +14,11 @@ is the peak RSS of the whole run (build and questions included).
 Questions are the sample and development questions, asked unbound (all townships), each once
 after one warm-up question (first asks: the per-doc rerank views are made by the build, so a first
 ask pays no more for its candidates than a repeated one).
+
+``--cli-rss N`` measures what an operator sees instead: the grown catalog of N items is written as a
+county spreadsheet (with a 乡镇 column), imported with ``cunwu catalog import`` and ``cunwu interp
+import`` into a SQLite file, and ``cunwu ask --batch`` answers the questions; the peak RSS of that
+``cunwu`` process (``wait4``'s ``ru_maxrss``, its own, not the parent's) is printed.
 """
 
 from __future__ import annotations
@@ -151,13 +156,67 @@ def child(docs_path: Path, system: str, n_queries: int) -> dict:  # type: ignore
     }
 
 
+def _catalog_csv(docs: list, path: Path) -> None:  # type: ignore[type-arg]
+    """The grown catalog as a county spreadsheet: the sample's rows, each township's titles and elements."""
+    import csv
+
+    from content.vocab import CATALOG_COLUMNS, TOWNSHIP_COLUMN
+
+    with (ROOT / "examples" / "qinghe" / "township_catalog.csv").open(encoding="utf-8", newline="") as fh:
+        base = {rec["编码"]: rec for rec in csv.DictReader(fh)}
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*CATALOG_COLUMNS, TOWNSHIP_COLUMN])
+        for d in docs:
+            if d.kind != "catalog":
+                continue
+            rec = dict(base[d.id], **{"二级事项": d.title, "公开内容（要素）": "、".join(dict.fromkeys(d.elements))})
+            writer.writerow([*(rec[c] for c in CATALOG_COLUMNS), d.township])
+
+
+def cli_rss(size: int, n_queries: int) -> None:
+    """Peak RSS of ``cunwu ask --batch`` over a county catalog of ``size`` items (see the module docstring)."""
+    import os
+
+    docs = grow(sample_docs(), size)
+    cunwu = [sys.executable, "-m", "admin_cli.main"]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"sqlite:///{Path(tmp) / 'county.db'}"
+        sheet = Path(tmp) / "county.csv"
+        _catalog_csv(docs, sheet)
+        asked = Path(tmp) / "questions.jsonl"
+        asked.write_text("".join(json.dumps({"q": q}, ensure_ascii=False) + "\n" for q in questions(n_queries)))
+        t0 = time.perf_counter()
+        for step in (
+            ["db", "upgrade"],
+            ["catalog", "import", str(sheet)],
+            ["interp", "import", str(ROOT / "examples" / "qinghe" / "interpretations")],
+        ):
+            subprocess.run([*cunwu, "--db", db, *step], check=True, capture_output=True, cwd=ROOT)
+        loaded = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([*cunwu, "--db", db, "ask", "--batch", str(asked)], stdout=subprocess.DEVNULL, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        took = time.perf_counter() - t0
+        if status != 0:
+            raise SystemExit(f"cunwu ask --batch failed ({status})")
+    print(
+        f"cunwu ask --batch over {size} items ({len(questions(n_queries))} questions): peak RSS"
+        f" {usage.ru_maxrss / 1024:.0f} MB, {took:.1f} s (import {loaded:.1f} s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=200, help="questions timed per run")
     parser.add_argument("--baseline-queries", type=int, default=60, help="questions timed for the slow baselines")
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "SYSTEM"), help=argparse.SUPPRESS)
+    parser.add_argument("--cli-rss", type=int, metavar="N", help="peak RSS of `cunwu ask --batch` over N items")
     args = parser.parse_args()
+    if args.cli_rss:
+        cli_rss(args.cli_rss, args.queries)
+        return
     if args.child:
         path, system = Path(args.child[0]), args.child[1]
         n = args.queries if system == "cunwu" else args.baseline_queries

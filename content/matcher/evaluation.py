@@ -1,12 +1,16 @@
-"""Quality figures of a matcher over a question set (JSONL rows of {"q","village","expect","forbid","kind"}).
+"""Quality figures of a matcher over a question set (JSONL rows of {"q","village","expect","forbid","kind"},
+optionally "facts" and "secret").
 
-top-1 is correct when the bot answers and its first result is in ``expect``, or, for ``expect: []``,
-when it abstains (answered false). top-3 and MRR look at the first three results.
+Document level: top-1 is correct when the bot answers and its first result is in ``expect``, or, for
+``expect: []``, when it abstains (answered false). top-3 and MRR look at the first three results.
+Answer level: a row with ``facts`` passes when the bot answers and its reply holds every fact string
+(compared with all whitespace removed from both), whatever document it came from.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +38,18 @@ class Metrics:
     wrong: float = 0.0  # share of all questions answered with a wrong first result
     forbidden: int = 0  # results from forbidden documents (non-public, abolished where forbidden)
     leaks: int = 0  # replies containing a secret
+    answer: float = 0.0  # share of the rows with facts whose reply holds every fact
+    with_facts: int = 0  # rows with facts
     failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def holds_facts(reply: str, facts: Iterable[str]) -> bool:
+    """Every fact string is in the reply, whitespace removed from both."""
+    text = _SPACE.sub("", reply)
+    return all(_SPACE.sub("", f) in text for f in facts)
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:
@@ -44,7 +59,7 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
 def evaluate(rows: Iterable[dict[str, Any]], ask: Callable[[dict[str, Any]], Outcome]) -> Metrics:
     m = Metrics()
     top1 = top3 = rr = 0.0
-    off = off_ok = wrong = 0
+    off = off_ok = wrong = facts_ok = 0
     for row in rows:
         m.n += 1
         out = ask(row)
@@ -68,14 +83,24 @@ def evaluate(rows: Iterable[dict[str, Any]], ask: Callable[[dict[str, Any]], Out
         secret = row.get("secret")
         if secret and secret in out.reply:
             m.leaks += 1
+        facts = list(row.get("facts") or [])
+        fact_ok = True
+        if facts:
+            m.with_facts += 1
+            fact_ok = out.answered and holds_facts(out.reply, facts)
+            facts_ok += fact_ok
         top1 += ok1
         top3 += ok3
         rr += r
-        if not ok1:
-            m.failures.append(
-                {"q": row["q"], "kind": row.get("kind"), "expect": expect, "got": ids[:3], "answered": out.answered}
-            )
+        if not ok1 or not fact_ok:
+            failure = {"q": row["q"], "kind": row.get("kind"), "expect": expect, "got": ids[:3]}
+            failure["answered"] = out.answered
+            if not fact_ok:
+                failure["facts"] = facts
+                failure["reply"] = out.reply
+            m.failures.append(failure)
     if m.n:
         m.top1, m.top3, m.mrr, m.wrong = top1 / m.n, top3 / m.n, rr / m.n, wrong / m.n
     m.abstain = off_ok / off if off else 1.0
+    m.answer = facts_ok / m.with_facts if m.with_facts else 0.0
     return m

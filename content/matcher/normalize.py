@@ -200,6 +200,17 @@ def normalize(text: str) -> str:
     return text
 
 
+def normalize_plain(text: str) -> str:
+    """``normalize`` without the dialect rewrite: the villager's own words, kept as alternatives."""
+    return _fixpoint(text, simplify=True)
+
+
+def dialect_words(plain: str) -> list[tuple[str, str]]:
+    """(dialect word, standard word) of each rewrite that applies to a ``normalize_plain`` text
+    (苞谷 → 玉米, 好多 → 多少…), longest dialect word first."""
+    return [(r.dialect, r.standard) for r in dialect().rules if r.dialect in plain and r.pattern.search(plain)]
+
+
 def normalize_doc(text: str) -> str:
     """Catalog or interpretation text (already simplified Chinese)."""
     return _fixpoint(text, simplify=False)

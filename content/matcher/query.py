@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 import jieba
 
+from content.matcher import tunables as T
 from content.matcher.datafile import read_tsv
+from content.matcher.facets import Facet, facets
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon, Match
-from content.matcher.normalize import bigrams, char_tokens, normalize
+from content.matcher.normalize import bigrams, char_tokens, dialect_words, normalize, normalize_plain
 
 # Function and question words: they say nothing about which matter is asked about.
 _STOP_TEXT = """
@@ -28,7 +29,7 @@ _STOP_TEXT = """
     多久 多长 能 能不能 可以 可不可以 要 要不要 需要 是不是 有没有 会不会 得不得 啊是 还
     也 都 就 和 跟 与 及 或 或者 还是 不 不是 给 把 被 让 对 向 从 到 这 那 这些
     那些 这种 那种 这样 那样 现在 今年 去年 明年 时候 以后 之前 已经 一直 听说 知道 晓得
-    一个 个 里 上 下 又 再 才 很 太 最 更 吃 拿 想 去 来 说 看 找 办 做 弄 搞 人
+    一个 每个 个 里 上 下 又 再 才 很 太 最 更 吃 拿 想 去 来 说 看 找 办 做 弄 搞 人
     事 东西 情况 一些 有些 些 多 少 能否 是否 吗 吗啊 哪样 么样 咋整 得 着 过 地 时
     后 前 中 内 外 些个 一般 到底 究竟 大概 大约 左右 以上 以下 请 帮 帮忙
     啥时候 什么时候 哪阵 哪天 几号 几点 每天 每年 每月 几天 几个月 半个 半个月 半年 一步 哪一步
@@ -37,7 +38,6 @@ _STOP_TEXT = """
 # Where the villager is: context, not the matter asked about (they weigh little in coverage).
 _CONTEXT_TEXT = "村里 村上 镇上 镇里 县里 县上 乡里 城里 县城 家里 我们村 本村 咱村 全镇 全县 这边 那边 这里 那里"
 CONTEXT_WORDS = frozenset(_CONTEXT_TEXT.split())
-CONTEXT_WEIGHT = 0.3
 STOPWORDS = frozenset(_STOP_TEXT.split())
 # A question about whether and where something is published: prefer catalog items and village rows.
 DISCLOSURE_WORDS = (
@@ -76,10 +76,10 @@ DISCLOSURE_WORDS = (
 INTENTS_PATH = Path(__file__).resolve().parent.parent / "data" / "intents.tsv"
 OFFTOPIC = "offtopic"
 INTERNAL = "internal"
-VILLAGE_WORDS = ("我们村", "村里", "本村", "咱村", "我村", "咱们村", "村上")
+# Our village, or its latest disclosure: a bound villager's own list rows come first when they match.
+VILLAGE_WORDS = ("我们村", "村里", "本村", "咱村", "我村", "咱们村", "村上", "上回", "上次", "最近一次")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _log = logging.getLogger(__name__)
-_jieba_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,7 @@ class Query:
     village: bool  # asks about "our village"
     intents: tuple[Intent, ...] = ()
     concepts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # lexicon terms found, with their canonical terms
+    facets: tuple[Facet, ...] = ()  # what is asked about the matter (amount, date, how to apply…)
 
     @property
     def offtopic(self) -> bool:
@@ -181,9 +182,21 @@ class Query:
 
 @lru_cache(maxsize=1)
 def base_tokenizer() -> jieba.Tokenizer:
+    """jieba's general dictionary, loaded once per process and never changed (read-only)."""
     jieba.setLogLevel(logging.WARNING)
     tk = jieba.Tokenizer()
     tk.initialize()
+    return tk
+
+
+def own_tokenizer() -> jieba.Tokenizer:
+    """A tokenizer of one's own, copied from the pristine base: words one analyser adds are seen by
+    no other (a second matcher built in the same process answers exactly as the first)."""
+    base = base_tokenizer()
+    tk = jieba.Tokenizer()
+    tk.FREQ = dict(base.FREQ)
+    tk.total = base.total
+    tk.initialized = True
     return tk
 
 
@@ -194,15 +207,14 @@ class Analyzer:
         self.index = index
         self.lexicon = lexicon
         self.pinyin = pinyin
-        self.tokenizer = base_tokenizer()
+        self.tokenizer = own_tokenizer()
         self._added: set[str] = set()
-        with _jieba_lock:
-            for word in sorted(lexicon.vocabulary() | pinyin.words):
-                if " " in word:
-                    continue
-                if self.tokenizer.FREQ.get(word, 0) <= 0:
-                    self._added.add(word)
-                self.tokenizer.add_word(word, 2000)
+        for word in sorted(lexicon.vocabulary() | pinyin.words):
+            if " " in word:
+                continue
+            if self.tokenizer.FREQ.get(word, 0) <= 0:
+                self._added.add(word)
+            self.tokenizer.add_word(word, 2000)
         self._max_idf = index.idf("\x00never")
 
     def known_word(self, word: str) -> bool:
@@ -210,8 +222,7 @@ class Analyzer:
         return word not in self._added and self.tokenizer.FREQ.get(word, 0) > 50
 
     def _cut(self, text: str) -> list[str]:
-        with _jieba_lock:
-            return list(self.tokenizer.lcut(text, HMM=False))
+        return list(self.tokenizer.lcut(text, HMM=False))
 
     def _cutter(self) -> Callable[[str], list[str]]:
         """``_cut``, remembering its cuts: one question's text is often cut twice (repair, then units)."""
@@ -235,7 +246,10 @@ class Analyzer:
         for w in self.lexicon.rewrite(text, matches):
             if w not in added:
                 added.append(w)
-        units = self._units(text, matches, cut)
+        # the dialect words the rewrite replaced stay as alternatives: a township may write them too
+        rewritten = [(d, s) for d, s in dialect_words(normalize_plain(raw)) if len(d) >= 2 and d not in text]
+        added += [d for d, _ in rewritten if d not in added]
+        units = self._units(text, matches, cut, rewritten)
         qbig = set(bigrams(text)) | bigrams(spelled)
         tokens = list(char_tokens(text))
         for w in added:
@@ -253,9 +267,18 @@ class Analyzer:
             village=any(w in text for w in VILLAGE_WORDS),
             intents=intents().classify(text),
             concepts=tuple((m.term, m.canonical) for m in matches),
+            facets=facets().classify(normalized + " " + text),
         )
 
-    def _units(self, text: str, matches: list[Match], cut: Callable[[str], list[str]] | None = None) -> list[Unit]:
+    def _units(
+        self,
+        text: str,
+        matches: list[Match],
+        cut: Callable[[str], list[str]] | None = None,
+        rewritten: Sequence[tuple[str, str]] = (),
+    ) -> list[Unit]:
+        """The question's content words, each with its alternatives: lexicon canonical terms, and the
+        villager's own dialect word where a rewrite replaced it (a township may write 苞谷 too)."""
         cut = cut or self._cut
         words = [w for seg in text.split(" ") for w in cut(seg)]
         lex = {m.term: m.canonical for m in matches}
@@ -269,13 +292,14 @@ class Analyzer:
             for term, canon in lex.items():
                 if term in word or word in term:
                     alts.extend(frozenset(bigrams(c)) for c in canon)
+            alts.extend(frozenset(bigrams(d)) for d, std in rewritten if std in word or word in std)
             toks = alts[0]
             if len(word) == 1:
-                weight = 0.35 * self.index.idf(word)
+                weight = T.SINGLE_CHAR_WEIGHT * self.index.idf(word)
             else:
                 weight = sum(self.index.idf(b) for b in toks) / max(1, len(toks))
             if word in CONTEXT_WORDS:
-                weight *= CONTEXT_WEIGHT
+                weight *= T.CONTEXT_WEIGHT
             vocab = self.index.vocab
             known = any(b in vocab for alt in alts for b in alt)
             units.append(Unit(word, weight, tuple(alts), known))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, KIND_VILLAGE, Doc
+from content.matcher.passages import Passage
 from content.vocab import DISCLOSURE_ON_APPLICATION
 
 MAX_CHARS = 600
@@ -55,36 +56,59 @@ def how_to_apply(doc: Doc) -> str:
     )
 
 
-def answer_text(doc: Doc, qa_index: int = -1) -> str:
-    """The main answer for one doc."""
+def passage_text(passage: Passage) -> str:
+    """A Q&A pair as 问/答 lines; a summary sentence as it is."""
+    if passage.kind == "qa":
+        return f"问：{_clean(passage.head)}\n答：{_clean(passage.text)}"
+    return _clean(passage.text)
+
+
+def _asked_first(rows: list[tuple[str, str]], fields: Sequence[str]) -> list[str]:
+    """The field lines, those the question asks for first (in the order asked), the rest as they were."""
+    rank: dict[str, int] = {}
+    for f in fields:
+        rank.setdefault(f, len(rank))
+    return [line for _, line in sorted(rows, key=lambda r: rank.get(r[0], len(rank)))]
+
+
+def answer_text(doc: Doc, qa_index: int = -1, passages: Sequence[Passage] = (), fields: Sequence[str] = ()) -> str:
+    """The main answer for one doc: for an interpretation, the chosen passages (or one Q&A pair); for
+    a catalog item or village row, its fields, the ones the question asks for (``fields``) first."""
     if doc.kind == KIND_INTERPRETATION:
         head = f"{label(doc)}"
         if doc.abolished:
             head += "\n注意：这份解读所依据的文件已废止，以下内容仅供参考，请以现行政策为准。"
         if doc.disclosure == DISCLOSURE_ON_APPLICATION or not doc.answers:
             return head + "\n" + how_to_apply(doc)
+        if passages:
+            return head + "".join("\n" + passage_text(p) for p in passages)
         i = qa_index if 0 <= qa_index < len(doc.answers) else 0
         return f"{head}\n问：{_clean(doc.questions[i])}\n答：{_clean(doc.answers[i])}"
     if doc.kind == KIND_VILLAGE:
         last = doc.last_disclosed or "本年度尚未公开"
-        lines = [
-            f"【{doc.group or ''}村务公开】{doc.title}",
-            f"公开内容：{_join(doc.elements)}",
-            f"公开时限：{doc.time_limit}",
-            f"公开渠道：{'；'.join(doc.channels)}",
-            f"最近公开：{last}",
+        head = f"【{doc.group or ''}村务公开】{doc.title}"
+        rows = [
+            ("elements", f"公开内容：{_join(doc.elements)}"),
+            ("time_limit", f"公开时限：{doc.time_limit}"),
+            ("channels", f"公开渠道：{'；'.join(doc.channels)}"),
+            ("last_disclosed", f"最近公开：{last}"),
         ]
         if doc.responsible:
-            lines.append(f"负责人：{doc.responsible}")
-        return "\n".join(lines)
+            rows.append(("responsible", f"负责人：{doc.responsible}"))
+        return "\n".join([head, *_asked_first(rows, fields)])
     lines = [f"【{doc.title}】（{doc.domain}·{doc.group}）"]
     if doc.method == "依申请":
         lines.append(how_to_apply(doc))
     else:
-        lines.append(f"公开内容：{_join(doc.elements)}")
-        lines.append(f"公开时限：{doc.time_limit}")
-        lines.append(f"公开单位：{_join(doc.publishers)}")
-        lines.append(f"在哪里看：{'；'.join(doc.channels)}")
+        rows = [
+            ("elements", f"公开内容：{_join(doc.elements)}"),
+            ("time_limit", f"公开时限：{doc.time_limit}"),
+            ("publishers", f"公开单位：{_join(doc.publishers)}"),
+            ("channels", f"在哪里看：{'；'.join(doc.channels)}"),
+        ]
+        if doc.audience:
+            rows.append(("audience", f"公开对象：{doc.audience}"))
+        lines += _asked_first(rows, fields)
     return "\n".join(lines)
 
 
@@ -92,12 +116,14 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
-def answer_reply(best: Doc, qa_index: int, related: Sequence[Doc]) -> str:
+def answer_reply(
+    best: Doc, qa_index: int, related: Sequence[Doc], passages: Sequence[Passage] = (), fields: Sequence[str] = ()
+) -> str:
     """Best answer first, then at most two related matters, within MAX_CHARS."""
     tail = ""
     if related:
         tail = "\n相关：" + "；".join(label(d) for d in related[:2])
-    main = answer_text(best, qa_index)
+    main = answer_text(best, qa_index, passages, fields)
     room = MAX_CHARS - len(tail)
     return _truncate(main, room) + tail
 

@@ -16,7 +16,16 @@ from sqlalchemy.orm import Session
 
 from content.matcher import reply as replies
 from content.matcher import smalltalk
-from content.matcher.documents import KIND_INTERPRETATION, KIND_VILLAGE, Doc, load_documents, township_phones
+from content.matcher import tunables as T
+from content.matcher.compose import compose, linked_interpretations
+from content.matcher.documents import (
+    KIND_CATALOG,
+    KIND_INTERPRETATION,
+    KIND_VILLAGE,
+    Doc,
+    load_documents,
+    township_phones,
+)
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
@@ -25,9 +34,9 @@ from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic
 from content.matcher.results import AskResult, ResultRef
 from content.repository import content_revision
 
-CANDIDATES = 80
-ANSWER_THRESHOLD = 0.30  # confidence below this: abstain (tuned on the dev set's even half)
-SUGGEST_THRESHOLD = 0.18  # confidence above this: offer as "您是不是想问"
+CANDIDATES = T.CANDIDATES
+ANSWER_THRESHOLD = T.ANSWER_THRESHOLD
+SUGGEST_THRESHOLD = T.SUGGEST_THRESHOLD
 
 
 def _vocabulary_words(index: Index, lexicon_words: set[str]) -> set[str]:
@@ -63,6 +72,7 @@ class Matcher:
     revision: int = -1
     weights: Weights = field(default_factory=Weights)
     answer_threshold: float = ANSWER_THRESHOLD
+    linked: dict[str, tuple[int, ...]] = field(default_factory=dict)  # catalog code → linked interpretations
     _lock: threading.Lock = field(default_factory=threading.Lock)
     answers_by_normalized_question: ClassVar[bool] = True
     """Its answers are a function of ``normalize(question)`` and the village: callers may cache by that."""
@@ -87,7 +97,12 @@ class Matcher:
         analyzer = Analyzer(index, lex, pinyin)
         towns = {d.village: d.township for d in village_docs if d.village and d.township}
         return cls(
-            index=index, analyzer=analyzer, phones=dict(phones or {}), village_townships=towns, revision=revision
+            index=index,
+            analyzer=analyzer,
+            phones=dict(phones or {}),
+            village_townships=towns,
+            revision=revision,
+            linked=linked_interpretations(index.docs),
         )
 
     @classmethod
@@ -140,13 +155,15 @@ class Matcher:
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         conf = confidence(best)
         answered = conf >= self.answer_threshold
+        if answered and village and query.village:
+            scored = _own_rows_first(scored)  # (answered or not is judged on the best candidate)
         if answered:
-            shown = scored[:top]
-            text = replies.answer_reply(best.doc, best.qa_best, [s.doc for s in scored[1:3]])
+            answer = compose(self.index.docs, self.linked, query, scored, top)
+            text, shown = answer.text, answer.shown
         else:
-            shown = [s for s in scored[:top] if confidence(s) >= SUGGEST_THRESHOLD]
-            text = replies.abstain_reply(phone, [s.doc for s in shown])
-        results = tuple(ResultRef(s.doc.kind, s.doc.id, s.doc.title, s.score) for s in shown)
+            shown = [(s.doc, s.score) for s in scored[:top] if confidence(s) >= SUGGEST_THRESHOLD]
+            text = replies.abstain_reply(phone, [doc for doc, _ in shown])
+        results = tuple(ResultRef(doc.kind, doc.id, doc.title, score) for doc, score in shown)
         return AskResult(answered, text, results, _ms(started), query.normalized)
 
 
@@ -165,6 +182,30 @@ def _dedupe(scored: list[Scored]) -> list[Scored]:
         seen.add(key)
         out.append(s)
     return out
+
+
+def _own_rows_first(scored: list[Scored]) -> list[Scored]:
+    """A bound villager asking about "our village": their own list row first, when one matches.
+
+    A row matches when it is the village's row for a catalog item among the leading candidates that
+    covers the question about as well as the best one (``VILLAGE_ROW_COVER`` of its coverage), or
+    when it covers the question that well itself and the question names it (``key``).
+    """
+    if not scored or scored[0].doc.kind == KIND_VILLAGE:
+        return scored
+    floor = T.VILLAGE_ROW_COVER * scored[0].cover
+    lead = scored[: T.VILLAGE_ROW_POOL]
+    rows = [(n, s) for n, s in enumerate(scored) if s.doc.kind == KIND_VILLAGE]
+    codes = [s.doc.id for s in lead if s.doc.kind == KIND_CATALOG and s.cover >= floor]
+    pick = next((n for code in codes for n, row in rows if code in row.doc.items), None)
+    if pick is None:
+        pick = next(
+            (n for n, row in rows if n < T.VILLAGE_ROW_POOL and row.cover >= floor and row.key >= T.VILLAGE_ROW_KEY),
+            None,
+        )
+    if pick is None:
+        return scored
+    return [scored[pick], *scored[:pick], *scored[pick + 1 :]]
 
 
 def _abolished_last(scored: list[Scored]) -> list[Scored]:

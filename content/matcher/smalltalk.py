@@ -120,6 +120,7 @@ OFFTOPIC_PATH = Path(__file__).resolve().parent.parent / "data" / "offtopic.tsv"
 ANCHOR = "anchor"
 STRONG = "strong"
 WEAK = "weak"
+FOCUS = "focus"  # in the table: a weak cue that a policy anchor does not cancel (it names what is asked)
 
 
 @dataclass(frozen=True)
@@ -136,18 +137,22 @@ class OfftopicTable:
     """Chit-chat categories (weather, prices, health advice, repairs, games…) as regular expressions.
 
     A ``strong`` category makes a question off-topic whatever else it says; a ``weak`` one only when
-    no policy anchor (补贴, 报销, 申请…) is in the question too.
+    no policy anchor (补贴, 报销, 申请…) is in the question too. A ``focus`` category names what the
+    question asks (发霉, 机油, 狗咬人): a policy word beside it is one shared word, not a policy
+    question, so it stands (as a weak cue) unless the answering document covers it.
     """
 
     version: str
     strong: tuple[tuple[str, re.Pattern[str]], ...]
     weak: tuple[tuple[str, re.Pattern[str]], ...]
     anchor: re.Pattern[str] | None
+    focus: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> OfftopicTable:
         strong: list[tuple[str, re.Pattern[str]]] = []
         weak: list[tuple[str, re.Pattern[str]]] = []
+        focus: list[tuple[str, re.Pattern[str]]] = []
         anchors: list[str] = []
         version, rows = read_tsv(text)
         for lineno, parts in rows:
@@ -164,12 +169,14 @@ class OfftopicTable:
                 strong.append((category, rx))
             elif strength == WEAK:
                 weak.append((category, rx))
+            elif strength == FOCUS:
+                focus.append((category, rx))
             else:
-                raise ValueError(f"offtopic line {lineno}: strength must be strong or weak")
+                raise ValueError(f"offtopic line {lineno}: strength must be strong, weak or focus")
         if not version:
             raise ValueError("offtopic table has no '# version:' header line")
         anchor = re.compile("|".join(f"(?:{a})" for a in anchors)) if anchors else None
-        return cls(version, tuple(strong), tuple(weak), anchor)
+        return cls(version, tuple(strong), tuple(weak), anchor, tuple(focus))
 
     @classmethod
     def load(cls, path: Path = OFFTOPIC_PATH) -> OfftopicTable:
@@ -186,12 +193,17 @@ class OfftopicTable:
             m = rx.search(text)
             if m:
                 return Chat(name, STRONG, m.group(0))
-        if self.anchor is not None and self.anchor.search(text):
-            return None
-        for name, rx in self.weak:
+        for name, rx in self.focus:
             m = rx.search(text)
             if m:
                 return Chat(name, WEAK, m.group(0))
+        last_anchor = max((a.end() for a in self.anchor.finditer(text)), default=-1) if self.anchor else -1
+        for name, rx in self.weak:
+            cues = list(rx.finditer(text))
+            # a policy word cancels the cue only when the question goes on to it after the cue: one
+            # that ends on the chit-chat (稻谷补贴发了我想买个新手机) asks about the chit-chat
+            if cues and cues[-1].start() >= last_anchor:
+                return Chat(name, WEAK, cues[-1].group(0))
         return None
 
     def category(self, normalized: str) -> str | None:

@@ -103,7 +103,7 @@ async def test_the_bot_matches_in_a_worker_process_by_default(make_bot: BotFacto
     holder: Any = app[MATCHER]
     assert isinstance(holder.current, ProcessMatcher) and holder.current.size == 2
     reply = await wx.text("oProcessTest0001", "低保怎么申请")
-    assert reply.content is not None and "低保" in reply.content
+    assert reply.content is not None and "最低生活保障" in reply.content
     api = await wx.client.get("/api/ask", params={"q": "耕地地力保护补贴什么时候发"})
     body = await api.json()
     assert api.status == 200 and body["results"]

@@ -236,13 +236,15 @@ def test_off_topic_match_has_strength_and_cue(q: str, category: str, strength: s
     ("q", "expect"),
     [
         ("村里放露天电影是哪天", "20-005"),  # weak 电影 cue, overruled: the lexicon maps it to the catalog item
+        # (its 活动时间 element is answered from the linked JD-025's passage, the item listed second)
         ("吃了酒席食物中毒找哪个", "JD-024"),  # 中毒 is a policy anchor (food safety)
         ("彩票公益金养老项目用了多少钱", "06-011"),  # off-topic intent cue 彩票 inside a lexicon concept
     ],
 )
 def test_weak_chit_chat_cue_overruled_by_a_covering_document(matcher: Matcher, q: str, expect: str) -> None:
     res = matcher.ask(q)
-    assert res.answered and res.results[0].id == expect
+    assert res.answered and expect in [r.id for r in res.results[:2]]
+    assert res.results[0].id == expect or res.results[0].kind == "interpretation"
 
 
 @pytest.mark.parametrize(
@@ -352,7 +354,7 @@ def test_unbound_duplicates_across_townships_collapse(loaded: tuple[Matcher, lis
 
 def test_rerank_views_are_made_at_build(loaded: tuple[Matcher, list[Doc]]) -> None:
     """Every doc's rerank view is made by ``Matcher.build`` and equals the doc's own features."""
-    from content.matcher import rank
+    from content.matcher import views as rank
     from content.matcher.normalize import bigrams, normalize_doc
 
     index = loaded[0].index

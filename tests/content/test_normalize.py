@@ -119,7 +119,7 @@ def test_dialect_rewrites(raw: str, expected: str) -> None:
         ("罚好多", "罚多少"),  # 好多 at the end of a clause asks 多少
         ("一亩赔好多钱嘛", "1亩赔多少钱嘛"),  # before 钱
         ("现在好多钱一斤", "现在多少钱1斤"),
-        ("受灾好多人 咋办", "受灾多少人 咋办"),  # a unit that ends the clause
+        ("受灾好多人 咋办", "受灾多少人 怎么办"),  # a unit that ends the clause
         ("共有好多户", "共有多少户"),
         ("公示好多天", "公示多少天"),
         ("塘里死了好多鱼", "塘里死了好多鱼"),  # 好多 = many

@@ -1,0 +1,70 @@
+"""Question facets: what a question asks about a matter (an amount, a date, how to apply, who
+qualifies, where, a phone number, where it is published), read from ``content/data/facets.tsv``.
+
+A facet picks the passage of the chosen document that holds the fact asked (``passages``): its
+passage cues and value pattern say which Q&A pair, summary sentence or catalog field speaks to it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from content.matcher.datafile import read_tsv
+
+FACETS_PATH = Path(__file__).resolve().parent.parent / "data" / "facets.tsv"
+GENERAL = "general"
+
+
+@dataclass(frozen=True)
+class Facet:
+    name: str
+    cues: tuple[str, ...]  # in the question
+    weak: frozenset[str]  # the cues that count only when no other facet has a strong one
+    passage_cues: tuple[str, ...]  # in a passage that speaks to it
+    value: re.Pattern[str] | None  # the value itself, in a passage's text
+    fields: tuple[str, ...]  # the catalog item's (or village row's) fields that answer it, shown first
+
+
+@dataclass(frozen=True)
+class Facets:
+    version: str
+    facets: tuple[Facet, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Facets:
+        version, rows = read_tsv(text)
+        out: list[Facet] = []
+        for lineno, parts in rows:
+            if len(parts) != 5:
+                raise ValueError(f"facets line {lineno}: expected 5 tab-separated columns")
+            name, cues, passage_cues, value, field = parts
+
+            def words(col: str) -> tuple[str, ...]:
+                return tuple(w for w in col.split(";") if w and w != "-")
+
+            pattern = None if value == "-" else re.compile(value)
+            asked = tuple(c.rstrip("?") for c in words(cues))
+            weak = frozenset(c.rstrip("?") for c in words(cues) if c.endswith("?"))
+            out.append(Facet(name, asked, weak, words(passage_cues), pattern, words(field)))
+        if not version:
+            raise ValueError("facets table has no '# version:' header line")
+        return cls(version, tuple(out))
+
+    @classmethod
+    def load(cls, path: Path = FACETS_PATH) -> Facets:
+        return cls.parse(path.read_text(encoding="utf-8"))
+
+    def classify(self, text: str) -> tuple[Facet, ...]:
+        """The facets the (normalised) text asks, in table order: those with a strong cue in it, or
+        when there are none, those with a weak one."""
+        hits = [(f, [c for c in f.cues if c in text]) for f in self.facets]
+        strong = tuple(f for f, got in hits if any(c not in f.weak for c in got))
+        return strong or tuple(f for f, got in hits if got)
+
+
+@lru_cache(maxsize=1)
+def facets() -> Facets:
+    return Facets.load()

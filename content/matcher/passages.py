@@ -1,0 +1,154 @@
+"""Passage selection: within the chosen document, the passage that holds the fact asked.
+
+An interpretation's candidates are its Q&A pairs and its summary's sentences. A passage is scored on
+two things:
+- topic: how much of the question's *focus* it covers, the content words the document's name
+  (title, keywords) does not already cover (高龄补贴好多钱一个月 → 钱, 一个月), IDF-weighted;
+- facet: whether it speaks to what is asked (``facets``): the value itself (an amount, a date, a
+  phone number) in its text, the facet's words in its question or text.
+The best passage is shown, and a second one when the first is short and the second also matches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from content.matcher import tunables as T
+from content.matcher.documents import KIND_INTERPRETATION, Doc
+from content.matcher.facets import Facet
+from content.matcher.normalize import bigrams, normalize_doc
+from content.matcher.query import Query
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]?")
+
+
+@dataclass(frozen=True)
+class Passage:
+    kind: str  # "qa" or "summary"
+    index: int  # the Q&A pair's or the sentence's position
+    head: str  # the Q&A question ("" for a summary sentence)
+    text: str  # the answer, or the sentence
+    norm: str  # head and text, normalised (what the question's words are looked up in)
+
+
+@dataclass(frozen=True)
+class Choice:
+    passage: Passage
+    score: float
+    topic: float
+    facet: float
+
+
+@lru_cache(maxsize=4096)
+def doc_passages(doc: Doc) -> tuple[Passage, ...]:
+    """The passages a reply may quote: every Q&A pair, then every summary sentence (showable bodies only)."""
+    if doc.kind != KIND_INTERPRETATION or not doc.body_showable:
+        return ()
+    out = [
+        Passage("qa", n, q, a, normalize_doc(q + " " + a))
+        for n, (q, a) in enumerate(zip(doc.questions, doc.answers, strict=False))
+        if a.strip()
+    ]
+    sentences = [s.strip() for s in _SENTENCE.findall(doc.summary) if s.strip()]
+    out += [Passage("summary", n, "", s, normalize_doc(s)) for n, s in enumerate(sentences)]
+    return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def name_grams(doc: Doc) -> frozenset[str]:
+    """Bigrams of a document's name: its title, keywords and group."""
+    return frozenset(bigrams(normalize_doc(" ".join((doc.title, doc.group, *doc.keywords)))))
+
+
+Focus = list[tuple[tuple[tuple[str, ...], ...], float]]
+
+
+def focus(query: Query, doc: Doc) -> Focus:
+    """The question's focus: its content words whose own bigrams (or one character) the document's
+    name does not all have, each as the bigrams of its alternatives left after the name's, with its
+    IDF weight (低保 in a 低保 document is no focus; 城市 in 城市低保标准 is)."""
+    name = name_grams(doc)
+    asking = [c for f in query.facets for c in f.cues if c in query.text]  # 哪天, 多少钱: what is asked, not about what
+    out: Focus = []
+    for unit in query.units:
+        if not unit.alts or unit.alts[0] <= name or any(unit.word in c for c in asking):
+            continue
+        if not _HAN.search(unit.word):
+            continue  # a number or a letter is in every other passage
+        alts = tuple(rest for alt in unit.alts if (rest := tuple(sorted(alt - name))))
+        if alts:
+            out.append((alts, unit.weight))
+    return out
+
+
+def coverage(units: Focus, text: str) -> float:
+    """IDF-weighted share of the focus a normalised text covers (a word: its best alternative's share)."""
+    total = sum(w for _, w in units)
+    if not total:
+        return 0.0
+    got = sum(w * max(sum(g in text for g in alt) / len(alt) for alt in alts) for alts, w in units)
+    return got / total
+
+
+def facet_match(facet: Facet, passage: Passage) -> float:
+    """0..1: how well a passage speaks to one facet.
+
+    Its question asks the same (the facet's question cues in it, the more the better), or speaks to it
+    (a passage cue in it); the value itself (an amount, a date, a phone number) is in its text; the
+    facet's passage cues are in its text.
+    """
+    head = passage.head
+    asked = sum(1 for c in facet.cues if c in head)
+    if asked:
+        head_score = min(1.0, T.HEAD_ASKS + T.HEAD_ASKS_MORE * (asked - 1))
+    elif any(c in head for c in facet.passage_cues):
+        head_score = T.HEAD_SPEAKS
+    else:
+        head_score = 0.0
+    value = 1.0 if facet.value is not None and facet.value.search(passage.text) else 0.0
+    cue = 1.0 if any(c in passage.text for c in facet.passage_cues) else 0.0
+    return T.FACET_HEAD * head_score + T.FACET_VALUE * value + T.FACET_TEXT * cue
+
+
+def facets_match(facets: tuple[Facet, ...], passage: Passage) -> float:
+    """The best facet's match, and a quarter of the others' mean (a passage need not answer every facet)."""
+    got = sorted((facet_match(f, passage) for f in facets), reverse=True)
+    if len(got) <= 1:
+        return got[0] if got else 0.0
+    rest = sum(got[1:]) / (len(got) - 1)
+    return (1.0 - T.OTHER_FACETS) * got[0] + T.OTHER_FACETS * rest
+
+
+def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: int = -1) -> list[Choice]:
+    """The document's passages, best first (ties keep the document's order, Q&A pairs before the summary)."""
+    passages = doc_passages(doc)
+    if not passages:
+        return []
+    grams = focus(query, doc)
+    choices: list[Choice] = []
+    for p in passages:
+        topic = coverage(grams, p.norm)
+        facet = facets_match(facets, p)
+        score = T.PASSAGE_TOPIC * topic + T.PASSAGE_FACET * facet if facets else topic
+        if p.kind == "qa" and p.index == qa_best:
+            score += T.PASSAGE_QA_BEST
+        choices.append(Choice(p, score, topic, facet))
+    return sorted(choices, key=lambda c: -c.score)
+
+
+def choose(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: int = -1) -> list[Passage]:
+    """The passage to show, and a second one when the first is short and the second also matches."""
+    ranked = rank_passages(query, doc, facets, qa_best)
+    if not ranked:
+        return []
+    first = ranked[0]
+    out = [first.passage]
+    if len(ranked) > 1 and len(first.passage.text) < T.SHORT_PASSAGE:
+        second = ranked[1]
+        matches = second.facet >= T.SECOND_FACET if facets else second.topic > 0
+        if matches and second.score >= T.SECOND_RATIO * first.score:
+            out.append(second.passage)
+    return out

@@ -58,6 +58,7 @@ SETS = [
     QuestionSet("tune", DATA / "tune_questions.jsonl", "sample", False),
     QuestionSet("facts (tuned)", DATA / "facts_tune.jsonl", "sample", False),
     QuestionSet("off-topic (tuned)", DATA / "offtopic_tune.jsonl", "sample", False),
+    QuestionSet("off-topic 2 (tuned)", DATA / "offtopic_tune2.jsonl", "sample", False),
     QuestionSet("holdout (old)", DATA / "holdout_questions.jsonl", "sample", True),
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),

@@ -26,10 +26,11 @@ from content.matcher.documents import (
     load_documents,
     township_phones,
 )
+from content.matcher.focus import uncovered_head
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
-from content.matcher.query import Analyzer, base_tokenizer
+from content.matcher.query import Analyzer, Query, Unit, base_tokenizer
 from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, prepare, score_candidates
 from content.matcher.results import AskResult, ResultRef
 from content.repository import content_revision
@@ -155,6 +156,9 @@ class Matcher:
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         conf = confidence(best)
         answered = conf >= self.answer_threshold
+        if answered and self._misses_focus(query, best):
+            # "微耕机的机油…": the document covers a word of the question, not what it is about
+            return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         if answered and village and query.village:
             scored = _own_rows_first(scored)  # (answered or not is judged on the best candidate)
         if answered:
@@ -165,6 +169,25 @@ class Matcher:
             text = replies.abstain_reply(phone, [doc for doc, _ in shown])
         results = tuple(ResultRef(doc.kind, doc.id, doc.title, score) for doc, score in shown)
         return AskResult(answered, text, results, _ms(started), query.normalized)
+
+    def _misses_focus(self, query: Query, best: Scored) -> bool:
+        """The question's "X的Y" head is a word no document knows, while the best one covers its X."""
+        if "的" not in query.text:
+            return False
+        dbig = set(self.index.doc_bigrams(best.doc_index))
+        if best.doc.kind == KIND_CATALOG:
+            for n in self.linked.get(best.doc.id, ()):
+                dbig |= self.index.doc_bigrams(n)
+
+        def covers(unit: Unit) -> bool:
+            return any(alt and alt <= dbig for alt in unit.alts)
+
+        freq = self.analyzer.tokenizer.FREQ
+
+        def common(word: str) -> bool:
+            return freq.get(word, 0) > T.FOCUS_COMMON
+
+        return uncovered_head(query, covers, common) is not None
 
 
 def _ms(started: float) -> float:

@@ -69,6 +69,8 @@ SHORT_WORDS = 2  # a short question has at most this many content words of two o
 ANSWER_THRESHOLD = 0.30  # confidence below this: abstain
 SUGGEST_THRESHOLD = 0.18  # confidence above this: offer as "您是不是想问"
 CANDIDATES = 80  # BM25 candidates reranked per question
+FOCUS_GAP = 2  # in "X的Y", at most this many characters (a stopword: 那个) between 的 and the head Y
+FOCUS_COMMON = 4000  # a head whose general-dictionary frequency is above this is grammar (出来), not a topic
 
 # --- question words (query.py)
 CONTEXT_WEIGHT = 0.3  # weight factor of a word that says where the villager is (村里, 镇上)

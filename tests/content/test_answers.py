@@ -216,3 +216,32 @@ def test_a_policy_word_cancels_a_chit_chat_cue_only_after_it(question: str, stan
     from content.matcher.normalize import normalize
 
     assert (smalltalk.offtopic_match(normalize(question)) is not None) is stands
+
+
+@pytest.mark.parametrize(
+    "question", ["养老院的饭菜咸不咸", "微耕机的皮带松了咋个调", "公益性岗位的扫把是竹子的还是塑料的"]
+)
+def test_a_head_no_document_knows_is_declined(matcher: Matcher, question: str) -> None:
+    """In "X的Y" the head Y is asked about: X covered by a document and Y unknown to every one is
+    off-topic, without any chit-chat row naming Y."""
+    from content.matcher import smalltalk
+
+    assert smalltalk.offtopic_match(matcher.analyzer.analyze(question).normalized) is None
+    assert not matcher.ask(question).answered
+
+
+@pytest.mark.parametrize(
+    ("question", "village", "expect"),
+    [
+        ("我们村集体的鱼塘发包给哪个了，承包费公开没有", "QH03", "QH03/7"),
+        ("惠农补贴一卡通的发放明细在哪里查", None, "19-019"),
+    ],
+)
+def test_a_question_that_goes_on_to_the_matter_is_answered(
+    matcher: Matcher, question: str, village: str | None, expect: str
+) -> None:
+    """An unknown head (鱼塘) followed by the document's own matter (承包费公开), or a head the
+    document covers (发放明细), is the document's question."""
+    got = matcher.ask(question, village=village)
+    assert got.answered
+    assert got.results[0].id == expect

@@ -1,0 +1,84 @@
+"""Whether the answering document covers what a question is about, or only a word of it.
+
+"微耕机的机油多久换一次" shares 微耕机 with the machinery subsidy, but it asks about 机油: in
+"X的Y" the head noun Y is what is asked about and X only narrows it. When the question's X is a
+word the answering document covers and its head Y is a word that no document of the index knows
+at all (not one of its bigrams, nor of its synonyms'), the document answers a different question:
+the matcher abstains. This is a rule about the structure of the question, not a list of chit-chat
+topics, so it carries over to townships whose catalogs the tables have never seen.
+
+Function words do not count as heads (的话, 的时候, 的那个…, and words of the general dictionary
+common enough to be grammar rather than a topic: 出来, 情况), and a head already covered by the
+document (its synonym included) is the document's own matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+from content.matcher import tunables as T
+from content.matcher.facets import facets
+from content.matcher.query import STOPWORDS, Query, Unit
+
+# "的" that is not a possessive or attributive: 的话 (if), 的时候 (when)
+_NOT_ATTRIBUTIVE = ("的话", "的时候", "的时间", "的事")
+
+
+@lru_cache(maxsize=1)
+def _facet_cues() -> frozenset[str]:
+    """The facet table's question cues (多少钱, 什么时候…): what is asked, never the matter."""
+    return frozenset(c for f in facets().facets for c in f.cues)
+
+
+def _spans(text: str, units: Sequence[Unit]) -> list[tuple[int, Unit]]:
+    """Each unit with its start in ``text`` (units are cut from it in order)."""
+    out: list[tuple[int, Unit]] = []
+    pos = 0
+    for u in units:
+        at = text.find(u.word, pos)
+        if at < 0:
+            out.append((pos, u))
+            continue
+        out.append((at, u))
+        pos = at + len(u.word)
+    return out
+
+
+def uncovered_head(
+    query: Query,
+    covers: Callable[[Unit], bool],
+    common: Callable[[str], bool],
+) -> str | None:
+    """The head noun of an "X的Y" in the question that the answering document misses, or None.
+
+    ``covers(unit)``: the answering document (or a linked interpretation) has one of the unit's
+    alternatives; ``common(word)``: a frequent word of the general dictionary (grammar, not a topic).
+    X must be a word of two or more characters the document covers, in the same clause as 的; Y is
+    the first content word after 的 (at most ``FOCUS_GAP`` characters on), unknown to every document,
+    and the question must not go on to a word the document covers (facet cues such as 多少钱 aside).
+    """
+    text = query.text
+    cues = _facet_cues()
+    spans = _spans(text, query.units)
+    start = 0
+    while (d := text.find("的", start)) >= 0:
+        start = d + 1
+        if text.startswith(_NOT_ATTRIBUTIVE, d):
+            continue
+        clause = text.rfind(" ", 0, d) + 1
+        if not any(clause <= at < d and len(u.word) >= 2 and covers(u) for at, u in spans):
+            continue
+        head = next(((at, u) for at, u in spans if at > d), None)
+        if head is None:
+            continue
+        at, unit = head
+        gap = text[d + 1 : at]
+        if len(gap) > T.FOCUS_GAP or " " in gap or (gap and gap not in STOPWORDS):
+            continue
+        if unit.known or covers(unit) or common(unit.word):
+            continue
+        if any(b > at and len(u.word) >= 2 and u.word not in cues and covers(u) for b, u in spans):
+            continue  # the question goes on to the document's matter (村集体的鱼塘…承包费公开没有)
+        return unit.word
+    return None

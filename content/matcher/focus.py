@@ -1,11 +1,15 @@
 """Whether the answering document covers what a question is about, or only a word of it.
 
+Two rules about the structure of a question, not lists of chit-chat topics, so they carry over to
+townships whose catalogs the tables have never seen:
+
 "微耕机的机油多久换一次" shares 微耕机 with the machinery subsidy, but it asks about 机油: in
 "X的Y" the head noun Y is what is asked about and X only narrows it. When the question's X is a
 word the answering document covers and its head Y is a word that no document of the index knows
 at all (not one of its bigrams, nor of its synonyms'), the document answers a different question:
-the matcher abstains. This is a rule about the structure of the question, not a list of chit-chat
-topics, so it carries over to townships whose catalogs the tables have never seen.
+the matcher abstains (``uncovered_head``). And a question that asks no facet, whose last content
+word (where a Chinese question puts what it asks: 刷, 洗头, 咬人) no document knows, while the
+answering document covers just one other word of it, is that one shared word (``unknown_last_word``).
 
 Function words do not count as heads (的话, 的时候, 的那个…, and words of the general dictionary
 common enough to be grammar rather than a topic: 出来, 情况), and a head already covered by the
@@ -21,6 +25,8 @@ from content.matcher import tunables as T
 from content.matcher.facets import facets
 from content.matcher.query import STOPWORDS, Query, Unit
 
+# "What to do" is how a villager asks about anything: it does not make a question a how-to-apply one.
+_WHAT_TO_DO = ("怎么办", "咋办", "咋个办")
 # "的" that is not a possessive or attributive: 的话 (if), 的时候 (when)
 _NOT_ATTRIBUTIVE = ("的话", "的时候", "的时间", "的事")
 
@@ -56,7 +62,8 @@ def uncovered_head(
     alternatives; ``common(word)``: a frequent word of the general dictionary (grammar, not a topic).
     X must be a word of two or more characters the document covers, in the same clause as 的; Y is
     the first content word after 的 (at most ``FOCUS_GAP`` characters on), unknown to every document,
-    and the question must not go on to a word the document covers (facet cues such as 多少钱 aside).
+    and no other clause, nor the rest of this one, may name a word the document covers (facet cues
+    such as 多少钱 aside).
     """
     text = query.text
     cues = _facet_cues()
@@ -80,5 +87,42 @@ def uncovered_head(
             continue
         if any(b > at and len(u.word) >= 2 and u.word not in cues and covers(u) for b, u in spans):
             continue  # the question goes on to the document's matter (村集体的鱼塘…承包费公开没有)
+        if any(b < clause and len(u.word) >= 2 and u.word not in cues and covers(u) for b, u in spans):
+            continue  # an earlier clause names the document's matter (…补偿款，…渠道工程的欠款)
         return unit.word
     return None
+
+
+def unknown_last_word(
+    query: Query,
+    covers: Callable[[Unit], bool],
+    common: Callable[[str], bool],
+) -> str | None:
+    """The question's last content word, when no document knows it and the question is otherwise
+    one shared word with the answering document (医保卡掉进水里还能不能刷 → 刷), or None.
+
+    Only for a question that asks none of the recognised facets (an amount, a date, how to apply…,
+    though "怎么办" alone is no facet) and has no number: those ask about the document's matter.
+    The content words are the units less facet cues and common words; the last one must be unknown
+    to every document, and exactly one other (of two or more characters) covered by the document.
+    """
+    if any(ch.isdigit() for ch in query.text):
+        return None
+    if any(f.name != "apply" for f in query.facets):
+        return None
+    if query.facets and not any(w in query.text for w in _WHAT_TO_DO):
+        return None
+    cues = _facet_cues()
+    words = [u for u in query.units if u.word not in cues and not common(u.word) and (len(u.word) >= 2 or not u.known)]
+    if len(words) < 2:
+        return None
+    last = words[-1]
+    if last.known or covers(last):
+        return None
+    covered = [u for u in words[:-1] if covers(u)]
+    if len(covered) != 1 or len(covered[0].word) < 2:
+        return None
+    at = dict((id(u), a) for a, u in _spans(query.text, query.units))
+    if " " in query.text[at[id(covered[0])] : at[id(last)]]:
+        return None  # the shared word is in another clause: the last one asks on about it
+    return last.word

@@ -26,7 +26,7 @@ from content.matcher.documents import (
     load_documents,
     township_phones,
 )
-from content.matcher.focus import uncovered_head
+from content.matcher.focus import uncovered_head, unknown_last_word
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
@@ -171,9 +171,7 @@ class Matcher:
         return AskResult(answered, text, results, _ms(started), query.normalized)
 
     def _misses_focus(self, query: Query, best: Scored) -> bool:
-        """The question's "X的Y" head is a word no document knows, while the best one covers its X."""
-        if "的" not in query.text:
-            return False
+        """The best document covers a word of the question, not what it asks (see ``focus``)."""
         dbig = set(self.index.doc_bigrams(best.doc_index))
         if best.doc.kind == KIND_CATALOG:
             for n in self.linked.get(best.doc.id, ()):
@@ -187,7 +185,9 @@ class Matcher:
         def common(word: str) -> bool:
             return freq.get(word, 0) > T.FOCUS_COMMON
 
-        return uncovered_head(query, covers, common) is not None
+        if "的" in query.text and uncovered_head(query, covers, common) is not None:
+            return True
+        return unknown_last_word(query, covers, common) is not None
 
 
 def _ms(started: float) -> float:

@@ -219,11 +219,19 @@ def test_a_policy_word_cancels_a_chit_chat_cue_only_after_it(question: str, stan
 
 
 @pytest.mark.parametrize(
-    "question", ["养老院的饭菜咸不咸", "微耕机的皮带松了咋个调", "公益性岗位的扫把是竹子的还是塑料的"]
+    "question",
+    [
+        "养老院的饭菜咸不咸",
+        "微耕机的皮带松了咋个调",
+        "公益性岗位的扫把是竹子的还是塑料的",
+        "医保卡掉进水里还能不能刷",
+        "法律顾问会不会看手相",
+    ],
 )
-def test_a_head_no_document_knows_is_declined(matcher: Matcher, question: str) -> None:
-    """In "X的Y" the head Y is asked about: X covered by a document and Y unknown to every one is
-    off-topic, without any chit-chat row naming Y."""
+def test_a_focus_no_document_knows_is_declined(matcher: Matcher, question: str) -> None:
+    """In "X的Y" the head Y is asked about, and a question without a facet asks its last word: X (or
+    the one other word) covered by a document and the focus unknown to every one is off-topic,
+    without any chit-chat row naming the focus."""
     from content.matcher import smalltalk
 
     assert smalltalk.offtopic_match(matcher.analyzer.analyze(question).normalized) is None

@@ -27,6 +27,8 @@ from content.matcher.query import STOPWORDS, Query, Unit
 
 # "What to do" is how a villager asks about anything: it does not make a question a how-to-apply one.
 _WHAT_TO_DO = ("怎么办", "咋办", "咋个办")
+# Question forms that ask about anything ("what is going on"): never the matter asked about.
+_ANY_QUESTION = frozenset({*_WHAT_TO_DO, "怎么回事", "咋回事", "咋个回事", "怎么整", "咋整"})
 # "的" that is not a possessive or attributive: 的话 (if), 的时候 (when)
 _NOT_ATTRIBUTIVE = ("的话", "的时候", "的时间", "的事")
 
@@ -113,7 +115,14 @@ def unknown_last_word(
     if query.facets and not any(w in query.text for w in _WHAT_TO_DO):
         return None
     cues = _facet_cues()
-    words = [u for u in query.units if u.word not in cues and not common(u.word) and (len(u.word) >= 2 or not u.known)]
+    words = [
+        u
+        for u in query.units
+        if u.word not in cues
+        and u.word not in _ANY_QUESTION
+        and not common(u.word)
+        and (len(u.word) >= 2 or not u.known)
+    ]
     if len(words) < 2:
         return None
     last = words[-1]

@@ -172,13 +172,16 @@ class Matcher:
 
     def _misses_focus(self, query: Query, best: Scored) -> bool:
         """The best document covers a word of the question, not what it asks (see ``focus``)."""
-        dbig = set(self.index.doc_bigrams(best.doc_index))
-        if best.doc.kind == KIND_CATALOG:
-            for n in self.linked.get(best.doc.id, ()):
-                dbig |= self.index.doc_bigrams(n)
+        grams: list[set[str]] = []  # the document's bigrams (and its linked interpretations'), once asked
 
         def covers(unit: Unit) -> bool:
-            return any(alt and alt <= dbig for alt in unit.alts)
+            if not grams:
+                dbig = set(self.index.doc_bigrams(best.doc_index))
+                if best.doc.kind == KIND_CATALOG:
+                    for n in self.linked.get(best.doc.id, ()):
+                        dbig |= self.index.doc_bigrams(n)
+                grams.append(dbig)
+            return any(alt and alt <= grams[0] for alt in unit.alts)
 
         freq = self.analyzer.tokenizer.FREQ
 

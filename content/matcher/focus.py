@@ -9,7 +9,7 @@ word the answering document covers and its head Y is a word that no document of 
 at all (not one of its bigrams, nor of its synonyms'), the document answers a different question:
 the matcher abstains (``uncovered_head``). And a question that asks no facet, whose last content
 word (where a Chinese question puts what it asks: 刷, 洗头, 咬人) no document knows, while the
-answering document covers just one other word of it, is that one shared word (``unknown_last_word``).
+answering document covers only one or two other words of it, is a shared word (``unknown_last_word``).
 
 Function words do not count as heads (的话, 的时候, 的那个…, and words of the general dictionary
 common enough to be grammar rather than a topic: 出来, 情况), and a head already covered by the
@@ -106,7 +106,7 @@ def unknown_last_word(
     Only for a question that asks none of the recognised facets (an amount, a date, how to apply…,
     though "怎么办" alone is no facet) and has no number: those ask about the document's matter.
     The content words are the units less facet cues and common words; the last one must be unknown
-    to every document, and exactly one other (of two or more characters) covered by the document.
+    to every document, and one or two others (``FOCUS_SHARED``) covered by the document, in its clause.
     """
     if any(ch.isdigit() for ch in query.text):
         return None
@@ -129,7 +129,7 @@ def unknown_last_word(
     if last.known or covers(last):
         return None
     covered = [u for u in words[:-1] if covers(u)]
-    if len(covered) != 1 or len(covered[0].word) < 2:
+    if not 1 <= len(covered) <= T.FOCUS_SHARED:
         return None
     at = dict((id(u), a) for a, u in _spans(query.text, query.units))
     if " " in query.text[at[id(covered[0])] : at[id(last)]]:

@@ -70,6 +70,9 @@ ANSWER_THRESHOLD = 0.30  # confidence below this: abstain
 SUGGEST_THRESHOLD = 0.18  # confidence above this: offer as "您是不是想问"
 CANDIDATES = 80  # BM25 candidates reranked per question
 FOCUS_GAP = 2  # in "X的Y", at most this many characters (a stopword: 那个) between 的 and the head Y
+FOCUS_SHARED = (
+    2  # a facet-less question sharing at most this many words with the answer may be declined on its last word
+)
 FOCUS_COMMON = 4000  # a head whose general-dictionary frequency is above this is grammar (出来), not a topic
 
 # --- question words (query.py)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -10,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import SyncDb
 from bot.matching import MatcherHolder, MatcherNotReady
 from bot.question_log import QuestionEntry, QuestionLogger
 
@@ -21,14 +22,10 @@ MAX_QUESTION_CHARS = 200
 DB_CHECK_TIMEOUT = 2.0
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=_dumps)
-
-
-def _dumps(data: Any) -> str:
-    import json
-
-    return json.dumps(data, ensure_ascii=False, default=str)
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """UTF-8 JSON with Chinese as characters (not ``\\uXXXX``)."""
+    body = json.dumps(data, ensure_ascii=False, default=str)
+    return web.Response(text=body, status=status, content_type="application/json", charset="utf-8")
 
 
 class ApiHandlers:
@@ -36,13 +33,13 @@ class ApiHandlers:
 
     def __init__(
         self,
-        db: SyncDb,
+        engine: AsyncEngine,
         matcher: MatcherHolder,
         question_log: QuestionLogger,
         *,
         stats: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
-        self.db = db
+        self.engine = engine
         self.matcher = matcher
         self.question_log = question_log
         self.stats = stats
@@ -51,33 +48,32 @@ class ApiHandlers:
         question = request.query.get("q", "").strip()
         village = request.query.get("village", "").strip().upper() or None
         if not question:
-            return _json({"error": "缺少参数 q（问题）"}, status=400)
+            return json_response({"error": "缺少参数 q（问题）"}, status=400)
         if len(question) > MAX_QUESTION_CHARS:
-            return _json({"error": f"问题太长（最多 {MAX_QUESTION_CHARS} 个字）"}, status=400)
+            return json_response({"error": f"问题太长（最多 {MAX_QUESTION_CHARS} 个字）"}, status=400)
         if village is not None and len(village) > 16:
-            return _json({"error": "村编码无效"}, status=400)
+            return json_response({"error": "村编码无效"}, status=400)
         started = time.perf_counter()
         try:
             result = await self.matcher.ask_async(question, village)
         except MatcherNotReady:
-            return _json({"error": "问答资料正在加载，请稍后再试"}, status=503)
+            return json_response({"error": "问答资料正在加载，请稍后再试"}, status=503)
         latency = (time.perf_counter() - started) * 1000
-        self.question_log.record(QuestionEntry.from_result(question, result, latency, village=village, channel="api"))
-        return _json(result.to_dict())
-
-    def _ping(self) -> None:
-        with self.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        if request.method != "HEAD":
+            entry = QuestionEntry.from_result(question, result, latency, village=village, channel="api")
+            self.question_log.record(entry)
+        return json_response(result.to_dict())
 
     async def healthz(self, request: web.Request) -> web.Response:
         db_ok = True
         try:
-            async with asyncio.timeout(DB_CHECK_TIMEOUT):
-                await self.db.call(self._ping)
+            async with asyncio.timeout(DB_CHECK_TIMEOUT), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
         except Exception as exc:
             db_ok = False
             log.warning("health check: database unreachable (%s)", type(exc).__name__)
         ok = db_ok and self.matcher.ready
+        current = self.matcher.current
         body: dict[str, Any] = {
             "status": "ok" if ok else "degraded",
             "database": db_ok,
@@ -87,18 +83,11 @@ class ApiHandlers:
                 "revision": self.matcher.revision,
                 "cache_hits": self.matcher.cache_hits,
                 "shared_asks": self.matcher.shared_asks,
-                **_workers(self.matcher.current),
+                "workers": len(getattr(current, "pids", ())),
+                "worker_restarts": getattr(current, "restarts", 0),
             },
             "question_log_pending": self.question_log.pending,
         }
         if self.stats is not None:
             body.update(self.stats())
-        return _json(body, status=200 if ok else 503)
-
-
-def _workers(matcher: object) -> dict[str, Any]:
-    """The matcher's worker processes, when it has them (``CUNWU_MATCHER_PROCESSES``)."""
-    pids = getattr(matcher, "pids", None)
-    if pids is None:
-        return {"workers": 0}
-    return {"workers": len(pids), "worker_restarts": getattr(matcher, "restarts", 0)}
+        return json_response(body, status=200 if ok else 503)

@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from bot.db import SyncDb
+from bot.dedupe import Deduper
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import SyncDb
-from bot.dedupe import Deduper
 from bot.dialogue import sender_village
 from bot.matching import MatcherHolder
 from bot.models import InboundMessage

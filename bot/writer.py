@@ -1,0 +1,200 @@
+"""The bot's one write route: a thread that owns one connection and commits queued writes per pass.
+
+As datasette does it. A write is a function of a SQLAlchemy :class:`~sqlalchemy.Connection`
+(plain SQL, or an ORM :class:`~sqlalchemy.orm.Session` bound to it). :meth:`Writer.write` queues
+one and waits for its result. The thread:
+
+1. waits for the first queued write, then takes every write queued meanwhile (a *pass*);
+2. runs them in one transaction and commits once: under load one commit serves many requests;
+3. when that fails, runs each of them in a transaction of its own, so one bad write fails alone;
+4. when the database is locked by another connection (SQLite: an import holds the write lock past
+   ``busy_timeout``) or unreachable, keeps the whole pass and tries again after a pause: nothing
+   queued is lost, and :attr:`Writer.backlog` says how much waits;
+5. hands each result (or exception) back to the event loop that asked.
+
+The event loop never waits for the database: a disk stall or a held lock only makes writes wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Write = Callable[[Connection], Any]
+RETRY_PAUSE = 0.05
+"""Seconds between tries of a pass the database refused as a whole (locked, unreachable)."""
+
+
+@dataclass
+class _Job:
+    fn: Write
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The database refused the whole pass (a lock held elsewhere, a lost connection): try it again later."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    text = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, DBAPIError) and ("database is locked" in text or "database is busy" in text)
+
+
+class Writer:
+    """One connection and one thread for every write of this process; start with :meth:`start`."""
+
+    def __init__(self, engine: Engine, *, name: str = "cunwu-writer") -> None:
+        self.engine = engine
+        self.name = name
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._submitted = 0  # (written by the event loop's thread only)
+        self._done = 0  # (written by the writer's thread only)
+        self.passes = 0
+        self.retries = 0
+        self.stalled_since: float | None = None
+        """``time.monotonic()`` when the database began refusing passes; ``None`` while it takes them."""
+
+    @property
+    def backlog(self) -> int:
+        """Writes queued or in a pass, not yet committed."""
+        return self._submitted - self._done
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Queue ``fn(connection)`` and wait until its pass is committed: its result, or its exception."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self.submit(fn, future)
+        return await future
+
+    def submit(self, fn: Callable[[Connection], T], future: asyncio.Future[T]) -> None:
+        """Queue ``fn`` with the future its result goes to (the caller may stop waiting; it still runs)."""
+        self._submitted += 1
+        self._queue.put(_Job(fn, future.get_loop(), future))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    # -- the thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        conn: Connection | None = None
+        jobs: list[_Job] = []
+        stopping = False
+        while True:
+            if not jobs:
+                first = self._queue.get()
+                if first is None:
+                    break
+                jobs.append(first)
+            while True:  # everything queued meanwhile joins this pass
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                else:
+                    jobs.append(job)
+            try:
+                if conn is None:
+                    conn = self.engine.connect()
+                self._pass(conn, jobs)
+            except Exception as exc:
+                if conn is not None and conn.invalidated:
+                    conn.close()
+                    conn = None
+                if _unavailable(exc) or conn is None:
+                    self._stalled(exc)
+                    if stopping and self.stalled_since and time.monotonic() - self.stalled_since > 5:
+                        self._settle(jobs, exc)  # shutting down: give up rather than hang
+                        break
+                    time.sleep(RETRY_PAUSE)
+                    continue  # the same jobs (and whatever came meanwhile) go in the next pass
+                self._settle(jobs, exc)
+            else:
+                if self.stalled_since is not None:
+                    log.warning(
+                        "database writes resumed after %.1f s (%d writes were waiting)",
+                        time.monotonic() - self.stalled_since,
+                        len(jobs),
+                    )
+                    self.stalled_since = None
+            jobs = []
+            if stopping:
+                break
+        if conn is not None:
+            conn.close()
+
+    def _stalled(self, exc: BaseException) -> None:
+        self.retries += 1
+        if self.stalled_since is None:
+            self.stalled_since = time.monotonic()
+            log.warning(
+                "database refuses writes (%s); %d writes wait and will be retried", type(exc).__name__, self.backlog
+            )
+
+    def _pass(self, conn: Connection, jobs: list[_Job]) -> None:
+        """Steps 2 and 3: all in one transaction, else each alone."""
+        results: list[tuple[Any, BaseException | None]] = []
+        try:
+            with conn.begin():
+                results = [(job.fn(conn), None) for job in jobs]
+        except Exception as exc:
+            if _unavailable(exc) or len(jobs) == 1:
+                if _unavailable(exc):
+                    raise
+                results = [(None, exc)]
+            else:
+                results = []
+                for job in jobs:
+                    try:
+                        with conn.begin():
+                            results.append((job.fn(conn), None))
+                    except Exception as one:
+                        if _unavailable(one):
+                            raise
+                        results.append((None, one))
+        self.passes += 1
+        for job, (value, error) in zip(jobs, results, strict=True):
+            self._resolve(job, value, error)
+
+    def _settle(self, jobs: list[_Job], exc: BaseException) -> None:
+        for job in jobs:
+            self._resolve(job, None, exc)
+
+    def _resolve(self, job: _Job, value: Any, error: BaseException | None) -> None:
+        self._done += 1
+
+        def settle() -> None:
+            if job.future.done():
+                return
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)
+
+        try:
+            job.loop.call_soon_threadsafe(settle)
+        except RuntimeError:  # the loop is closed (shutdown)
+            pass

@@ -14,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.models import STATUS_DONE, STATUS_PROCESSING, InboundMessage
 
-_TABLE = InboundMessage.__table__
+_TABLE = cast(Table, InboundMessage.__table__)
 KEY_CHARS = 160
 
 

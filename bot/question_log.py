@@ -14,9 +14,9 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.matching import top_of
@@ -111,7 +111,7 @@ class QuestionLogger:
             rows, self._buffer = self._buffer, []
 
             def work(conn: Connection) -> None:
-                conn.execute(insert(QuestionLog.__table__), rows)
+                conn.execute(insert(cast(Table, QuestionLog.__table__)), rows)
 
             try:
                 await self.writer.write(work)

@@ -66,7 +66,7 @@ def cli(obj: CliContext, host: str | None, port: int | None) -> None:
         _safe_url(settings.database_url),
         "safe" if settings.safe_mode else "plain",
     )
-    app = create_app(settings, registry=build_registry())
+    app = create_app(settings, registry=build_registry(), wait_for_matcher=False)  # the port opens at once
     loop = new_event_loop()
     log.debug("event loop: %s", type(loop).__module__)
     web.run_app(

@@ -15,9 +15,10 @@ import logging
 import re
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -202,6 +203,35 @@ class Answer:
     more: list[str] = field(default_factory=list)
 
 
+_MISSING = object()
+
+
+class VillageCache:
+    """Senders' villages for ``ttl`` seconds (at most ``size`` of them): a question needs its sender's
+    village, and reading it through aiosqlite costs several thread hops. Binding forgets the entry."""
+
+    def __init__(self, ttl: float, size: int = 20_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
+
+    def get(self, openid: str) -> object:
+        entry = self._entries.get(openid)
+        if entry is None or entry[0] < time.monotonic():
+            return _MISSING
+        return entry[1]
+
+    def put(self, openid: str, village: str | None) -> None:
+        if self.ttl > 0:
+            self._entries[openid] = (time.monotonic() + self.ttl, village)
+            self._entries.move_to_end(openid)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def forget(self, openid: str) -> None:
+        self._entries.pop(openid, None)
+
+
 def _in_session(fn: Callable[..., T], *args: Any) -> Callable[[Connection], T]:
     """``fn(session, *args)`` as a write for the :class:`~bot.writer.Writer`: an ORM session on its connection."""
 
@@ -227,8 +257,14 @@ class Dialogue:
         clock: Clock | None = None,
         public_url: str = "",
         service_phone: str = "",
+        village_ttl: float | None = None,
     ) -> None:
+        """``village_ttl``: seconds a sender's village is remembered (default: 60 on SQLite, where this
+        is the only process that binds; 2 on PostgreSQL, where another process may bind them)."""
         self.engine = engine
+        if village_ttl is None:
+            village_ttl = 60.0 if engine.dialect.name == "sqlite" else 2.0
+        self.villages = VillageCache(village_ttl)
         self.writer = writer
         self.matcher = matcher
         self.question_log = question_log
@@ -249,9 +285,14 @@ class Dialogue:
             return await session.run_sync(fn, *args)
 
     async def village_of(self, openid: str) -> str | None:
-        """The village the sender is bound to (``None``: not bound)."""
+        """The village the sender is bound to (``None``: not bound), remembered for ``village_ttl``."""
+        known = self.villages.get(openid)
+        if known is not _MISSING:
+            return cast(str | None, known)
         async with self.engine.connect() as conn:
-            return (await conn.execute(_FOLLOWER_VILLAGE, {"openid": openid})).scalar() or None
+            village = (await conn.execute(_FOLLOWER_VILLAGE, {"openid": openid})).scalar() or None
+        self.villages.put(openid, village)
+        return village
 
     # -- messages -------------------------------------------------------------------------
 
@@ -279,10 +320,14 @@ class Dialogue:
         if isinstance(read, Answer):
             return read
         openid, now = msg.from_user, self.clock.now()
-        if read.kind == BIND:
-            return Answer(await self._write(bind, openid, read.arg, now))
-        if read.kind == UNBIND:
-            return Answer(await self._write(unbind, openid, now))
+        if read.kind in (BIND, UNBIND):
+            self.villages.forget(openid)
+            try:
+                if read.kind == BIND:
+                    return Answer(await self._write(bind, openid, read.arg, now))
+                return Answer(await self._write(unbind, openid, now))
+            finally:
+                self.villages.forget(openid)
         if read.kind == MY_VILLAGE:
             return Answer(await self.my_village(openid))
         return await self.ask(openid, read.arg)
@@ -305,7 +350,7 @@ class Dialogue:
         try:
             result = await self.matcher.ask_async(question, village)
         except MatcherNotReady:
-            return Answer(replies.busy())
+            return Answer(replies.starting() if self.matcher.builds == 0 else replies.busy())
         latency = (time.perf_counter() - started) * 1000
         self.question_log.record(
             QuestionEntry.from_result(question, result, latency, village=village, openid=openid, channel="wechat")

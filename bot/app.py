@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -31,6 +32,7 @@ from bot.dialogue import Dialogue
 from bot.endpoint import WeChatEndpoint
 from bot.matcher_process import ProcessMatcherFactory
 from bot.matching import MatcherFactory, MatcherHolder, default_matcher_factory
+from bot.privacy import OpenidHasher, load_or_create_key
 from bot.question_log import QuestionLogger
 from bot.registry import EventRegistry
 from bot.writer import Writer
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 SETTINGS: web.AppKey[Settings] = web.AppKey("cunwu_settings", Settings)
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("cunwu_engine", AsyncEngine)
 WRITER: web.AppKey[Writer] = web.AppKey("cunwu_writer", Writer)
+HASHER: web.AppKey[OpenidHasher] = web.AppKey("cunwu_openid_hasher", OpenidHasher)
 SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("cunwu_sessionmaker")
 MATCHER: web.AppKey[MatcherHolder] = web.AppKey("cunwu_matcher", MatcherHolder)
 QUESTION_LOG: web.AppKey[QuestionLogger] = web.AppKey("cunwu_question_log", QuestionLogger)
@@ -74,11 +77,65 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def _pool_options(url: str) -> dict[str, Any]:
-    """PostgreSQL: a real pool, each connection checked before use (``pool_pre_ping``)."""
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every HTML page (the village pages, and any page added later) carries :data:`SECURITY_HEADERS`."""
+    response: web.StreamResponse = await handler(request)
+    if response.content_type == "text/html":
+        response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+class _NoResultRows(logging.Filter):
+    """SQLAlchemy logs result rows at DEBUG (an access token read back, openids); the statements stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(("Row ", "Col ")))
+
+
+def _keep_secrets_out_of_logs() -> None:
+    """At DEBUG nothing the bot reads or writes reaches the logs: statements are logged without their
+    parameters (``hide_parameters``), result rows not at all, and aiosqlite's own DEBUG lines (every
+    statement with its parameters) are off."""
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(f, _NoResultRows) for f in engine_log.filters):
+        engine_log.addFilter(_NoResultRows())
+
+
+class MalformedHttpFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse with a traceback; one INFO line says all there is to say."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and (exc.code or 400) < 500:
+            record.msg, record.args = "malformed HTTP request refused (%s %s)", (exc.code, type(exc).__name__)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_malformed_http() -> None:
+    """Install :class:`MalformedHttpFilter` on aiohttp's server logger (once)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedHttpFilter) for f in server_log.filters):
+        server_log.addFilter(MalformedHttpFilter())
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    """SQL is logged without its parameters (they hold access tokens and openids); PostgreSQL gets a
+    real pool, each connection checked before use (``pool_pre_ping``)."""
     if make_url(url).get_backend_name() == "sqlite":
-        return {}
-    return {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True, "pool_recycle": 1800}
+        return {"hide_parameters": True}
+    return {"hide_parameters": True, "pool_size": 10, "max_overflow": 10, "pool_pre_ping": True, "pool_recycle": 1800}
 
 
 def create_app(
@@ -100,9 +157,10 @@ def create_app(
     ``wait_for_matcher=False`` (``cunwu serve``): accept connections at once and build the matcher
     meanwhile (questions get the "系统正在更新资料" reply, ``/healthz`` 503, until it is ready)."""
     clock = clock or SystemClock()
-    app = web.Application(client_max_size=MAX_XML_BYTES + 1024)
-    engine = make_async_engine(settings.database_url, **_pool_options(settings.database_url))
-    sync_engine = make_engine(settings.database_url, **_pool_options(settings.database_url))
+    _keep_secrets_out_of_logs()
+    app = web.Application(client_max_size=MAX_XML_BYTES + 1024, middlewares=[security_headers])
+    engine = make_async_engine(settings.database_url, **_engine_options(settings.database_url))
+    sync_engine = make_engine(settings.database_url, **_engine_options(settings.database_url))
     sessionmaker = make_async_sessionmaker(engine)
     writer = Writer(sync_engine)
     if matcher_factory is None:
@@ -111,7 +169,8 @@ def create_app(
             ProcessMatcherFactory(settings.database_url, workers=workers) if workers > 0 else default_matcher_factory
         )
     holder = MatcherHolder(matcher_factory, make_sessionmaker(sync_engine), cache_size=answer_cache_size)
-    question_log = QuestionLogger(writer, interval=log_flush_interval)
+    hasher = OpenidHasher()  # its key is read (or made) when the app starts
+    question_log = QuestionLogger(writer, hasher, interval=log_flush_interval)
     registry = registry if registry is not None else EventRegistry()
     tasks = BackgroundTasks()
     dialogue = Dialogue(
@@ -139,6 +198,7 @@ def create_app(
         sessionmaker=sessionmaker,
         send_text=send_text,
         tasks=tasks,
+        sender_key=hasher,
         clock=clock,
         budget=settings.reply_budget_seconds,
     )
@@ -152,6 +212,8 @@ def create_app(
         engine,
         holder,
         question_log,
+        rate_per_minute=settings.api_rate_per_minute,
+        token=settings.api_token,
         stats=lambda: {
             "wechat": conversation.stats.to_dict(),
             "database_writes": {
@@ -166,6 +228,7 @@ def create_app(
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[WRITER] = writer
+    app[HASHER] = hasher
     app[SESSIONMAKER] = sessionmaker
     app[MATCHER] = holder
     app[QUESTION_LOG] = question_log
@@ -191,9 +254,11 @@ def create_app(
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    """The writer's thread starts; at shutdown it writes what is queued, and the engines are disposed."""
+    """The writer's thread starts and the openid key is read; at shutdown the writer writes what is
+    queued, and the engines are disposed."""
     writer = app[WRITER]
     writer.start()
+    app[HASHER].key = await writer.write(load_or_create_key)
     try:
         yield
     finally:

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import replies
@@ -111,6 +112,28 @@ class BackgroundTasks:
             await asyncio.gather(*still, return_exceptions=True)
 
 
+class Outage:
+    """Logs a database outage as two WARNING lines, when it starts and when it ends (with how many
+    requests failed meanwhile), instead of a traceback per request."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def failed(self, exc: BaseException) -> None:
+        if self.failures == 0:
+            log.warning("database unreachable (%s); apologising until it is back", type(exc).__name__)
+        self.failures += 1
+
+    def ok(self) -> None:
+        if self.failures:
+            log.warning("database reachable again; %d requests failed meanwhile", self.failures)
+            self.failures = 0
+
+
+def _is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, OSError | DBAPIError | ClaimTimeout) and not isinstance(exc, IntegrityError)
+
+
 def short(openid: str) -> str:
     """An openid shortened for logs."""
     return openid[:6] + "…" if len(openid) > 6 else openid
@@ -162,6 +185,7 @@ class Conversation:
         self.claims = ClaimStore(engine.dialect.name)
         self.claim_in_memory = engine.dialect.name == "sqlite"
         self.stats = Stats()
+        self.outage = Outage()
         self._answering: dict[str, asyncio.Future[StoredReply]] = {}  # key → its answer, for local retries
         self._unwritten: dict[str, dict[str, Any]] = {}  # answered, row not written yet
         self._flush_lock = asyncio.Lock()
@@ -176,7 +200,10 @@ class Conversation:
             won = await self._claim(msg, started)
         except Exception as exc:
             self.stats.errors += 1
-            log.warning("could not record %s (%s); apologising", describe(msg), type(exc).__name__)
+            if _is_outage(exc):
+                self.outage.failed(exc)
+            else:
+                log.warning("could not record %s (%s); apologising", describe(msg), type(exc).__name__)
             return replies.error_reply(self.dialogue.service_phone)
         if not won:
             self.stats.retries += 1
@@ -240,14 +267,20 @@ class Conversation:
         try:
             if msg.msg_type == "event":
                 ctx = EventContext(message=msg, sessionmaker=self.sessionmaker, now=self.clock.now())
-                return Answer(await self.registry.dispatch(ctx))
-            return await self.dialogue.reply_to(msg)
+                answer = Answer(await self.registry.dispatch(ctx))
+            else:
+                answer = await self.dialogue.reply_to(msg)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             self.stats.errors += 1
-            log.exception("answering %s failed", describe(msg))
+            if _is_outage(exc):
+                self.outage.failed(exc)
+            else:
+                log.exception("answering %s failed", describe(msg))
             return Answer(replies.error_reply(self.dialogue.service_phone))
+        self.outage.ok()
+        return answer
 
     async def _deliver_late(self, msg: InboundMessage, task: asyncio.Task[Answer]) -> None:
         """Step 3's other branch: wait for an answer that missed the budget and send it as customer service."""

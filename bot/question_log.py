@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -29,11 +28,6 @@ log = logging.getLogger(__name__)
 
 MAX_BUFFER = 10_000
 """Entries kept while the database is unreachable; older ones are dropped beyond this."""
-
-
-def user_hash(openid: str) -> str:
-    """A short one-way hash of an openid (counts distinct askers; not reversible to a person)."""
-    return hashlib.sha256(openid.encode("utf-8")).hexdigest()[:16] if openid else ""
 
 
 @dataclass(frozen=True)
@@ -67,9 +61,10 @@ class QuestionEntry:
             channel=channel,
         )
 
-    def row(self) -> dict[str, Any]:
+    def row(self, hasher: Callable[[str], str]) -> dict[str, Any]:
+        """The table row; ``hasher`` makes the asker's ``user_hash`` (:class:`~bot.privacy.OpenidHasher`)."""
         return {
-            "user_hash": user_hash(self.openid),
+            "user_hash": hasher(self.openid)[:16],
             "channel": self.channel[:12],
             "village": self.village,
             "question": self.question[:2000],
@@ -85,15 +80,16 @@ class QuestionEntry:
 class QuestionLogger:
     """Buffers entries and writes them in batches; :meth:`run` flushes every ``interval`` seconds."""
 
-    def __init__(self, writer: Writer, *, interval: float = 0.5) -> None:
+    def __init__(self, writer: Writer, hasher: Callable[[str], str], *, interval: float = 0.5) -> None:
         self.writer = writer
+        self.hasher = hasher
         self.interval = interval
         self._buffer: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()
         self.dropped = 0
 
     def record(self, entry: QuestionEntry) -> None:
-        self._buffer.append(entry.row())
+        self._buffer.append(entry.row(self.hasher))
         if len(self._buffer) > MAX_BUFFER:
             overflow = len(self._buffer) - MAX_BUFFER
             del self._buffer[:overflow]
@@ -160,9 +156,13 @@ def questions_report(
     unanswered_only: bool = False,
     *,
     limit: int | None = None,
+    channel: str | None = "wechat",
 ) -> list[QuestionStat]:
-    """Questions grouped by their normalised form; most frequent unanswered first, then most asked."""
+    """Questions grouped by their normalised form; most frequent unanswered first, then most asked.
+    ``channel``: villagers' (``wechat``, the default), the JSON API's (``api``), or ``None`` for all."""
     stmt = select(QuestionLog)
+    if channel is not None:
+        stmt = stmt.where(QuestionLog.channel == channel)
     if since is not None:
         stmt = stmt.where(QuestionLog.created_at >= since)
     if unanswered_only:

@@ -281,3 +281,31 @@ async def test_report_questions_most_frequent_unanswered_first(
         assert "火星上有低保吗" in table.output
     finally:
         obj.close()
+
+
+async def test_report_questions_shows_villagers_by_default(
+    make_bot: BotFactory, migrated_url: str, stub: StubMatcher
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from admin_cli.context import CliContext
+    from admin_cli.report_questions import questions
+    from core.config import Settings
+
+    app, wx = await make_bot(migrated_url, matcher=stub)
+    await wx.text("oSource00001", "低保怎么申请")
+    assert (await wx.client.get("/api/ask", params={"q": "火星补贴"})).status == 200
+    await app[QUESTION_LOG].flush()
+    obj = CliContext(settings=Settings(database_url=migrated_url))
+    try:
+        runner = CliRunner()
+        by_default = json.loads(runner.invoke(questions, ["--json"], obj=obj, catch_exceptions=False).output)
+        assert [r["normalized"] for r in by_default] == ["低保怎么申请"]
+        every = json.loads(runner.invoke(questions, ["--json", "--source", "all"], obj=obj).output)
+        assert sorted(r["normalized"] for r in every) == ["低保怎么申请", "火星补贴"]
+        api = json.loads(runner.invoke(questions, ["--json", "--source", "api"], obj=obj).output)
+        assert [r["normalized"] for r in api] == ["火星补贴"]
+    finally:
+        obj.close()

@@ -65,6 +65,7 @@ TOKEN_STORE: web.AppKey[TokenStore] = web.AppKey("cunwu_token_store")
 DEDUPE_KEEP = dt.timedelta(days=2)
 """Inbound message rows older than this are pruned (WeChat stops retrying after ~15 s)."""
 PRUNE_EVERY = 3600.0
+SHUTDOWN_FLUSH_TIMEOUT = 5.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -358,8 +359,12 @@ async def _write_behind(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for writer in writers:
-            await writer.flush()
+        for writer in writers:  # what is still unwritten, unless the database is gone
+            try:
+                async with asyncio.timeout(SHUTDOWN_FLUSH_TIMEOUT):
+                    await writer.flush()
+            except TimeoutError:
+                log.warning("database unreachable at shutdown: %s not written", type(writer).__name__)
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:

@@ -126,7 +126,7 @@ class Writer:
                     conn = None
                 if _unavailable(exc) or conn is None:
                     self._stalled(exc)
-                    if stopping and self.stalled_since and time.monotonic() - self.stalled_since > 5:
+                    if stopping and self.stalled_since and time.monotonic() - self.stalled_since > 1:
                         self._settle(jobs, exc)  # shutting down: give up rather than hang
                         break
                     time.sleep(RETRY_PAUSE)

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import village_page
 from bot.api import ApiHandlers
-from bot.conversation import BackgroundTasks, Conversation
+from bot.conversation import Conversation
 from bot.dialogue import Dialogue
 from bot.endpoint import WeChatEndpoint
 from bot.matcher_process import ProcessMatcherFactory
@@ -35,6 +35,7 @@ from bot.matching import MatcherFactory, MatcherHolder, default_matcher_factory
 from bot.privacy import OpenidHasher, load_or_create_key
 from bot.question_log import QuestionLogger
 from bot.registry import EventRegistry
+from bot.tasks import BackgroundTasks
 from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.config import Settings

@@ -25,7 +25,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from bot.claims import ClaimStore, StoredReply
 from bot.dialogue import Answer, Dialogue
 from bot.models import STATUS_DONE, STATUS_PROCESSING, VIA_CUSTOMER_SERVICE, VIA_FAILED, VIA_NONE, VIA_PASSIVE
 from bot.registry import EventContext, EventRegistry
+from bot.tasks import BackgroundTasks
 from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.db import utcnow
@@ -84,32 +85,6 @@ class Stats:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class BackgroundTasks:
-    """Tasks that outlive a request (late answers); awaited, then cancelled, at shutdown."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    async def close(self, timeout: float = 5.0) -> None:
-        pending = set(self._tasks)
-        if not pending:
-            return
-        _, still = await asyncio.wait(pending, timeout=timeout)
-        for task in still:
-            task.cancel()
-        if still:
-            await asyncio.gather(*still, return_exceptions=True)
 
 
 class Outage:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import cast
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from bot.models import BotSecret
 
@@ -20,7 +21,7 @@ KEY_NAME = "openid_hmac"
 
 def load_or_create_key(conn: Connection) -> bytes:
     """This installation's key (made and stored on first use; a concurrent first use keeps one)."""
-    table = BotSecret.__table__
+    table = cast(Table, BotSecret.__table__)
     row = conn.execute(select(table.c.value).where(table.c.name == KEY_NAME)).scalar()
     if row is None:
         dialect = conn.dialect.name

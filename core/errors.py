@@ -3,9 +3,12 @@
 ``AppError``
 ├── ``ConfigError``        settings missing or malformed
 ├── ``DatabaseError``      schema behind, database unreachable
-│   └── ``SchemaOutdated`` run ``cunwu db upgrade``
+│   ├── ``SchemaOutdated`` run ``cunwu db upgrade``
+│   └── ``ClaimTimeout``   (bot.conversation) a message could not be recorded within the reply budget
 ├── ``NotFound``           an id, code or village that does not exist
-└── ``ValidationFailed``   input rejected; ``problems`` lists every ``Problem``
+├── ``ValidationFailed``   input rejected; ``problems`` lists every ``Problem``
+├── ``MatcherNotReady``    (bot.matching) the matcher is still being built
+└── ``MatcherWorkerError`` (bot.matcher_process) a worker could not build its index, or failed
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ FOLLOW_UP_DELAY = 0.5
 MAX_CS_PARTS = 3
 """At most this many customer-service messages for one answer (WeChat allows 5 in 48 h)."""
 CLAIM_WAIT = 0.25
-"""SQLite: seconds a claim waits for the writer before it is decided in memory."""
+"""SQLite: seconds a claim waits for the writer before it is decided in memory. (PostgreSQL: what is
+left of the budget, at least a second; then the apology.)"""
 
 SendText = Callable[[str, str], Awaitable[None]]
 """``send(openid, text)``: a customer-service text message (``WeChatClient.send_custom_text``)."""
@@ -221,7 +222,7 @@ class Conversation:
         self.writer.submit(work, claimed)
         try:
             try:
-                async with asyncio.timeout(CLAIM_WAIT if self.claim_in_memory else self._remaining(started)):
+                async with asyncio.timeout(CLAIM_WAIT if self.claim_in_memory else max(self._remaining(started), 1.0)):
                     won = await asyncio.shield(claimed)
             except TimeoutError:
                 if not self.claim_in_memory:

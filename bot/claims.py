@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.models import STATUS_DONE, STATUS_PROCESSING, InboundMessage
 
@@ -38,17 +37,6 @@ class StoredReply:
         return self.status == STATUS_DONE
 
 
-_FINISH = (
-    update(_TABLE)
-    .where(_TABLE.c.dedupe_key == bindparam("key"))
-    .values(
-        status=STATUS_DONE,
-        reply=bindparam("reply"),
-        via=bindparam("via"),
-        error=bindparam("error"),
-        updated_at=bindparam("now"),
-    )
-)
 _UPDATE_VIA = (
     update(_TABLE)
     .where(_TABLE.c.dedupe_key == bindparam("key"))
@@ -57,33 +45,48 @@ _UPDATE_VIA = (
 _LOOKUP = select(_TABLE.c.status, _TABLE.c.reply, _TABLE.c.via).where(_TABLE.c.dedupe_key == bindparam("key"))
 
 
-def _claim_statement(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(_TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_TABLE.c.id)
+_CLAIM_SQL = (
+    "INSERT INTO bot_inbound_messages (dedupe_key, openid, msg_type, status, via, error, created_at, updated_at)"
+    " VALUES ({p}, {p}, {p}, '" + STATUS_PROCESSING + "', '', '', {p}, {p})"
+    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+)
 
 
 class ClaimStore:
     """Claim, finish, look up and prune inbound messages; each method takes the connection to use."""
 
     def __init__(self, dialect: str) -> None:
-        self._claim = _claim_statement(dialect)
+        self._sqlite = dialect == "sqlite"
+        self._claim_sql = _CLAIM_SQL.format(p="?" if self._sqlite else "%s")
 
     def claim(self, conn: Connection, *, key: str, sender: str, msg_type: str, now: dt.datetime) -> bool:
-        """Insert the row of ``key``: True when this insert won (nobody claimed it before)."""
-        row = {
-            "dedupe_key": key[:KEY_CHARS],
-            "openid": sender[:64],
-            "msg_type": msg_type[:16],
-            "status": STATUS_PROCESSING,
-            "created_at": now,
-            "updated_at": now,
-        }
-        return conn.execute(self._claim, row).first() is not None
+        """Insert the row of ``key``: True when this insert won (nobody claimed it before). Plain SQL on
+        the driver's cursor: it runs for every message, and SQLAlchemy's per-statement work would cost
+        several times what the database spends on it."""
+        when = self._when(now)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self._claim_sql, (key[:KEY_CHARS], sender[:64], msg_type[:16], when, when))
+            return cursor.fetchone() is not None
+        finally:
+            cursor.close()
 
-    @staticmethod
-    def finish(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def finish(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Store the replies (rows of ``key``, ``reply``, ``via``, ``error``, ``now``) in one statement."""
-        conn.execute(_FINISH, [dict(r, key=r["key"][:KEY_CHARS], error=r["error"][:200]) for r in rows])
+        p = "?" if self._sqlite else "%s"
+        sql = f"UPDATE bot_inbound_messages SET status = '{STATUS_DONE}', reply = {p}, via = {p}, error = {p},"
+        sql += f" updated_at = {p} WHERE dedupe_key = {p}"
+        params = [(r["reply"], r["via"], r["error"][:200], self._when(r["now"]), r["key"][:KEY_CHARS]) for r in rows]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, params)
+        finally:
+            cursor.close()
+
+    def _when(self, now: dt.datetime) -> Any:
+        """``now`` as UTCDateTime stores it: UTC, and on SQLite without an offset."""
+        when = now.astimezone(dt.UTC)
+        return when.replace(tzinfo=None).isoformat(" ") if self._sqlite else when
 
     @staticmethod
     def update_via(conn: Connection, *, key: str, via: str, error: str, now: dt.datetime) -> None:

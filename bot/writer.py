@@ -4,7 +4,8 @@ As datasette does it. A write is a function of a SQLAlchemy :class:`~sqlalchemy.
 (plain SQL, or an ORM :class:`~sqlalchemy.orm.Session` bound to it). :meth:`Writer.write` queues
 one and waits for its result. The thread:
 
-1. waits for the first queued write, then takes every write queued meanwhile (a *pass*);
+1. waits for the first queued writes (those of one turn of the event loop arrive together), then
+   takes every write queued meanwhile (a *pass*);
 2. runs them in one transaction and commits once: under load one commit serves many requests;
 3. when that fails, runs each of them in a transaction of its own, so one bad write fails alone;
 4. when the database is locked by another connection (SQLite: an import holds the write lock past
@@ -57,7 +58,8 @@ class Writer:
     def __init__(self, engine: Engine, *, name: str = "cunwu-writer") -> None:
         self.engine = engine
         self.name = name
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._turn: list[_Job] = []  # submitted in this turn of the event loop
         self._thread: threading.Thread | None = None
         self._submitted = 0  # (written by the event loop's thread only)
         self._done = 0  # (written by the writer's thread only)
@@ -84,9 +86,16 @@ class Writer:
         return await future
 
     def submit(self, fn: Callable[[Connection], T], future: asyncio.Future[T]) -> None:
-        """Queue ``fn`` with the future its result goes to (the caller may stop waiting; it still runs)."""
+        """Queue ``fn`` with the future its result goes to (the caller may stop waiting; it still runs).
+        The writes submitted in one turn of the event loop reach the thread together (one wake-up)."""
         self._submitted += 1
-        self._queue.put(_Job(fn, future.get_loop(), future))
+        self._turn.append(_Job(fn, future.get_loop(), future))
+        if len(self._turn) == 1:
+            future.get_loop().call_soon(self._hand_over)
+
+    def _hand_over(self) -> None:
+        turn, self._turn = self._turn, []
+        self._queue.put(turn)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the thread."""
@@ -106,16 +115,16 @@ class Writer:
                 first = self._queue.get()
                 if first is None:
                     break
-                jobs.append(first)
+                jobs.extend(first)
             while True:  # everything queued meanwhile joins this pass
                 try:
-                    job = self._queue.get_nowait()
+                    more = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if job is None:
+                if more is None:
                     stopping = True
                 else:
-                    jobs.append(job)
+                    jobs.extend(more)
             try:
                 if conn is None:
                     conn = self.engine.connect()
@@ -176,25 +185,29 @@ class Writer:
                             raise
                         results.append((None, one))
         self.passes += 1
-        for job, (value, error) in zip(jobs, results, strict=True):
-            self._resolve(job, value, error)
+        self._hand_back(jobs, results)
 
     def _settle(self, jobs: list[_Job], exc: BaseException) -> None:
-        for job in jobs:
-            self._resolve(job, None, exc)
+        self._hand_back(jobs, [(None, exc)] * len(jobs))
 
-    def _resolve(self, job: _Job, value: Any, error: BaseException | None) -> None:
-        self._done += 1
+    def _hand_back(self, jobs: list[_Job], results: list[tuple[Any, BaseException | None]]) -> None:
+        """Step 5: one wake-up of each event loop per pass, whatever the number of its writes."""
+        self._done += len(jobs)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
+        for job, (value, error) in zip(jobs, results, strict=True):
+            by_loop.setdefault(job.loop, []).append((job, value, error))
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle_all, settled)
+            except RuntimeError:  # the loop is closed (shutdown)
+                pass
 
-        def settle() -> None:
-            if job.future.done():
-                return
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(value)
 
-        try:
-            job.loop.call_soon_threadsafe(settle)
-        except RuntimeError:  # the loop is closed (shutdown)
-            pass
+def _settle_all(settled: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    for job, value, error in settled:
+        if job.future.done():
+            continue
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(value)

@@ -39,12 +39,13 @@ def big_catalog(path: Path, rows: int) -> None:
         base = list(reader)
     with path.open("w", encoding="utf-8", newline="") as f:
         out = csv.writer(f)
-        out.writerow(header)
-        for n in range(rows):
+        out.writerow([*header, "乡镇"])
+        for n in range(rows):  # codes run out at 99 × 999: the rows are spread over several townships
             row = list(base[n % len(base)])
-            row[0] = f"{90 + n // 10000:02d}-{n % 10000:04d}" if n >= len(base) else row[0]
-            row[3] = row[3] if n < len(base) else f"{row[3]}（{n}）"
-            out.writerow(row)
+            town, k = divmod(n, 9000)
+            row[0] = f"{10 + k // 999:02d}-{k % 999 + 1:03d}"
+            row[3] = f"{row[3]}（{n}）"
+            out.writerow([*row, f"合成{town:02d}镇"])
 
 
 def lock_probe(path: Path, stop: list[bool], longest: list[float]) -> None:

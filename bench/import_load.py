@@ -40,11 +40,14 @@ def big_catalog(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         out = csv.writer(f)
         out.writerow([*header, "乡镇"])
-        for n in range(rows):  # codes run out at 99 × 999: the rows are spread over several townships
+        used: dict[tuple[int, str], int] = {}  # (township, 领域号) → sequence numbers taken
+        for n in range(rows):  # a 领域号 has 999 codes a township: the rows spread over several
             row = list(base[n % len(base)])
-            town, k = divmod(n, 9000)
-            row[0] = f"{10 + k // 999:02d}-{k % 999 + 1:03d}"
-            row[3] = f"{row[3]}（{n}）"
+            domain, town = row[0].split("-")[0], 0
+            while used.get((town, domain), 0) >= 999:
+                town += 1
+            seq = used[(town, domain)] = used.get((town, domain), 0) + 1
+            row[0], row[3] = f"{domain}-{seq:03d}", f"{row[3]}（{n}）"
             out.writerow([*row, f"合成{town:02d}镇"])
 
 

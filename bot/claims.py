@@ -22,6 +22,7 @@ from bot.models import STATUS_DONE, STATUS_PROCESSING, InboundMessage
 
 _TABLE = cast(Table, InboundMessage.__table__)
 KEY_CHARS = 160
+CLAIMS_PER_STATEMENT = 500
 
 
 @dataclass(frozen=True)
@@ -45,31 +46,44 @@ _UPDATE_VIA = (
 _LOOKUP = select(_TABLE.c.status, _TABLE.c.reply, _TABLE.c.via).where(_TABLE.c.dedupe_key == bindparam("key"))
 
 
-_CLAIM_SQL = (
-    "INSERT INTO bot_inbound_messages (dedupe_key, openid, msg_type, status, via, error, created_at, updated_at)"
-    " VALUES ({p}, {p}, {p}, '" + STATUS_PROCESSING + "', '', '', {p}, {p})"
-    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
-)
-
-
 class ClaimStore:
     """Claim, finish, look up and prune inbound messages; each method takes the connection to use."""
 
     def __init__(self, dialect: str) -> None:
         self._sqlite = dialect == "sqlite"
-        self._claim_sql = _CLAIM_SQL.format(p="?" if self._sqlite else "%s")
 
     def claim(self, conn: Connection, *, key: str, sender: str, msg_type: str, now: dt.datetime) -> bool:
-        """Insert the row of ``key``: True when this insert won (nobody claimed it before). Plain SQL on
+        """Insert the row of ``key``: True when this insert won (nobody claimed it before)."""
+        return self.claim_many(conn, [(key, sender, msg_type, now)])[0]
+
+    def claim_many(self, conn: Connection, claims: list[tuple[str, str, str, dt.datetime]]) -> list[bool]:
+        """Claim ``(key, sender, msg_type, now)`` s in one multi-row INSERT; whether each won. Plain SQL on
         the driver's cursor: it runs for every message, and SQLAlchemy's per-statement work would cost
         several times what the database spends on it."""
-        when = self._when(now)
+        if len(claims) > CLAIMS_PER_STATEMENT:  # (SQLite allows 32,766 parameters a statement)
+            return [w for n in range(0, len(claims), CLAIMS_PER_STATEMENT)
+                    for w in self.claim_many(conn, claims[n : n + CLAIMS_PER_STATEMENT])]  # fmt: skip
+        p = "?" if self._sqlite else "%s"
+        values = ", ".join([f"({p}, {p}, {p}, '{STATUS_PROCESSING}', '', '', {p}, {p})"] * len(claims))
+        sql = (
+            "INSERT INTO bot_inbound_messages (dedupe_key, openid, msg_type, status, via, error, created_at,"
+            f" updated_at) VALUES {values} ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+        )
+        params: list[Any] = []
+        for key, sender, msg_type, now in claims:
+            when = self._when(now)
+            params += [key[:KEY_CHARS], sender[:64], msg_type[:16], when, when]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(self._claim_sql, (key[:KEY_CHARS], sender[:64], msg_type[:16], when, when))
-            return cursor.fetchone() is not None
+            cursor.execute(sql, params)
+            inserted = {row[0] for row in cursor.fetchall()}
         finally:
             cursor.close()
+        won = []
+        for key, *_ in claims:  # (a key twice in one batch: the first one won)
+            won.append(key[:KEY_CHARS] in inserted)
+            inserted.discard(key[:KEY_CHARS])
+        return won
 
     def finish(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Store the replies (rows of ``key``, ``reply``, ``via``, ``error``, ``now``) in one statement."""

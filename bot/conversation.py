@@ -216,10 +216,8 @@ class Conversation:
         self._answering[key] = answer  # local retries arriving meanwhile wait on it
         claimed: asyncio.Future[bool] = loop.create_future()
         claimed.add_done_callback(_retrieve)
-        work = functools.partial(
-            self.claims.claim, key=key, sender=self.sender_key(msg.from_user), msg_type=msg.msg_type, now=utcnow()
-        )
-        self.writer.submit(work, claimed)
+        claim = (key, self.sender_key(msg.from_user), msg.msg_type, utcnow())
+        self.writer.submit_batch(self.claims.claim_many, claim, claimed)
         try:
             try:
                 async with asyncio.timeout(CLAIM_WAIT if self.claim_in_memory else max(self._remaining(started), 1.0)):

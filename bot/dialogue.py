@@ -263,7 +263,7 @@ class Dialogue:
         is the only process that binds; 2 on PostgreSQL, where another process may bind them)."""
         self.engine = engine
         if village_ttl is None:
-            village_ttl = 60.0 if engine.dialect.name == "sqlite" else 2.0
+            village_ttl = 60.0 if engine.dialect.name == "sqlite" else 30.0
         self.villages = VillageCache(village_ttl)
         self.writer = writer
         self.matcher = matcher

@@ -33,15 +33,22 @@ from sqlalchemy.exc import DBAPIError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Write = Callable[[Connection], Any]
+Batch = Callable[[Connection, list[Any]], list[Any]]
+"""``batch(connection, items)`` → one result per item: many writes of one kind in one statement."""
 RETRY_PAUSE = 0.05
 """Seconds between tries of a pass the database refused as a whole (locked, unreachable)."""
 
 
 @dataclass
 class _Job:
-    fn: Write
+    fn: Write | None
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    batch: Batch | None = None
+    item: Any = None
+
+    def run_alone(self, conn: Connection) -> Any:
+        return self.batch(conn, [self.item])[0] if self.batch is not None else self.fn(conn)  # type: ignore[misc]
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -90,6 +97,14 @@ class Writer:
         The writes submitted in one turn of the event loop reach the thread together (one wake-up)."""
         self._submitted += 1
         self._turn.append(_Job(fn, future.get_loop(), future))
+        if len(self._turn) == 1:
+            future.get_loop().call_soon(self._hand_over)
+
+    def submit_batch(self, batch: Batch, item: Any, future: asyncio.Future[Any]) -> None:
+        """Queue ``item`` for ``batch``: the items of one pass go to it in one call, before the pass's
+        other writes (e.g. the dedupe claims: one multi-row INSERT); its result for ``item`` goes to ``future``."""
+        self._submitted += 1
+        self._turn.append(_Job(None, future.get_loop(), future, batch, item))
         if len(self._turn) == 1:
             future.get_loop().call_soon(self._hand_over)
 
@@ -168,7 +183,7 @@ class Writer:
         results: list[tuple[Any, BaseException | None]] = []
         try:
             with conn.begin():
-                results = [(job.fn(conn), None) for job in jobs]
+                results = _run_all(conn, jobs)
         except Exception as exc:
             if _unavailable(exc) or len(jobs) == 1:
                 if _unavailable(exc):
@@ -179,7 +194,7 @@ class Writer:
                 for job in jobs:
                     try:
                         with conn.begin():
-                            results.append((job.fn(conn), None))
+                            results.append((job.run_alone(conn), None))
                     except Exception as one:
                         if _unavailable(one):
                             raise
@@ -201,6 +216,22 @@ class Writer:
                 loop.call_soon_threadsafe(_settle_all, settled)
             except RuntimeError:  # the loop is closed (shutdown)
                 pass
+
+
+def _run_all(conn: Connection, jobs: list[_Job]) -> list[tuple[Any, BaseException | None]]:
+    """The batched writes first (one call per batch function), then the others in order."""
+    results: list[tuple[Any, BaseException | None]] = [(None, None)] * len(jobs)
+    groups: dict[Batch, list[int]] = {}
+    for n, job in enumerate(jobs):
+        if job.batch is not None:
+            groups.setdefault(job.batch, []).append(n)
+    for batch, numbers in groups.items():
+        for n, value in zip(numbers, batch(conn, [jobs[n].item for n in numbers]), strict=True):
+            results[n] = (value, None)
+    for n, job in enumerate(jobs):
+        if job.fn is not None:
+            results[n] = (job.fn(conn), None)
+    return results
 
 
 def _settle_all(settled: list[tuple[_Job, Any, BaseException | None]]) -> None:

@@ -348,10 +348,9 @@ async def _refresh_loop(app: web.Application, interval: float, build: asyncio.Ta
 
 
 async def _write_behind(app: web.Application) -> AsyncIterator[None]:
-    """The write-behind loops: stored replies (for other processes' retries) and the question log."""
-    writers: list[Any] = [app[CONVERSATION], app[QUESTION_LOG]]
-    loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(w.run()) for w in writers]
+    """The question log's write-behind loop; at shutdown, what is still unwritten (the log, stored replies)."""
+    writers: list[Any] = [app[QUESTION_LOG], app[CONVERSATION]]
+    tasks = [asyncio.get_running_loop().create_task(app[QUESTION_LOG].run())]
     try:
         yield
     finally:

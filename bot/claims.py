@@ -85,7 +85,7 @@ class ClaimStore:
             inserted.discard(key[:KEY_CHARS])
         return won
 
-    def finish(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def finish(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[None]:
         """Store the replies (rows of ``key``, ``reply``, ``via``, ``error``, ``now``) in one statement."""
         p = "?" if self._sqlite else "%s"
         sql = f"UPDATE bot_inbound_messages SET status = '{STATUS_DONE}', reply = {p}, via = {p}, error = {p},"
@@ -96,6 +96,7 @@ class ClaimStore:
             cursor.executemany(sql, params)
         finally:
             cursor.close()
+        return [None] * len(rows)
 
     def _when(self, now: dt.datetime) -> Any:
         """``now`` as UTCDateTime stores it: UTC, and on SQLite without an offset."""

@@ -12,8 +12,8 @@
 2. **Answer** through the dialogue (or the event registry), within the reply budget.
 3. **Reply** passively when the answer came in time; otherwise ``success`` now and the answer later
    as customer-service messages (**late delivery**), as WeChat allows.
-4. **Keep** the reply: retries waiting here get it at once; the row is written behind in batches
-   (``write_interval``), when other processes' polling retries see it.
+4. **Keep** the reply: retries waiting here get it at once; the row joins the writer's next pass
+   (with the claims of new messages), when other processes' polling retries see it.
 
 A process that dies between claiming and answering leaves a ``processing`` row: WeChat's remaining
 retries of that message are answered ``success`` (nothing is sent twice).
@@ -144,7 +144,6 @@ class Conversation:
         clock: Clock | None = None,
         budget: float = 4.0,
         poll_interval: float = 0.05,
-        write_interval: float = 0.01,
     ) -> None:
         self.writer = writer
         self.engine = engine
@@ -157,14 +156,12 @@ class Conversation:
         self.clock = clock or SystemClock()
         self.budget = budget
         self.poll_interval = poll_interval
-        self.write_interval = write_interval
         self.claims = ClaimStore(engine.dialect.name)
         self.claim_in_memory = engine.dialect.name == "sqlite"
         self.stats = Stats()
         self.outage = Outage()
         self._answering: dict[str, asyncio.Future[StoredReply]] = {}  # key → its answer, for local retries
         self._unwritten: dict[str, dict[str, Any]] = {}  # answered, row not written yet
-        self._flush_lock = asyncio.Lock()
 
     # -- the life of one message ---------------------------------------------------------------
 
@@ -301,11 +298,21 @@ class Conversation:
     # -- step 4: keeping the reply ---------------------------------------------------------
 
     def _finish(self, key: str, reply: str | None, via: str, error: str = "") -> None:
-        """Local retries get the reply at once; the row is written behind by :meth:`run`."""
-        self._unwritten[key] = {"key": key, "reply": reply, "via": via, "error": error, "now": utcnow()}
+        """Local retries get the reply at once; the row joins the writer's next pass."""
+        row = {"key": key, "reply": reply, "via": via, "error": error, "now": utcnow()}
+        self._unwritten[key] = row
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        written.add_done_callback(functools.partial(self._written, row))
+        self.writer.submit(functools.partial(self.claims.finish, rows=[row]), written)  # (after the pass's claims)
         answer = self._answering.pop(key, None)
         if answer is not None and not answer.done():
             answer.set_result(StoredReply(STATUS_DONE, reply, via))
+
+    def _written(self, row: dict[str, Any], written: asyncio.Future[None]) -> None:
+        if not written.cancelled() and written.exception() is not None:
+            log.warning("could not store the reply of %s (%s)", row["key"], type(written.exception()).__name__)
+        if self._unwritten.get(row["key"]) is row:
+            del self._unwritten[row["key"]]
 
     def _abandon(self, key: str) -> None:
         """Wake local waiters of a message that will never be answered (shutdown)."""
@@ -314,27 +321,11 @@ class Conversation:
             answer.set_result(StoredReply(STATUS_PROCESSING, None, ""))
 
     async def flush(self) -> int:
-        """Write the replies kept by :meth:`_finish`; on failure they stay for the next flush."""
-        async with self._flush_lock:
-            batch = list(self._unwritten.values())
-            if not batch:
-                return 0
-            try:
-                await self.writer.write(functools.partial(self.claims.finish, rows=batch))
-            except Exception:
-                log.warning("could not store %d replies; will retry", len(batch), exc_info=True)
-                return 0
-            for row in batch:
-                if self._unwritten.get(row["key"]) is row:
-                    del self._unwritten[row["key"]]
-            return len(batch)
-
-    async def run(self) -> None:
-        """Flush every ``write_interval`` seconds, forever (cancel to stop; :meth:`flush` once more after)."""
-        while True:
-            await asyncio.sleep(self.write_interval)
-            if self._unwritten:
-                await self.flush()
+        """Wait until the replies kept so far are written (or failed); how many there were."""
+        pending = list(self._unwritten.values())
+        while self._unwritten:
+            await asyncio.sleep(0.005)
+        return len(pending)
 
     async def _update_via(self, key: str, via: str, error: str) -> None:
         try:

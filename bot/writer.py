@@ -19,6 +19,7 @@ The event loop never waits for the database: a disk stall or a held lock only ma
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -52,11 +53,15 @@ class _Job:
 
 
 def _unavailable(exc: BaseException) -> bool:
-    """The database refused the whole pass (a lock held elsewhere, a lost connection): try it again later."""
+    """The database refused the whole pass (a lock held elsewhere, a lost connection): try it again later.
+    (Raised by SQLAlchemy, or by the driver itself for the plain-SQL writes.)"""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    text = str(getattr(exc, "orig", exc)).lower()
-    return isinstance(exc, DBAPIError) and ("database is locked" in text or "database is busy" in text)
+    orig = getattr(exc, "orig", None) or exc
+    if type(orig).__name__ not in ("OperationalError", "InterfaceError"):
+        return False
+    text = str(orig).lower()
+    return any(t in text for t in ("database is locked", "database is busy", "connection", "server closed", "terminat"))
 
 
 class Writer:
@@ -145,8 +150,10 @@ class Writer:
                     conn = self.engine.connect()
                 self._pass(conn, jobs)
             except Exception as exc:
-                if conn is not None and conn.invalidated:
-                    conn.close()
+                if conn is not None and (conn.invalidated or _unavailable(exc)):
+                    with contextlib.suppress(Exception):
+                        conn.invalidate()  # a new connection for the next try
+                        conn.close()
                     conn = None
                 if _unavailable(exc) or conn is None:
                     self._stalled(exc)

@@ -301,14 +301,14 @@ class Conversation:
         """Local retries get the reply at once; the row joins the writer's next pass."""
         row = {"key": key, "reply": reply, "via": via, "error": error, "now": utcnow()}
         self._unwritten[key] = row
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        written: asyncio.Future[list[None]] = asyncio.get_running_loop().create_future()
         written.add_done_callback(functools.partial(self._written, row))
         self.writer.submit(functools.partial(self.claims.finish, rows=[row]), written)  # (after the pass's claims)
         answer = self._answering.pop(key, None)
         if answer is not None and not answer.done():
             answer.set_result(StoredReply(STATUS_DONE, reply, via))
 
-    def _written(self, row: dict[str, Any], written: asyncio.Future[None]) -> None:
+    def _written(self, row: dict[str, Any], written: asyncio.Future[list[None]]) -> None:
         if not written.cancelled() and written.exception() is not None:
             log.warning("could not store the reply of %s (%s)", row["key"], type(written.exception()).__name__)
         if self._unwritten.get(row["key"]) is row:

@@ -13,15 +13,9 @@ import click
 
 from admin_cli.context import CliContext, pass_ctx
 from core.errors import ConfigError
+from wechat.crypto import Crypto
 from wechat.errors import InvalidRequest
-from wechat.messages import (
-    Crypto,
-    build_event_xml,
-    build_signed_post,
-    build_text_xml,
-    build_voice_xml,
-    parse_xml,
-)
+from wechat.testing import WeChatSim, build_event_xml, build_text_xml, build_voice_xml
 
 REAL_API_HOSTS = ("api.weixin.qq.com", "api2.weixin.qq.com", "qyapi.weixin.qq.com")
 HELP = """输入文字即发送文本消息。命令：
@@ -61,46 +55,29 @@ class ChatSession:
         return None
 
     async def send(self, session: aiohttp.ClientSession, xml: str) -> None:
-        params, body = build_signed_post(self.token, xml, openid=self.openid, crypto=self.crypto, to_user=self.to_user)
+        sim = WeChatSim(session, self.crypto, self.token, url=self.url, account=self.to_user)
         started = time.monotonic()
         try:
-            async with session.post(
-                self.url,
-                params=params,
-                data=body.encode("utf-8"),
-                headers={"Content-Type": "text/xml; charset=utf-8"},
-                timeout=aiohttp.ClientTimeout(total=10),
-            ) as resp:
-                status, raw = resp.status, await resp.read()
+            reply = await sim.post(xml, openid=self.openid, timeout=aiohttp.ClientTimeout(total=10))
+        except InvalidRequest as exc:
+            click.echo(f"（无法读取被动回复：{exc.message}）")
+            return
         except (aiohttp.ClientError, TimeoutError) as exc:
             click.echo(f"（无法连接机器人 {self.url}：{type(exc).__name__}）")
             return
         elapsed = time.monotonic() - started
-        if status != 200:
-            click.echo(f"（机器人返回 HTTP {status}）")
+        if reply.status != 200:
+            click.echo(f"（机器人返回 HTTP {reply.status}）")
             return
-        passive = self.show_reply(raw.decode("utf-8", "replace"))
+        passive = reply.fields is not None
+        if reply.fields is not None:
+            if reply.content is not None:
+                click.echo(f"公众号：{reply.content}")
+            else:
+                click.echo(f"公众号：[{reply.fields.get('MsgType')} 消息]")
         if elapsed > 5:
             click.echo(f"（注意：被动回复用了 {elapsed:.1f} 秒，超过微信的 5 秒限制）")
         await self.poll(session, long=not passive)
-
-    def show_reply(self, text: str) -> bool:
-        """Print the passive reply; returns whether there was one."""
-        text = text.strip()
-        if not text or text == "success":
-            return False
-        try:
-            xml = self.crypto.decrypt_reply(text) if self.crypto is not None else text
-            reply = parse_xml(xml)
-        except InvalidRequest as exc:
-            click.echo(f"（无法读取被动回复：{exc.message}）")
-            return True
-        msg_type = reply.get("MsgType")
-        if msg_type == "text" and isinstance(reply.get("Content"), str):
-            click.echo(f"公众号：{reply['Content']}")
-        else:
-            click.echo(f"公众号：[{msg_type} 消息]")
-        return True
 
     async def fetch_messages(self, session: aiohttp.ClientSession) -> list[dict[str, Any]] | None:
         if not self.fake_url:

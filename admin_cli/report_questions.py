@@ -18,14 +18,23 @@ from core.clock import CHINA_TZ
 @click.command("questions")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="只看此日期（含）以后的问题 YYYY-MM-DD")
 @click.option("--unanswered", is_flag=True, help="只看没有答上来的问题")
+@click.option(
+    "--source",
+    type=click.Choice(["wechat", "api", "all"]),
+    default="wechat",
+    show_default=True,
+    help="问题来源：wechat（村民，公众号）、api（JSON 接口）或 all",
+)
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="最多显示多少条")
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON")
 @pass_ctx
-def questions(obj: CliContext, since: dt.datetime | None, unanswered: bool, limit: int, as_json: bool) -> None:
+def questions(
+    obj: CliContext, since: dt.datetime | None, unanswered: bool, source: str, limit: int, as_json: bool
+) -> None:
     """村民提问统计：按规范化后的问题归并，没答上来的高频问题排在最前。"""
     start = since.replace(tzinfo=CHINA_TZ) if since is not None else None
     with obj.session() as session:
-        stats = questions_report(session, start, unanswered, limit=limit)
+        stats = questions_report(session, start, unanswered, limit=limit, channel=None if source == "all" else source)
     if as_json:
         echo_json([s.to_dict() for s in stats])
         return

@@ -14,7 +14,7 @@ from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy.engine import make_url
 
 from admin_cli.context import CliContext, pass_ctx
-from bot.app import create_app, new_event_loop
+from bot.app import create_app, new_event_loop, quiet_malformed_http
 from bot.registry import EventRegistry
 from core.schema import ensure_current
 
@@ -57,6 +57,7 @@ def cli(obj: CliContext, host: str | None, port: int | None) -> None:
     obj.close()  # the app makes its own engines
     level = logging.DEBUG if obj.verbose else getattr(logging, settings.log_level.upper(), logging.INFO)
     logging.getLogger().setLevel(level)
+    quiet_malformed_http()
     if not settings.wechat_token:
         log.warning("CUNWU_WECHAT_TOKEN is not set: every POST /wechat will be refused (403)")
     log.info(
@@ -66,7 +67,7 @@ def cli(obj: CliContext, host: str | None, port: int | None) -> None:
         _safe_url(settings.database_url),
         "safe" if settings.safe_mode else "plain",
     )
-    app = create_app(settings, registry=build_registry())
+    app = create_app(settings, registry=build_registry(), wait_for_matcher=False)  # the port opens at once
     loop = new_event_loop()
     log.debug("event loop: %s", type(loop).__module__)
     web.run_app(

@@ -144,7 +144,8 @@ class StubMatcher:
 def serve_bare(port: int, loop: str) -> None:
     from aiohttp import web
 
-    from wechat.messages import parse_xml, render_text_reply
+    from wechat.messages import render_text_reply
+    from wechat.xml import parse_xml
 
     async def handler(request: web.Request) -> web.Response:
         fields = parse_xml(await request.read())
@@ -226,7 +227,8 @@ async def run_client(
 ) -> Figures:
     import aiohttp
 
-    from wechat.messages import Crypto, build_signed_post, build_text_xml
+    from wechat.crypto import Crypto
+    from wechat.testing import build_signed_post, build_text_xml
 
     crypto = Crypto(TOKEN, AES_KEY, APPID)
     counter = iter(range(10**9))

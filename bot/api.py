@@ -1,17 +1,25 @@
-"""The JSON API: ``GET /api/ask?q=…&village=…`` (the object ``cunwu ask --json`` prints) and ``GET /healthz``."""
+"""The JSON API: ``GET /api/ask?q=…&village=…`` (the object ``cunwu ask --json`` prints) and ``GET /healthz``.
+
+``/api/ask`` is public: a token bucket per client address limits it (``api_rate_per_minute``,
+answered ``429`` with ``Retry-After``), and an optional ``api_token`` makes it require
+``Authorization: Bearer``. Its questions are logged with ``channel='api'`` (HEAD requests not at all).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import SyncDb
 from bot.matching import MatcherHolder, MatcherNotReady
 from bot.question_log import QuestionEntry, QuestionLogger
 
@@ -21,14 +29,34 @@ MAX_QUESTION_CHARS = 200
 DB_CHECK_TIMEOUT = 2.0
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=_dumps)
+class TokenBucket:
+    """``rate`` requests a minute per key, in bursts of up to ``rate``; :meth:`take` says how long to wait."""
+
+    def __init__(self, rate: int, *, size: int = 10_000) -> None:
+        self.rate = rate
+        self.size = size
+        self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, at)
+
+    def take(self, key: str) -> float:
+        """0 when a request may go now (a token taken), else the seconds until one is available."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        tokens, at = self._buckets.get(key, (float(self.rate), now))
+        tokens = min(float(self.rate), tokens + (now - at) * self.rate / 60.0)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) * 60.0 / self.rate
+        if len(self._buckets) >= self.size and key not in self._buckets:
+            self._buckets.clear()  # (a flood of addresses: forget them all rather than grow)
+        self._buckets[key] = (tokens - 1.0, now)
+        return 0.0
 
 
-def _dumps(data: Any) -> str:
-    import json
-
-    return json.dumps(data, ensure_ascii=False, default=str)
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """UTF-8 JSON with Chinese as characters (not ``\\uXXXX``)."""
+    body = json.dumps(data, ensure_ascii=False, default=str)
+    return web.Response(text=body, status=status, content_type="application/json", charset="utf-8")
 
 
 class ApiHandlers:
@@ -36,48 +64,65 @@ class ApiHandlers:
 
     def __init__(
         self,
-        db: SyncDb,
+        engine: AsyncEngine,
         matcher: MatcherHolder,
         question_log: QuestionLogger,
         *,
+        rate_per_minute: int = 30,
+        token: str = "",
         stats: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
-        self.db = db
+        self.engine = engine
+        self.limit = TokenBucket(rate_per_minute)
+        self._db_down = 0
+        self.token = token
         self.matcher = matcher
         self.question_log = question_log
         self.stats = stats
 
     async def ask(self, request: web.Request) -> web.Response:
+        if self.token and not _bearer_matches(request, self.token):
+            return json_response({"error": "需要有效的访问令牌（Authorization: Bearer）"}, status=401)
+        wait = self.limit.take(request.remote or "")
+        if wait > 0:
+            response = json_response({"error": "请求太频繁，请稍后再试"}, status=429)
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
         question = request.query.get("q", "").strip()
         village = request.query.get("village", "").strip().upper() or None
         if not question:
-            return _json({"error": "缺少参数 q（问题）"}, status=400)
+            return json_response({"error": "缺少参数 q（问题）"}, status=400)
         if len(question) > MAX_QUESTION_CHARS:
-            return _json({"error": f"问题太长（最多 {MAX_QUESTION_CHARS} 个字）"}, status=400)
+            return json_response({"error": f"问题太长（最多 {MAX_QUESTION_CHARS} 个字）"}, status=400)
         if village is not None and len(village) > 16:
-            return _json({"error": "村编码无效"}, status=400)
+            return json_response({"error": "村编码无效"}, status=400)
         started = time.perf_counter()
         try:
             result = await self.matcher.ask_async(question, village)
         except MatcherNotReady:
-            return _json({"error": "问答资料正在加载，请稍后再试"}, status=503)
+            return json_response({"error": "问答资料正在加载，请稍后再试"}, status=503)
         latency = (time.perf_counter() - started) * 1000
-        self.question_log.record(QuestionEntry.from_result(question, result, latency, village=village, channel="api"))
-        return _json(result.to_dict())
-
-    def _ping(self) -> None:
-        with self.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        if request.method != "HEAD":
+            entry = QuestionEntry.from_result(question, result, latency, village=village, channel="api")
+            self.question_log.record(entry)
+        return json_response(result.to_dict())
 
     async def healthz(self, request: web.Request) -> web.Response:
         db_ok = True
         try:
-            async with asyncio.timeout(DB_CHECK_TIMEOUT):
-                await self.db.call(self._ping)
+            async with asyncio.timeout(DB_CHECK_TIMEOUT), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
         except Exception as exc:
             db_ok = False
-            log.warning("health check: database unreachable (%s)", type(exc).__name__)
+            if not self._db_down:
+                log.warning("health check: database unreachable (%s)", type(exc).__name__)
+            self._db_down += 1
+        else:
+            if self._db_down:
+                log.warning("health check: database reachable again after %d failed checks", self._db_down)
+            self._db_down = 0
         ok = db_ok and self.matcher.ready
+        current = self.matcher.current
         body: dict[str, Any] = {
             "status": "ok" if ok else "degraded",
             "database": db_ok,
@@ -87,18 +132,16 @@ class ApiHandlers:
                 "revision": self.matcher.revision,
                 "cache_hits": self.matcher.cache_hits,
                 "shared_asks": self.matcher.shared_asks,
-                **_workers(self.matcher.current),
+                "workers": len(getattr(current, "pids", ())),
+                "worker_restarts": getattr(current, "restarts", 0),
             },
             "question_log_pending": self.question_log.pending,
         }
         if self.stats is not None:
             body.update(self.stats())
-        return _json(body, status=200 if ok else 503)
+        return json_response(body, status=200 if ok else 503)
 
 
-def _workers(matcher: object) -> dict[str, Any]:
-    """The matcher's worker processes, when it has them (``CUNWU_MATCHER_PROCESSES``)."""
-    pids = getattr(matcher, "pids", None)
-    if pids is None:
-        return {"workers": 0}
-    return {"workers": len(pids), "worker_restarts": getattr(matcher, "restarts", 0)}
+def _bearer_matches(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())

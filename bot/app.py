@@ -3,10 +3,11 @@
 Routes: ``GET|POST /wechat`` (the official account's server URL), ``GET /api/ask``,
 ``GET /healthz`` and ``GET /v/<code>`` (a village's disclosure page).
 
-Shared objects live under typed :class:`aiohttp.web.AppKey` s. Nothing here does I/O before the
-app starts: the database engines, the HTTP client session and the WeChat API client, the
-matcher build (in a worker thread) and the periodic content check, the question-log flusher
-and the late-answer tasks all start and stop in ``cleanup_ctx``.
+One database route each way: reads through the AsyncEngine (a pool with health checks on
+PostgreSQL), writes through the one :class:`~bot.writer.Writer`. Shared objects live under typed
+:class:`aiohttp.web.AppKey` s. Nothing here does I/O before the app starts: the writer, the HTTP
+client session and the WeChat API client, the matcher build and the periodic content check, the
+write-behind loops and the late-answer tasks all start and stop in ``cleanup_ctx``.
 """
 
 from __future__ import annotations
@@ -20,37 +21,41 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import Engine
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import village_page
 from bot.api import ApiHandlers
-from bot.db import SyncDb
-from bot.dedupe import Deduper
-from bot.dialogue import Dialogue, sender_village
-from bot.endpoint import BackgroundTasks, WeChatEndpoint
+from bot.conversation import Conversation
+from bot.dialogue import Dialogue
+from bot.endpoint import WeChatEndpoint
 from bot.matcher_process import ProcessMatcherFactory
 from bot.matching import MatcherFactory, MatcherHolder, default_matcher_factory
+from bot.privacy import OpenidHasher, load_or_create_key
 from bot.question_log import QuestionLogger
 from bot.registry import EventRegistry
+from bot.tasks import BackgroundTasks
+from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.config import Settings
-from core.db import make_async_engine, make_async_sessionmaker, make_engine, utcnow
+from core.db import make_async_engine, make_async_sessionmaker, make_engine, make_sessionmaker, utcnow
 from wechat.client import WeChatClient
-from wechat.messages import MAX_XML_BYTES, make_crypto
+from wechat.crypto import make_crypto
+from wechat.errors import PlatformUnavailable
 from wechat.token_store import DbTokenStore, TokenStore
+from wechat.xml import MAX_XML_BYTES
 
 log = logging.getLogger(__name__)
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("cunwu_settings", Settings)
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("cunwu_engine", AsyncEngine)
-SYNC_ENGINE: web.AppKey[Engine] = web.AppKey("cunwu_sync_engine", Engine)
-DB: web.AppKey[SyncDb] = web.AppKey("cunwu_db", SyncDb)
+WRITER: web.AppKey[Writer] = web.AppKey("cunwu_writer", Writer)
+HASHER: web.AppKey[OpenidHasher] = web.AppKey("cunwu_openid_hasher", OpenidHasher)
 SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("cunwu_sessionmaker")
 MATCHER: web.AppKey[MatcherHolder] = web.AppKey("cunwu_matcher", MatcherHolder)
 QUESTION_LOG: web.AppKey[QuestionLogger] = web.AppKey("cunwu_question_log", QuestionLogger)
-DEDUPER: web.AppKey[Deduper] = web.AppKey("cunwu_deduper", Deduper)
+CONVERSATION: web.AppKey[Conversation] = web.AppKey("cunwu_conversation", Conversation)
 REGISTRY: web.AppKey[EventRegistry] = web.AppKey("cunwu_event_registry", EventRegistry)
 ENDPOINT: web.AppKey[WeChatEndpoint] = web.AppKey("cunwu_wechat_endpoint", WeChatEndpoint)
 TASKS: web.AppKey[BackgroundTasks] = web.AppKey("cunwu_background_tasks", BackgroundTasks)
@@ -58,10 +63,15 @@ HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("cunwu_http", aiohttp.Clien
 WECHAT: web.AppKey[WeChatClient] = web.AppKey("cunwu_wechat_client", WeChatClient)
 TOKEN_STORE: web.AppKey[TokenStore] = web.AppKey("cunwu_token_store")
 
+DEDUPE_KEEP = dt.timedelta(days=2)
+"""Inbound message rows older than this are pruned (WeChat stops retrying after ~15 s)."""
+PRUNE_EVERY = 3600.0
+SHUTDOWN_FLUSH_TIMEOUT = 5.0
+
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """The event loop ``cunwu serve`` runs on: uvloop where it is installed (a dependency on Linux and
-    macOS; it takes about a tenth off the endpoint's CPU per request), else asyncio's own."""
+    macOS), else asyncio's own."""
     try:
         import uvloop
     except ImportError:
@@ -69,9 +79,65 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-DEDUPE_KEEP = dt.timedelta(days=2)
-"""Inbound message rows older than this are pruned (WeChat stops retrying after ~15 s)."""
-PRUNE_EVERY = 3600.0
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every HTML page (the village pages, and any page added later) carries :data:`SECURITY_HEADERS`."""
+    response: web.StreamResponse = await handler(request)
+    if response.content_type == "text/html":
+        response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+class _NoResultRows(logging.Filter):
+    """SQLAlchemy logs result rows at DEBUG (an access token read back, openids); the statements stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(("Row ", "Col ")))
+
+
+def _keep_secrets_out_of_logs() -> None:
+    """At DEBUG nothing the bot reads or writes reaches the logs: statements are logged without their
+    parameters (``hide_parameters``), result rows not at all, and aiosqlite's own DEBUG lines (every
+    statement with its parameters) are off."""
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(f, _NoResultRows) for f in engine_log.filters):
+        engine_log.addFilter(_NoResultRows())
+
+
+class MalformedHttpFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse with a traceback; one INFO line says all there is to say."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and (exc.code or 400) < 500:
+            record.msg, record.args = "malformed HTTP request refused (%s %s)", (exc.code, type(exc).__name__)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_malformed_http() -> None:
+    """Install :class:`MalformedHttpFilter` on aiohttp's server logger (once)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedHttpFilter) for f in server_log.filters):
+        server_log.addFilter(MalformedHttpFilter())
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    """SQL is logged without its parameters (they hold access tokens and openids); PostgreSQL gets a
+    real pool, each connection checked before use (``pool_pre_ping``)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return {"hide_parameters": True}
+    return {"hide_parameters": True, "pool_size": 10, "max_overflow": 10, "pool_pre_ping": True, "pool_recycle": 1800}
 
 
 def create_app(
@@ -87,26 +153,31 @@ def create_app(
     wechat_timeout: float = 10.0,
     wechat_max_retries: int = 3,
     answer_cache_size: int = 2048,
+    wait_for_matcher: bool = True,
 ) -> web.Application:
-    """The bot app. ``registry`` may already hold other packages' event handlers (push receipts)."""
+    """The bot app. ``registry`` may already hold other packages' event handlers (push receipts).
+    ``wait_for_matcher=False`` (``cunwu serve``): accept connections at once and build the matcher
+    meanwhile (questions get the "系统正在更新资料" reply, ``/healthz`` 503, until it is ready)."""
     clock = clock or SystemClock()
-    app = web.Application(client_max_size=MAX_XML_BYTES + 1024)
-    engine = make_async_engine(settings.database_url, **_pool_options(settings.database_url))
-    sync_engine = make_engine(settings.database_url)
+    _keep_secrets_out_of_logs()
+    app = web.Application(client_max_size=MAX_XML_BYTES + 1024, middlewares=[security_headers])
+    engine = make_async_engine(settings.database_url, **_engine_options(settings.database_url))
+    sync_engine = make_engine(settings.database_url, **_engine_options(settings.database_url))
     sessionmaker = make_async_sessionmaker(engine)
-    db = SyncDb(sync_engine)
+    writer = Writer(sync_engine)
     if matcher_factory is None:
         workers = settings.matcher_processes
         matcher_factory = (
             ProcessMatcherFactory(settings.database_url, workers=workers) if workers > 0 else default_matcher_factory
         )
-    holder = MatcherHolder(matcher_factory, db.sessionmaker, cache_size=answer_cache_size)
-    question_log = QuestionLogger(db, interval=log_flush_interval)
-    deduper = Deduper(db, also_return=sender_village(), claim_timeout=settings.reply_budget_seconds)
+    holder = MatcherHolder(matcher_factory, make_sessionmaker(sync_engine), cache_size=answer_cache_size)
+    hasher = OpenidHasher()  # its key is read (or made) when the app starts
+    question_log = QuestionLogger(writer, hasher, interval=log_flush_interval)
     registry = registry if registry is not None else EventRegistry()
     tasks = BackgroundTasks()
     dialogue = Dialogue(
-        db,
+        engine,
+        writer,
         holder,
         question_log,
         clock=clock,
@@ -118,43 +189,52 @@ def create_app(
     async def send_text(openid: str, text: str) -> None:
         client = app.get(WECHAT)
         if client is None:
-            from wechat.errors import PlatformUnavailable
-
             raise PlatformUnavailable("未设置 CUNWU_WECHAT_APPID / CUNWU_WECHAT_SECRET，无法发送客服消息")
         await client.send_custom_text(openid, text)
 
-    endpoint = WeChatEndpoint(
-        token=settings.wechat_token,
-        crypto=make_crypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid),
+    conversation = Conversation(
+        writer=writer,
+        engine=engine,
         dialogue=dialogue,
         registry=registry,
-        deduper=deduper,
         sessionmaker=sessionmaker,
         send_text=send_text,
         tasks=tasks,
+        sender_key=hasher,
         clock=clock,
         budget=settings.reply_budget_seconds,
+    )
+    endpoint = WeChatEndpoint(
+        token=settings.wechat_token,
+        crypto=make_crypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid),
+        conversation=conversation,
         timestamp_window=timestamp_window,
     )
     api = ApiHandlers(
-        db,
+        engine,
         holder,
         question_log,
+        rate_per_minute=settings.api_rate_per_minute,
+        token=settings.api_token,
         stats=lambda: {
-            "wechat": endpoint.stats.to_dict(),
-            "database_writes": db.stats(),
+            "wechat": conversation.stats.to_dict(),
+            "database_writes": {
+                "backlog": writer.backlog,
+                "passes": writer.passes,
+                "stalled": writer.stalled_since is not None,
+            },
             "background_tasks": len(tasks),
         },
     )
 
     app[SETTINGS] = settings
     app[ENGINE] = engine
-    app[SYNC_ENGINE] = sync_engine
-    app[DB] = db
+    app[WRITER] = writer
+    app[HASHER] = hasher
     app[SESSIONMAKER] = sessionmaker
     app[MATCHER] = holder
     app[QUESTION_LOG] = question_log
-    app[DEDUPER] = deduper
+    app[CONVERSATION] = conversation
     app[REGISTRY] = registry
     app[ENDPOINT] = endpoint
     app[TASKS] = tasks
@@ -169,27 +249,24 @@ def create_app(
 
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_wechat_client(token_store, wechat_timeout, wechat_max_retries))
-    app.cleanup_ctx.append(_matcher(refresh_interval))
-    app.cleanup_ctx.append(_writers)
+    app.cleanup_ctx.append(_matcher(refresh_interval, wait_for_matcher))
+    app.cleanup_ctx.append(_write_behind)
     app.cleanup_ctx.append(_background_tasks)
     return app
 
 
-def _pool_options(url: str) -> dict[str, Any]:
-    """SQLite allows one writer at a time: one pooled connection serialises our writes in-process
-    (no busy-wait sleeps between this process's own requests); PostgreSQL gets a normal pool."""
-    if make_url(url).get_backend_name() == "sqlite":
-        return {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30}
-    return {"pool_size": 10, "max_overflow": 10}
-
-
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    """The engines were made in ``create_app`` (no connection yet); disposed at shutdown."""
+    """The writer's thread starts and the openid key is read; at shutdown the writer writes what is
+    queued, and the engines are disposed."""
+    writer = app[WRITER]
+    writer.start()
+    app[HASHER].key = await writer.write(load_or_create_key)
     try:
         yield
     finally:
+        await asyncio.to_thread(writer.stop)
+        writer.engine.dispose()
         await app[ENGINE].dispose()
-        await asyncio.to_thread(app[DB].close)
 
 
 def _wechat_client(store: TokenStore | None, timeout: float, max_retries: int) -> Any:
@@ -219,32 +296,39 @@ def _wechat_client(store: TokenStore | None, timeout: float, max_retries: int) -
     return ctx
 
 
-def _matcher(refresh_interval: float) -> Any:
+def _matcher(refresh_interval: float, wait: bool) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         holder = app[MATCHER]
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            await asyncio.to_thread(holder.build)
-            log.info("matcher ready in %.1f s", loop.time() - started)
-        except Exception as exc:  # keep serving (commands work); the refresh loop retries the build
-            holder.last_error = type(exc).__name__
-            log.exception("building the matcher failed; questions are answered once a rebuild succeeds")
-        task = loop.create_task(_refresh_loop(app, refresh_interval))
+        build = loop.create_task(_build(holder))
+        if wait:
+            await build
+        task = loop.create_task(_refresh_loop(app, refresh_interval, build))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for t in (task, build):
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
             await asyncio.to_thread(holder.close)
 
     return ctx
 
 
-async def _refresh_loop(app: web.Application, interval: float) -> None:
+async def _build(holder: MatcherHolder) -> None:
+    started = asyncio.get_running_loop().time()
+    try:
+        await asyncio.to_thread(holder.build)
+        log.info("matcher ready in %.1f s", asyncio.get_running_loop().time() - started)
+    except Exception as exc:  # keep serving (commands work); the refresh loop retries the build
+        holder.last_error = type(exc).__name__
+        log.exception("building the matcher failed; questions are answered once a rebuild succeeds")
+
+
+async def _refresh_loop(app: web.Application, interval: float, build: asyncio.Task[None]) -> None:
     holder = app[MATCHER]
-    deduper = app[DEDUPER]
+    await build
     loop = asyncio.get_running_loop()
     next_prune = loop.time()
     while True:
@@ -254,21 +338,19 @@ async def _refresh_loop(app: web.Application, interval: float) -> None:
                 log.info("content changed: matcher rebuilt")
         except Exception as exc:
             holder.last_error = type(exc).__name__
-            log.exception("matcher refresh failed")
+            log.warning("matcher refresh failed (%s)", type(exc).__name__)
         if loop.time() >= next_prune:
             next_prune = loop.time() + PRUNE_EVERY
             try:
-                await deduper.prune(utcnow() - DEDUPE_KEEP)
+                await app[CONVERSATION].prune(utcnow() - DEDUPE_KEEP)
             except Exception:
                 log.warning("pruning old inbound messages failed", exc_info=True)
 
 
-async def _writers(app: web.Application) -> AsyncIterator[None]:
-    """The write-behind loops: answers for other processes' retries, the question log, and the WAL
-    checkpoints of what the event loop wrote (SQLite; :meth:`bot.db.SyncDb.run`)."""
-    writers: list[Any] = [app[DEDUPER], app[QUESTION_LOG], app[DB]]
-    loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(w.run()) for w in writers]
+async def _write_behind(app: web.Application) -> AsyncIterator[None]:
+    """The question log's write-behind loop; at shutdown, what is still unwritten (the log, stored replies)."""
+    writers: list[Any] = [app[QUESTION_LOG], app[CONVERSATION]]
+    tasks = [asyncio.get_running_loop().create_task(app[QUESTION_LOG].run())]
     try:
         yield
     finally:
@@ -277,8 +359,12 @@ async def _writers(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for writer in writers:
-            await writer.flush()
+        for writer in writers:  # what is still unwritten, unless the database is gone
+            try:
+                async with asyncio.timeout(SHUTDOWN_FLUSH_TIMEOUT):
+                    await writer.flush()
+            except TimeoutError:
+                log.warning("database unreachable at shutdown: %s not written", type(writer).__name__)
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:

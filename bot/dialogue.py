@@ -2,11 +2,10 @@
 
 :func:`parse_command` is pure. The sync functions (:func:`bind`, :func:`unbind`,
 :func:`village_summary` …) take a session and the current time, like every repository here.
-:class:`Dialogue` ties them together for one inbound message: the database work runs through
-the database threads of :class:`~bot.db.SyncDb` and the matcher through
-:meth:`~bot.matching.MatcherHolder.ask_async` (it may be slow; the caller's reply budget must keep
-running). :meth:`Dialogue.answer_now` is the fast path: the answers that need no
-I/O (a cached question, help, an empty text …), computed on the event loop.
+:class:`Dialogue` ties them together for one inbound message: it reads what it needs (the sender's
+village, the village's list) through the AsyncEngine, writes (bindings, follows) through the
+:class:`~bot.writer.Writer`, and asks the matcher with one call,
+:meth:`~bot.matching.MatcherHolder.ask_async`.
 """
 
 from __future__ import annotations
@@ -16,18 +15,20 @@ import logging
 import re
 import time
 import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, bindparam, literal_column, select
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from bot import replies
-from bot.db import SyncDb
 from bot.matching import MatcherHolder, MatcherNotReady
-from bot.models import InboundMessage as InboundMessageRow
 from bot.question_log import QuestionEntry, QuestionLogger
 from bot.registry import EventContext, EventHandler, EventRegistry
+from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.errors import NotFound
 from village_lists.models import Follower
@@ -43,6 +44,7 @@ from village_lists.repository import (
 from wechat.messages import InboundMessage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # ------------------------------------------------------------------------------------------- commands
 
@@ -193,22 +195,6 @@ def village_summary(session: Session, code: str, today: dt.date, page_url: str =
 _FOLLOWER_VILLAGE = select(Follower.__table__.c.village_code).where(Follower.__table__.c.openid == bindparam("openid"))
 
 
-def sender_village() -> ColumnElement[Any]:
-    """The sender's village code, read by the dedupe claim of their message in the same statement
-    (``INSERT … RETURNING``; :class:`~bot.dedupe.Deduper` ``also_return``): a scalar subquery on the
-    claimed row's ``openid``. (SQLAlchemy does not correlate a subquery in ``RETURNING`` with the
-    table inserted into, hence the SQL written out from the tables' own names.)"""
-    followers, claimed = Follower.__table__, InboundMessageRow.__table__
-    return literal_column(
-        f"(SELECT f.{followers.c.village_code.name} FROM {followers.name} AS f"
-        f" WHERE f.{followers.c.openid.name} = {claimed.name}.{claimed.c.openid.name})"
-    )
-
-
-UNKNOWN = object()
-"""``village`` not read yet (as opposed to ``None``: read, and not bound)."""
-
-
 @dataclass
 class Answer:
     """The reply to one message: ``text`` (``None`` → ``success``) and parts to send after it."""
@@ -217,20 +203,69 @@ class Answer:
     more: list[str] = field(default_factory=list)
 
 
+_MISSING = object()
+
+
+class VillageCache:
+    """Senders' villages for ``ttl`` seconds (at most ``size`` of them): a question needs its sender's
+    village, and reading it through aiosqlite costs several thread hops. Binding forgets the entry."""
+
+    def __init__(self, ttl: float, size: int = 20_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
+
+    def get(self, openid: str) -> object:
+        entry = self._entries.get(openid)
+        if entry is None or entry[0] < time.monotonic():
+            return _MISSING
+        return entry[1]
+
+    def put(self, openid: str, village: str | None) -> None:
+        if self.ttl > 0:
+            self._entries[openid] = (time.monotonic() + self.ttl, village)
+            self._entries.move_to_end(openid)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def forget(self, openid: str) -> None:
+        self._entries.pop(openid, None)
+
+
+def _in_session(fn: Callable[..., T], *args: Any) -> Callable[[Connection], T]:
+    """``fn(session, *args)`` as a write for the :class:`~bot.writer.Writer`: an ORM session on its connection."""
+
+    def work(conn: Connection) -> T:
+        with Session(bind=conn, expire_on_commit=False) as session:
+            result = fn(session, *args)
+            session.flush()
+            return result
+
+    return work
+
+
 class Dialogue:
     """Answers inbound messages; its collaborators are given in the constructor."""
 
     def __init__(
         self,
-        db: SyncDb,
+        engine: AsyncEngine,
+        writer: Writer,
         matcher: MatcherHolder,
         question_log: QuestionLogger,
         *,
         clock: Clock | None = None,
         public_url: str = "",
         service_phone: str = "",
+        village_ttl: float | None = None,
     ) -> None:
-        self.db = db
+        """``village_ttl``: seconds a sender's village is remembered (default: 60 on SQLite, where this
+        is the only process that binds; 2 on PostgreSQL, where another process may bind them)."""
+        self.engine = engine
+        if village_ttl is None:
+            village_ttl = 60.0 if engine.dialect.name == "sqlite" else 30.0
+        self.villages = VillageCache(village_ttl)
+        self.writer = writer
         self.matcher = matcher
         self.question_log = question_log
         self.clock = clock or SystemClock()
@@ -240,17 +275,28 @@ class Dialogue:
     def page_url(self, code: str) -> str:
         return f"{self.public_url}/v/{code}" if self.public_url else ""
 
-    async def _sync(self, fn, *args):  # type: ignore[no-untyped-def]
-        """Run ``fn(session, *args)`` in one transaction (committed on success), in a database thread."""
-        return await self.db.session(fn, *args)
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(session, *args)`` in the writer's next pass."""
+        return await self.writer.write(_in_session(fn, *args))
 
-    def _village_of(self, openid: str) -> str | None:
-        with self.db.engine.connect() as conn:
-            return conn.execute(_FOLLOWER_VILLAGE, {"openid": openid}).scalar() or None
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(session, *args)`` on a read session of the AsyncEngine."""
+        async with AsyncSession(self.engine) as session:
+            return await session.run_sync(fn, *args)
+
+    async def village_of(self, openid: str) -> str | None:
+        """The village the sender is bound to (``None``: not bound), remembered for ``village_ttl``."""
+        known = self.villages.get(openid)
+        if known is not _MISSING:
+            return cast(str | None, known)
+        async with self.engine.connect() as conn:
+            village = (await conn.execute(_FOLLOWER_VILLAGE, {"openid": openid})).scalar() or None
+        self.villages.put(openid, village)
+        return village
 
     # -- messages -------------------------------------------------------------------------
 
-    def _read(self, msg: InboundMessage) -> Answer | Command:
+    def _command(self, msg: InboundMessage) -> Answer | Command:
         """What a plain (non-event) message asks for: the command in it, or the answer that needs
         nothing else (an unsupported type, unrecognised voice, an empty text, help)."""
         if msg.msg_type == "text":
@@ -268,37 +314,23 @@ class Dialogue:
             return Answer(replies.help_text(self.service_phone))
         return command
 
-    def answer_now(self, msg: InboundMessage, village: object = UNKNOWN) -> Answer | None:
-        """The answer to a plain (non-event) message when it needs no I/O — a question whose answer is
-        cached, help, an empty text, an unsupported type — else ``None`` (then :meth:`reply_to`).
-        Cheap and synchronous: the endpoint calls it on the event loop, with no task and no thread."""
-        if msg.msg_type == "event":
-            return None
-        read = self._read(msg)
-        if isinstance(read, Answer):
-            return read
-        if read.kind != QUESTION or village is UNKNOWN:
-            return None
-        assert village is None or isinstance(village, str)
-        started = time.perf_counter()
-        result = self.matcher.cached(read.arg, village)
-        if result is None:
-            return None
-        return self._answered(msg.from_user, read.arg, village, result, started)
-
-    async def reply_to(self, msg: InboundMessage, village: object = UNKNOWN) -> Answer:
-        """The answer to a plain (non-event) message; ``village`` when the caller already read it."""
-        read = self._read(msg)
+    async def reply_to(self, msg: InboundMessage) -> Answer:
+        """The answer to a plain (non-event) message."""
+        read = self._command(msg)
         if isinstance(read, Answer):
             return read
         openid, now = msg.from_user, self.clock.now()
-        if read.kind == BIND:
-            return Answer(await self._sync(bind, openid, read.arg, now))
-        if read.kind == UNBIND:
-            return Answer(await self._sync(unbind, openid, now))
+        if read.kind in (BIND, UNBIND):
+            self.villages.forget(openid)
+            try:
+                if read.kind == BIND:
+                    return Answer(await self._write(bind, openid, read.arg, now))
+                return Answer(await self._write(unbind, openid, now))
+            finally:
+                self.villages.forget(openid)
         if read.kind == MY_VILLAGE:
             return Answer(await self.my_village(openid))
-        return await self.ask(openid, read.arg, village)
+        return await self.ask(openid, read.arg)
 
     async def my_village(self, openid: str) -> str:
         today = self.clock.today()
@@ -309,22 +341,16 @@ class Dialogue:
                 return replies.not_bound()
             return village_summary(session, code, today, self.page_url(code))
 
-        return str(await self._sync(summary))
+        return await self._read(summary)
 
-    async def ask(self, openid: str, question: str, village: object = UNKNOWN) -> Answer:
+    async def ask(self, openid: str, question: str) -> Answer:
         """A question for the matcher, with the follower's village; logged for the staff report."""
-        if village is UNKNOWN:
-            village = await self.db.call(self._village_of, openid)
-        assert village is None or isinstance(village, str)
+        village = await self.village_of(openid)
         started = time.perf_counter()
         try:
             result = await self.matcher.ask_async(question, village)
         except MatcherNotReady:
-            return Answer(replies.busy())
-        return self._answered(openid, question, village, result, started)
-
-    def _answered(self, openid: str, question: str, village: str | None, result: Any, started: float) -> Answer:
-        """The matcher's ``result`` as the reply, the question logged (buffered) for the staff report."""
+            return Answer(replies.starting() if self.matcher.builds == 0 else replies.busy())
         latency = (time.perf_counter() - started) * 1000
         self.question_log.record(
             QuestionEntry.from_result(question, result, latency, village=village, openid=openid, channel="wechat")
@@ -346,10 +372,10 @@ class Dialogue:
                 registry.register(name, handler)
 
     async def _on_subscribe(self, ctx: EventContext) -> str | None:
-        return str(await self._sync(subscribe, ctx.message.from_user, ctx.now, self.service_phone))
+        return await self._write(subscribe, ctx.message.from_user, ctx.now, self.service_phone)
 
     async def _on_unsubscribe(self, ctx: EventContext) -> str | None:
-        await self._sync(unsubscribe, ctx.message.from_user, ctx.now)
+        await self._write(unsubscribe, ctx.message.from_user, ctx.now)
         return None
 
     async def _on_click(self, ctx: EventContext) -> str | None:

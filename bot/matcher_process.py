@@ -1,50 +1,61 @@
-"""Matching in a worker process, so a question being matched never holds the server's GIL.
+"""Matching in worker processes, so a question being matched never holds the server's GIL.
 
-The matcher is CPU-bound Python. Run in a thread of the server process, every question it matches
-takes the GIL from the event loop (and the event loop from it), so the replies waiting on the
-database or the network stall meanwhile and the process never uses more than one core. Here the
-index lives in one worker process of its own (``spawn``: a clean interpreter, no inherited threads
-or locks): the server keeps only its answer cache, sends the worker a question over a pipe and waits
-for the :class:`~content.matcher.results.AskResult` without holding the GIL (one pickled tuple each
-way; no executor threads in between). Reading the answer imports only :mod:`content.matcher.results`,
-none of the matcher's own modules.
+The matcher is CPU-bound Python. :class:`ProcessMatcher` keeps its index in the workers of a
+:class:`~concurrent.futures.ProcessPoolExecutor`:
 
-:class:`ProcessMatcherFactory` is a :data:`~bot.matching.MatcherFactory`: :class:`MatcherHolder`
-calls it to build, and to rebuild when the content changed. Each build starts a new worker, waits
-until it has built its index from the database, and only then replaces the old worker (which
-finishes the question it has and exits), so questions are answered throughout a rebuild. A worker
-that dies or hangs is replaced on the next question (which waits for the new index).
+1. ``spawn`` context: each worker is a clean interpreter (no inherited threads or locks); like every
+   ``spawn`` child it imports the server's main module again, so a script that serves the bot keeps
+   its start-up under ``if __name__ == "__main__":`` (``cunwu`` does);
+2. the pool's initializer builds the index from the database (the worker's own engine, disposed
+   once built: asking needs no database) and asks one question to load what the first would;
+3. a build is ready when the workers answer :func:`_ready`; one that could not build says why
+   (:class:`MatcherWorkerError`);
+4. a question is one pickled call each way; the answer is an :class:`~content.matcher.results.AskResult`,
+   whose module needs only the standard library, so the server imports none of the matcher's modules;
+5. when a worker dies the pool breaks: a new pool is started and the question asked again once;
+6. when the content changes, :class:`~bot.matching.MatcherHolder` builds a new :class:`ProcessMatcher`
+   (a new pool) and closes the old one once its questions are answered.
 
-Like every ``spawn`` child, the worker imports the server's main module again: a script that
-serves the bot must keep its start-up under ``if __name__ == "__main__":`` (``cunwu`` does).
-
-The factory the worker builds with is named by ``"module:function"`` (it is imported there, not
-pickled); it takes a :class:`~sqlalchemy.orm.Session` and keyword arguments, like
+The factory a worker builds with is named by ``"module:function"`` (imported there, not pickled); it
+takes a :class:`~sqlalchemy.orm.Session` and keyword arguments, like
 :func:`bot.matching.default_matcher_factory`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import multiprocessing
-import queue
+import os
 import signal
 import threading
 from collections.abc import Mapping
-from multiprocessing.connection import Connection
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from sqlalchemy.orm import Session
+
+from content.matcher.results import AskResult
+from core.errors import AppError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FACTORY = "bot.matching:default_matcher_factory"
 ASK_TIMEOUT = 120.0
-"""Seconds a question may take in the worker before the worker is replaced."""
+"""Seconds a question may take in a worker before the pool is replaced."""
 BUILD_TIMEOUT = 1800.0
 """Seconds a worker may take to build its index (a county's 100k items take well under a minute)."""
+
+
+class MatcherWorkerError(AppError):
+    """A matcher worker could not build its index, or failed on a question."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("问答资料加载失败", detail=detail)
+
+    def __str__(self) -> str:
+        return f"{self.message}: {self.detail}"
 
 
 def _resolve(spec: str) -> Any:
@@ -54,9 +65,15 @@ def _resolve(spec: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _worker_main(conn: Connection, database_url: str, factory: str, kwargs: Mapping[str, Any]) -> None:
-    """The worker: build the matcher (its own engine, closed again: asking needs no database), say
-    ``ready``, then answer ``(question, village, township, top)`` until the pipe closes or ``None``."""
+# -- in the worker ---------------------------------------------------------------------------
+
+_matcher: Any = None
+_error = ""
+
+
+def _init(database_url: str, factory: str, kwargs: Mapping[str, Any]) -> None:
+    """Step 2: build this worker's index (a failure is kept for :func:`_ready` to report)."""
+    global _matcher, _error
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server stops us
     from core.db import make_engine, make_sessionmaker
 
@@ -68,79 +85,27 @@ def _worker_main(conn: Connection, database_url: str, factory: str, kwargs: Mapp
         finally:
             engine.dispose()
         matcher.ask("低保怎么申请")  # loads what the first question would (jieba's dictionary …)
+        _matcher = matcher
     except Exception as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        return
-    conn.send(("ready", None))
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):  # the server is gone
-            return
-        if request is None:
-            return
-        try:
-            conn.send(("ok", matcher.ask(*request)))
-        except Exception as exc:
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        _error = f"{type(exc).__name__}: {exc}"
 
 
-class MatcherWorkerError(RuntimeError):
-    """The worker could not build its index, or failed on a question."""
+def _ready() -> tuple[int, str]:
+    return os.getpid(), _error
 
 
-class _Worker:
-    """One worker process and our end of its pipe."""
+def _ask(question: str, village: str | None, top: int) -> AskResult:
+    if _matcher is None:
+        raise RuntimeError(_error or "no index")
+    result: AskResult = _matcher.ask(question, village=village, top=top)
+    return result
 
-    def __init__(self, factory: ProcessMatcherFactory) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(
-            target=_worker_main,
-            args=(child, factory.database_url, factory.factory, factory.kwargs),
-            name="cunwu-matcher",
-            daemon=True,
-        )
-        self.process.start()
-        child.close()
 
-    def wait_ready(self) -> None:
-        """Wait until the worker has built its index (raises, and stops it, when it could not)."""
-        try:
-            status, detail = self._receive(BUILD_TIMEOUT)
-        except BaseException:
-            self.stop()
-            raise
-        if status != "ready":
-            self.stop()
-            raise MatcherWorkerError(f"the matcher worker could not build its index: {detail}")
-
-    def _receive(self, timeout: float) -> tuple[str, Any]:
-        if not self.conn.poll(timeout):
-            raise TimeoutError(f"the matcher worker did not answer within {timeout:.0f} s")
-        message: tuple[str, Any] = self.conn.recv()
-        return message
-
-    def ask(self, question: str, village: str | None, top: int) -> Any:
-        self.conn.send((question, village, None, top))
-        status, value = self._receive(ASK_TIMEOUT)
-        if status != "ok":
-            raise MatcherWorkerError(value)
-        return value
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(None)
-            self.conn.close()
-        self.process.join(timeout=5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(timeout=5)
+# -- in the server ---------------------------------------------------------------------------
 
 
 class ProcessMatcher:
-    """A matcher whose index lives in ``size`` worker processes; :meth:`ask` blocks (call it from up to
-    ``size`` threads at once: each question takes an idle worker, or waits for one)."""
+    """A matcher whose index lives in ``size`` worker processes; :meth:`ask` blocks (call it from a thread)."""
 
     answers_by_normalized_question = True
     """Its answers depend only on the normalised question (it is the real matcher, elsewhere)."""
@@ -149,71 +114,96 @@ class ProcessMatcher:
         self._factory = factory
         self.size = max(1, size)
         self._closed = False
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._workers = _start(factory, self.size)  # built side by side
-        for worker in self._workers:
-            self._idle.put(worker)
         self.restarts = 0
+        self._pool = self._start()
 
-    def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> Any:
+    def _start(self) -> ProcessPoolExecutor:
+        """Steps 1–3: a pool whose workers have built their index."""
+        f = self._factory
+        pool = ProcessPoolExecutor(
+            self.size,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init,
+            initargs=(f.database_url, f.factory, f.kwargs),
+        )
+        try:
+            for future in [pool.submit(_ready) for _ in range(self.size)]:
+                _, error = future.result(BUILD_TIMEOUT)
+                if error:
+                    raise MatcherWorkerError(f"the matcher worker could not build its index: {error}")
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        return pool
+
+    def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> AskResult:
+        """Step 4, and step 5 when a worker died."""
         if township is not None:
             raise ValueError("the bot's matcher is asked by village, not township")
-        worker = self._idle.get()  # once closed, the (stopped) workers are back in the queue
+        pool = self._pool
         try:
+            return self._submit(pool, question, village, top)
+        except (BrokenProcessPool, TimeoutError):
             if self._closed:
-                raise MatcherWorkerError("the matcher workers are closed")
-            try:
-                return worker.ask(question, village, top)
-            except (EOFError, OSError, TimeoutError):
-                if self._closed:
-                    raise MatcherWorkerError("the matcher workers are closed") from None
-                log.warning("a matcher worker died or hung; starting a new one", exc_info=True)
-                worker = self._replace(worker)
-                return worker.ask(question, village, top)
-        finally:
-            self._idle.put(worker)
+                raise MatcherWorkerError("the matcher workers are closed") from None
+            log.warning("a matcher worker died or hung; starting new workers", exc_info=True)
+            return self._submit(self._replace(pool), question, village, top)
 
-    def _replace(self, old: _Worker) -> _Worker:
-        old.stop()
-        new = _start(self._factory, 1)[0]
-        with self._lock:  # two threads may each be replacing a worker
-            self._workers = [new if w is old else w for w in self._workers]
-            self.restarts += 1
-        return new
+    def _submit(self, pool: ProcessPoolExecutor, question: str, village: str | None, top: int) -> AskResult:
+        if self._closed:
+            raise MatcherWorkerError("the matcher workers are closed")
+        try:
+            return pool.submit(_ask, question, village, top).result(ASK_TIMEOUT)
+        except RuntimeError as exc:  # (BrokenProcessPool is one: re-raised for step 5)
+            if isinstance(exc, BrokenProcessPool):
+                raise
+            if self._closed:
+                raise MatcherWorkerError("the matcher workers are closed") from None
+            raise MatcherWorkerError(str(exc)) from None
+
+    def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        with self._lock:  # several threads may find the pool broken at once: one replaces it
+            if self._pool is broken:
+                _kill(broken)
+                self._pool = self._start()
+                self.restarts += self.size  # every worker of a broken pool is replaced
+            return self._pool
 
     def close(self) -> None:
         """Stop the workers once the questions they are matching are answered."""
-        if self._closed:
-            return
-        self._closed = True
-        taken = []  # every worker, as its question is answered (a hung one is stopped regardless)
-        for _ in range(self.size):
-            try:
-                taken.append(self._idle.get(timeout=ASK_TIMEOUT))
-            except queue.Empty:
-                break
-        for worker in self._workers:
-            worker.stop()
-        for worker in taken:  # back, stopped: a question still waiting for one wakes up and is refused
-            self._idle.put(worker)
+        if not self._closed:
+            self._closed = True
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     @property
     def pids(self) -> list[int]:
         """The workers' process ids (empty once closed)."""
-        return [] if self._closed else [w.process.pid for w in self._workers if w.process.pid is not None]
+        return [] if self._closed else _pids(self._pool)
 
 
-def _start(factory: ProcessMatcherFactory, count: int) -> list[_Worker]:
-    workers = [_Worker(factory) for _ in range(count)]
+def _pids(pool: ProcessPoolExecutor) -> list[int]:
+    processes = getattr(pool, "_processes", None) or {}  # the executor's own table of its workers
+    return sorted(processes)
+
+
+def _alive(pid: int) -> bool:
     try:
-        for worker in workers:
-            worker.wait_ready()
-    except BaseException:
-        for worker in workers:
-            worker.stop()
-        raise
-    return workers
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Stop a broken or hung pool at once (its questions are asked again elsewhere)."""
+    for pid in _pids(pool):
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 class ProcessMatcherFactory:
@@ -233,5 +223,5 @@ class ProcessMatcherFactory:
         self.kwargs = dict(kwargs or {})
         self.workers = workers
 
-    def __call__(self, _session: Session) -> ProcessMatcher:
+    def __call__(self, _session: Session | None) -> ProcessMatcher:
         return ProcessMatcher(self, self.workers)

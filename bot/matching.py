@@ -20,64 +20,56 @@ import contextlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from content.matcher.results import AskResult
 from content.repository import content_revision
+from core.errors import AppError
 
 log = logging.getLogger(__name__)
 
 
-class AskResultLike(Protocol):
-    answered: bool
-    reply: str
-    results: Sequence[Any]
-    ms: float
-    normalized: str
+class QuestionMatcher(Protocol):
+    """What the holder asks: the real :class:`~content.matcher.service.Matcher`, a
+    :class:`~bot.matcher_process.ProcessMatcher` (the same, in worker processes), or a test's stand-in."""
 
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-class MatcherLike(Protocol):
     def ask(
         self, question: str, village: str | None = None, township: str | None = None, top: int = 3
-    ) -> AskResultLike: ...
+    ) -> AskResult: ...
 
 
-MatcherFactory = Callable[[Session], MatcherLike]
+MatcherFactory = Callable[[Session], QuestionMatcher]
 """Builds a matcher from a (sync) session: ``Matcher.from_session`` by default."""
 
 
-def default_matcher_factory(session: Session) -> MatcherLike:
+class MatcherNotReady(AppError):
+    """The matcher has not been built yet (start-up, or its build failed)."""
+
+    def __init__(self) -> None:
+        super().__init__("问答资料正在加载，请稍后再试")
+
+
+def default_matcher_factory(session: Session) -> QuestionMatcher:
     """The real matcher over the catalog, the interpretations and every village's list."""
     from content.matcher.service import Matcher
     from village_lists.documents import village_docs
 
-    matcher: MatcherLike = Matcher.from_session(session, village_docs(session))
-    return matcher
+    return Matcher.from_session(session, village_docs(session))
 
 
-def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def top_of(result: AskResultLike) -> tuple[str, str]:
+def top_of(result: AskResult) -> tuple[str, str]:
     """``(id, kind)`` of the best result, ``("", "")`` when there is none."""
-    results = list(result.results or [])
-    if not results:
+    if not result.results:
         return "", ""
-    best = results[0]
-    ident = _get(best, "id") or _get(best, "code") or _get(best, "doc_id") or ""
-    kind = _get(best, "kind") or _get(best, "type") or ""
-    return str(ident), str(kind)
+    best = result.results[0]
+    return best.id, best.kind
 
 
-def _question_normalizer(matcher: MatcherLike) -> Callable[[str], str] | None:
+def _question_normalizer(matcher: QuestionMatcher) -> Callable[[str], str] | None:
     """How ``matcher`` normalises a question, when it says its answers depend on nothing else
     (``answers_by_normalized_question``: the real matcher, in this process or in workers), so
     questions that differ only in punctuation, spaces, width or traditional characters share one
@@ -107,24 +99,24 @@ class MatcherHolder:
         self.factory = factory
         self.session_factory = session_factory
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, str | None, int], AskResultLike] = OrderedDict()
-        self._normalized: OrderedDict[tuple[str, str | None, int], AskResultLike] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str | None, int], AskResult] = OrderedDict()
+        self._normalized: OrderedDict[tuple[str, str | None, int], AskResult] = OrderedDict()
         self._normalize: Callable[[str], str] | None = None
         self.cache_hits = 0
-        self.current: MatcherLike | None = None
+        self.current: QuestionMatcher | None = None
         self.revision: int | None = None
         self.builds = 0
         self.last_error: str = ""
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
-        self._in_flight: dict[tuple[str, str | None, int], asyncio.Future[AskResultLike]] = {}
+        self._in_flight: dict[tuple[str, str | None, int], asyncio.Future[AskResult]] = {}
         self.shared_asks = 0
 
     @property
     def ready(self) -> bool:
         return self.current is not None
 
-    def build(self) -> MatcherLike:
+    def build(self) -> QuestionMatcher:
         with self._lock, self.session_factory() as session:
             revision = content_revision(session)
             matcher = self.factory(session)
@@ -146,7 +138,7 @@ class MatcherHolder:
         self.build()
         return True
 
-    def cached(self, question: str, village: str | None = None, top: int = 3) -> AskResultLike | None:
+    def cached(self, question: str, village: str | None = None, top: int = 3) -> AskResult | None:
         """The cached answer to exactly this question, or ``None``: cheap, safe on the event loop."""
         if self.cache_size <= 0 or self.current is None:
             return None
@@ -159,7 +151,7 @@ class MatcherHolder:
                 cache.move_to_end(key)
         return result
 
-    def ask(self, question: str, village: str | None = None, top: int = 3) -> AskResultLike:
+    def ask(self, question: str, village: str | None = None, top: int = 3) -> AskResult:
         """The matcher's answer; repeated questions (same text — or same normalised text — village
         and content) come from the caches, emptied whenever the matcher is rebuilt."""
         matcher = self.current
@@ -184,7 +176,7 @@ class MatcherHolder:
                 _put(normalized, nkey, result, self.cache_size)
         return result
 
-    async def ask_async(self, question: str, village: str | None = None, top: int = 3) -> AskResultLike:
+    async def ask_async(self, question: str, village: str | None = None, top: int = 3) -> AskResult:
         """:meth:`ask` for the event loop: cached answers at once, the rest in the matcher's thread,
         concurrent asks of the same question sharing one computation."""
         hit = self.cached(question, village, top)
@@ -223,14 +215,10 @@ def _close(matcher: object) -> None:
             log.warning("closing the old matcher failed", exc_info=True)
 
 
-def _put(cache: OrderedDict[Any, AskResultLike], key: Any, value: AskResultLike, size: int) -> None:
+def _put(cache: OrderedDict[Any, AskResult], key: Any, value: AskResult, size: int) -> None:
     cache[key] = value
     with contextlib.suppress(KeyError):
         cache.move_to_end(key)
     while len(cache) > size:
         with contextlib.suppress(KeyError):
             cache.popitem(last=False)
-
-
-class MatcherNotReady(RuntimeError):
-    """The matcher has not been built yet (start-up, or its build failed)."""

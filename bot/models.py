@@ -25,6 +25,7 @@ VIA_FAILED = "failed"
 class InboundMessage(Base):
     """One message or event WeChat posted, keyed by WeChat's retry rule.
 
+    ``openid`` holds the sender's HMAC (:mod:`bot.privacy`), never the raw openid.
     A row is *claimed* by inserting it (``status='processing'``); the unique ``dedupe_key`` makes a
     second insert fail, so two processes never answer one message twice. The winner stores the
     reply text and ``status='done'``; a retry that lost the race reads the stored reply.
@@ -47,8 +48,8 @@ class InboundMessage(Base):
 class QuestionLog(Base):
     """One question a villager (or the JSON API) asked, for the staff report of unanswered questions.
 
-    ``user_hash`` is a salted-free SHA-256 prefix of the openid: enough to count distinct askers,
-    not a way back to the person.
+    ``user_hash`` is an HMAC of the openid under this installation's own key (:mod:`bot.privacy`):
+    enough to count distinct askers, not a way back to the person.
     """
 
     __tablename__ = "bot_question_log"
@@ -64,3 +65,14 @@ class QuestionLog(Base):
     top_kind: Mapped[str] = mapped_column(String(16), default="")
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class BotSecret(Base):
+    """A secret this installation made for itself once (the key of the openid HMAC), kept in the database
+    so every process of one installation uses the same one."""
+
+    __tablename__ = "bot_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,7 +1,8 @@
 """The question log: every question asked, for the staff report of what villagers could not find.
 
-Writes are buffered and flushed in batches by :class:`QuestionLogger` (one INSERT for many
-questions), so logging adds no database round trip to a villager's reply. The report,
+Writes are buffered and flushed in batches through the :class:`~bot.writer.Writer` by
+:class:`QuestionLogger` (one INSERT for many questions), so logging adds no database round trip
+to a villager's reply. The report,
 :func:`questions_report`, is a plain query over a sync session.
 """
 
@@ -9,43 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.orm import Session
 
-from bot.db import DriverStatement, PartialWrite, SyncDb
 from bot.matching import top_of
 from bot.models import QuestionLog
+from bot.writer import Writer
+from content.matcher.results import AskResult
 from core.db import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_BUFFER = 10_000
 """Entries kept while the database is unreachable; older ones are dropped beyond this."""
-
-
-def user_hash(openid: str) -> str:
-    """A short one-way hash of an openid (counts distinct askers; not reversible to a person)."""
-    return hashlib.sha256(openid.encode("utf-8")).hexdigest()[:16] if openid else ""
-
-
-_ROW_COLUMNS = (
-    "user_hash",
-    "channel",
-    "village",
-    "question",
-    "normalized",
-    "answered",
-    "top_id",
-    "top_kind",
-    "latency_ms",
-    "created_at",
-)
 
 
 @dataclass(frozen=True)
@@ -63,9 +45,9 @@ class QuestionEntry:
 
     @classmethod
     def from_result(
-        cls, question: str, result: Any, latency_ms: float, *, village: str | None, openid: str = "", channel: str
+        cls, question: str, result: AskResult, latency_ms: float, *, village: str | None, openid: str = "", channel: str
     ) -> QuestionEntry:
-        """The log entry of one matcher answer (``result`` is an ``AskResult``)."""
+        """The log entry of one matcher answer."""
         top_id, top_kind = top_of(result)
         return cls(
             question=question,
@@ -79,9 +61,10 @@ class QuestionEntry:
             channel=channel,
         )
 
-    def row(self) -> dict[str, Any]:
+    def row(self, hasher: Callable[[str], str]) -> dict[str, Any]:
+        """The table row; ``hasher`` makes the asker's ``user_hash`` (:class:`~bot.privacy.OpenidHasher`)."""
         return {
-            "user_hash": user_hash(self.openid),
+            "user_hash": hasher(self.openid)[:16],
             "channel": self.channel[:12],
             "village": self.village,
             "question": self.question[:2000],
@@ -97,19 +80,16 @@ class QuestionEntry:
 class QuestionLogger:
     """Buffers entries and writes them in batches; :meth:`run` flushes every ``interval`` seconds."""
 
-    def __init__(self, db: SyncDb, *, interval: float = 0.5) -> None:
-        self.db = db
+    def __init__(self, writer: Writer, hasher: Callable[[str], str], *, interval: float = 0.5) -> None:
+        self.writer = writer
+        self.hasher = hasher
         self.interval = interval
         self._buffer: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()
         self.dropped = 0
-        table = QuestionLog.__table__
-        self._insert_driver = DriverStatement(
-            db.engine, insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in _ROW_COLUMNS})
-        )
 
     def record(self, entry: QuestionEntry) -> None:
-        self._buffer.append(entry.row())
+        self._buffer.append(entry.row(self.hasher))
         if len(self._buffer) > MAX_BUFFER:
             overflow = len(self._buffer) - MAX_BUFFER
             del self._buffer[:overflow]
@@ -125,13 +105,16 @@ class QuestionLogger:
             if not self._buffer:
                 return 0
             rows, self._buffer = self._buffer, []
+
+            def work(conn: Connection) -> None:
+                conn.execute(insert(cast(Table, QuestionLog.__table__)), rows)
+
             try:
-                await self.db.write_rows(self._insert_driver, rows)
-            except PartialWrite as exc:
-                left = rows[exc.written :]
-                log.warning("question log: could not write %d entries; will retry", len(left), exc_info=True)
-                self._buffer[:0] = left
-                return exc.written
+                await self.writer.write(work)
+            except Exception:
+                log.warning("question log: could not write %d entries; will retry", len(rows), exc_info=True)
+                self._buffer[:0] = rows
+                return 0
             return len(rows)
 
     async def run(self) -> None:
@@ -173,9 +156,13 @@ def questions_report(
     unanswered_only: bool = False,
     *,
     limit: int | None = None,
+    channel: str | None = "wechat",
 ) -> list[QuestionStat]:
-    """Questions grouped by their normalised form; most frequent unanswered first, then most asked."""
+    """Questions grouped by their normalised form; most frequent unanswered first, then most asked.
+    ``channel``: villagers' (``wechat``, the default), the JSON API's (``api``), or ``None`` for all."""
     stmt = select(QuestionLog)
+    if channel is not None:
+        stmt = stmt.where(QuestionLog.channel == channel)
     if since is not None:
         stmt = stmt.where(QuestionLog.created_at >= since)
     if unanswered_only:

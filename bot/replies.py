@@ -91,6 +91,10 @@ def busy() -> str:
     return "系统正在更新资料，请稍后再问。"
 
 
+def starting() -> str:
+    return "系统正在启动，请稍后再问。"
+
+
 def error_reply(service_phone: str = "") -> str:
     return "抱歉，系统暂时出了点问题，请稍后再试。" + _phone(service_phone)
 

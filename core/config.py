@@ -15,7 +15,7 @@ from typing import Any
 
 from core.errors import ConfigError
 
-SECRET_FIELDS = frozenset({"wechat_secret", "wechat_token", "wechat_aes_key", "secret_key"})
+SECRET_FIELDS = frozenset({"wechat_secret", "wechat_token", "wechat_aes_key", "secret_key", "api_token"})
 REAL_WECHAT_API = "https://api.weixin.qq.com"
 
 
@@ -37,6 +37,9 @@ class Settings:
     reply_budget_seconds: float = 4.0
     matcher_processes: int = 2
     service_phone: str = ""
+    # the public JSON API
+    api_rate_per_minute: int = 30
+    api_token: str = ""
     # loudspeaker output folder
     broadcast_dir: str = "var/broadcast"
     log_level: str = "INFO"

@@ -4,10 +4,13 @@
 ├── ``ConfigError``        settings missing or malformed
 ├── ``DatabaseError``      schema behind, database unreachable
 │   ├── ``SchemaOutdated`` run ``cunwu db upgrade``
-│   └── ``SchemaNewer``    the database comes from a newer release: upgrade cunwu
+│   ├── ``SchemaNewer``    the database comes from a newer release: upgrade cunwu
+│   └── ``ClaimTimeout``   (bot.conversation) a message could not be recorded within the reply budget
 ├── ``NotFound``           an id, code or village that does not exist
 ├── ``Refused``            a risky action that needs an explicit flag (``--force``, ``--allow-retire``)
-└── ``ValidationFailed``   input rejected; ``problems`` lists every ``Problem``
+├── ``ValidationFailed``   input rejected; ``problems`` lists every ``Problem``
+├── ``MatcherNotReady``    (bot.matching) the matcher is still being built
+└── ``MatcherWorkerError`` (bot.matcher_process) a worker could not build its index, or failed
 """
 
 from __future__ import annotations

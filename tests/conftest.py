@@ -132,3 +132,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _pg_outcomes["skipped"] or not _pg_outcomes["passed"]:
         session.exitstatus = 1
         print(f"\nCUNWU_REQUIRE_PG is set but PostgreSQL tests did not all run: {_pg_outcomes}")
+
+
+# Hypothesis: a fast profile by default, a thorough one in CI (CI=true).
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("fast", max_examples=40, deadline=None)
+_hypothesis_settings.register_profile("ci", max_examples=1000, deadline=None)
+_hypothesis_settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "fast")

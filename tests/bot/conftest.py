@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -14,16 +13,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
+from content.matcher.results import AskResult, ResultRef
 from core.config import Settings
+from wechat.crypto import Crypto
 from wechat.fake_platform import FakeConfig, FakePlatform
-from wechat.messages import (
-    Crypto,
-    build_event_xml,
-    build_signed_post,
-    build_text_xml,
-    build_voice_xml,
-    parse_xml,
-)
+from wechat.testing import WeChatSim
 
 TOKEN = "cunwu_test_token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -35,28 +29,6 @@ ACCOUNT = "gh_cunwu"
 # ------------------------------------------------------------------------------ stand-in matcher
 
 
-@dataclass
-class StubResult:
-    question: str
-    village: str | None
-    answered: bool = True
-    reply: str = ""
-    ms: float = 0.1
-    normalized: str = ""
-    results: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "village": self.village,
-            "answered": self.answered,
-            "reply": self.reply,
-            "results": self.results,
-            "ms": self.ms,
-            "normalized": self.normalized,
-        }
-
-
 class StubMatcher:
     """Answers every question with ``答：<question>``; counts calls; ``delay`` slows it (in its thread)."""
 
@@ -66,68 +38,22 @@ class StubMatcher:
         self._lock = threading.Lock()
         self._reply = reply or (lambda q: f"答：{q}")
 
-    def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> StubResult:
+    def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> AskResult:
         with self._lock:
             self.calls.append((question, village))
         if self.delay:
             time.sleep(self.delay)
         unanswered = "火星" in question
-        return StubResult(
-            question=question,
-            village=village,
+        return AskResult(
             answered=not unanswered,
             reply="" if unanswered else self._reply(question),
+            results=() if unanswered else (ResultRef("catalog", "19-001", question, 1.0),),
+            ms=0.1,
             normalized=question.strip("？?"),
-            results=[] if unanswered else [{"id": "19-001", "kind": "catalog", "score": 1.0}],
         )
 
     def factory(self, _session: Any) -> StubMatcher:
         return self
-
-
-# ----------------------------------------------------------------------------- WeChat simulator
-
-
-@dataclass
-class Reply:
-    status: int
-    body: str
-    content: str | None  # the text reply's Content (decrypted); None for success / non-XML
-
-
-class WeChatSim:
-    """Posts what WeChat posts: signed, and encrypted when ``crypto`` is set."""
-
-    def __init__(self, client: TestClient[Any, Any], crypto: Crypto | None, token: str = TOKEN) -> None:
-        self.client = client
-        self.crypto = crypto
-        self.token = token
-
-    async def post(self, xml: str, *, openid: str, timestamp: str | None = None, nonce: str | None = None) -> Reply:
-        params, body = build_signed_post(
-            self.token, xml, openid=openid, crypto=self.crypto, to_user=ACCOUNT, timestamp=timestamp, nonce=nonce
-        )
-        resp = await self.client.post("/wechat", params=params, data=body.encode("utf-8"))
-        text = await resp.text()
-        return Reply(resp.status, text, self.open(text) if resp.status == 200 else None)
-
-    def open(self, body: str) -> str | None:
-        if not body or body == "success":
-            return None
-        xml = self.crypto.decrypt_reply(body) if self.crypto is not None else body
-        fields = parse_xml(xml)
-        assert fields["MsgType"] == "text"
-        content: str = fields["Content"]
-        return content
-
-    async def text(self, openid: str, content: str, *, msg_id: int | None = None, **kw: Any) -> Reply:
-        return await self.post(build_text_xml(ACCOUNT, openid, content, msg_id=msg_id), openid=openid, **kw)
-
-    async def voice(self, openid: str, recognition: str, *, msg_id: int | None = None) -> Reply:
-        return await self.post(build_voice_xml(ACCOUNT, openid, recognition, msg_id=msg_id), openid=openid)
-
-    async def event(self, openid: str, event: str, key: str = "", *, create_time: int | None = None) -> Reply:
-        return await self.post(build_event_xml(ACCOUNT, openid, event, key, create_time=create_time), openid=openid)
 
 
 # ------------------------------------------------------------------------------------- fixtures
@@ -189,7 +115,7 @@ def make_bot(
         factory = matcher.factory if matcher is not None else None
         app = create_app(settings, matcher_factory=factory, **kwargs)
         client = await aiohttp_client(app)
-        return app, WeChatSim(client, crypto if safe else None)
+        return app, WeChatSim(client, crypto if safe else None, TOKEN, account=ACCOUNT)
 
     return make
 
@@ -222,16 +148,3 @@ def seed_follower(engine: Any, openid: str, village: str = "QH01") -> None:
         session.add(Village(code=village, name="芒洪村", township_id=township.id))
         session.flush()
         session.add(Follower(openid=openid, village_code=village, active=True, updated_at=utcnow()))
-
-
-def fail_on(monkeypatch: pytest.MonkeyPatch, deduper: Any, key: str) -> None:
-    """Make the claim of ``key`` fail in the database layer (it stands for any error on one row)."""
-    driver = deduper._claim_driver
-    real = driver.params
-
-    def params(row: dict[str, Any]) -> Any:
-        if row["dedupe_key"] == key:
-            raise RuntimeError(f"cannot claim {key}")
-        return real(row)
-
-    monkeypatch.setattr(driver, "params", params)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import MATCHER, QUESTION_LOG
-from bot.matching import MatcherLike
+from bot.matching import QuestionMatcher
 from bot.models import QuestionLog
 from core.db import make_engine, make_sessionmaker
 from tests.bot.conftest import BotFactory, StubMatcher
@@ -25,7 +25,7 @@ def _without_ms(data: dict[str, Any]) -> dict[str, Any]:
 async def test_ask_returns_the_matcher_object(
     make_bot: BotFactory,
     sample_url: str,  # noqa: F811
-    sample_matcher: MatcherLike,  # noqa: F811
+    sample_matcher: QuestionMatcher,  # noqa: F811
 ) -> None:
     app, wx = await make_bot(sample_url, matcher=CountingMatcher(sample_matcher))
     resp = await wx.client.get("/api/ask", params={"q": "低保怎么申请"})
@@ -54,7 +54,7 @@ async def test_ask_returns_the_matcher_object(
 async def test_ask_matches_the_cli_json(
     make_bot: BotFactory,
     sample_url: str,  # noqa: F811
-    sample_matcher: MatcherLike,  # noqa: F811
+    sample_matcher: QuestionMatcher,  # noqa: F811
 ) -> None:
     result = Cunwu(sample_url)("ask", "低保怎么申请", "--json")
     if result.exit_code != 0 or "No such command" in result.output:
@@ -83,15 +83,15 @@ async def test_healthz(make_bot: BotFactory, migrated_url: str, stub: StubMatche
     data = await resp.json()
     assert data["status"] == "ok" and data["database"] is True and data["matcher"]["ready"] is True
     assert data["wechat"]["errors"] == 0 and data["wechat"]["replied"] == 1
-    writes = data["database_writes"]  # the claim went on the event loop's own connection, no thread
-    assert writes["inline_writes"] >= 1 and writes["inline_busy"] == 0
+    writes = data["database_writes"]  # the claim went through the writer
+    assert writes["passes"] >= 1 and writes["stalled"] is False
 
 
 class BrokenFactory:
     def __init__(self) -> None:
         self.attempts = 0
 
-    def __call__(self, _session: Any) -> MatcherLike:
+    def __call__(self, _session: Any) -> QuestionMatcher:
         self.attempts += 1
         raise RuntimeError("index build failed")
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot import replies
 from bot.app import QUESTION_LOG
 from bot.dialogue import BIND, EMPTY, HELP, MY_VILLAGE, QUESTION, UNBIND, Command, parse_command
-from bot.matching import MatcherLike, default_matcher_factory
+from bot.matching import QuestionMatcher, default_matcher_factory
 from bot.models import QuestionLog
 from content.models import Township
 from core.clock import FixedClock
@@ -97,7 +97,7 @@ def test_every_fixed_reply_is_short() -> None:
 
 
 @pytest.fixture(scope="module")
-def sample_matcher(sample_db: str) -> MatcherLike:
+def sample_matcher(sample_db: str) -> QuestionMatcher:
     """The real matcher over the sample, built once for the module (it takes a few seconds)."""
     engine = make_engine(sample_db)
     try:
@@ -108,7 +108,7 @@ def sample_matcher(sample_db: str) -> MatcherLike:
 
 
 class CountingMatcher:
-    def __init__(self, inner: MatcherLike) -> None:
+    def __init__(self, inner: QuestionMatcher) -> None:
         self.inner = inner
         self.calls: list[tuple[str, str | None]] = []
 
@@ -188,7 +188,7 @@ async def test_my_village_summary(make_bot: BotFactory, sample_url: str, stub: S
 
 
 async def test_questions_use_the_followers_village_and_are_logged(
-    make_bot: BotFactory, sample_url: str, sample_matcher: MatcherLike
+    make_bot: BotFactory, sample_url: str, sample_matcher: QuestionMatcher
 ) -> None:
     counting = CountingMatcher(sample_matcher)
     app, wx = await make_bot(sample_url, matcher=counting, clock=TODAY, budget=4.0)
@@ -279,5 +279,33 @@ async def test_report_questions_most_frequent_unanswered_first(
         assert "没有记录" in later.output
         table = runner.invoke(questions, [], obj=obj, catch_exceptions=False)
         assert "火星上有低保吗" in table.output
+    finally:
+        obj.close()
+
+
+async def test_report_questions_shows_villagers_by_default(
+    make_bot: BotFactory, migrated_url: str, stub: StubMatcher
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from admin_cli.context import CliContext
+    from admin_cli.report_questions import questions
+    from core.config import Settings
+
+    app, wx = await make_bot(migrated_url, matcher=stub)
+    await wx.text("oSource00001", "低保怎么申请")
+    assert (await wx.client.get("/api/ask", params={"q": "火星补贴"})).status == 200
+    await app[QUESTION_LOG].flush()
+    obj = CliContext(settings=Settings(database_url=migrated_url))
+    try:
+        runner = CliRunner()
+        by_default = json.loads(runner.invoke(questions, ["--json"], obj=obj, catch_exceptions=False).output)
+        assert [r["normalized"] for r in by_default] == ["低保怎么申请"]
+        every = json.loads(runner.invoke(questions, ["--json", "--source", "all"], obj=obj).output)
+        assert sorted(r["normalized"] for r in every) == ["低保怎么申请", "火星补贴"]
+        api = json.loads(runner.invoke(questions, ["--json", "--source", "api"], obj=obj).output)
+        assert [r["normalized"] for r in api] == ["火星补贴"]
     finally:
         obj.close()

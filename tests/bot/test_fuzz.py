@@ -24,14 +24,9 @@ from hypothesis import strategies as st
 
 from bot.app import ENDPOINT
 from tests.bot.conftest import ACCOUNT, AES_KEY, APPID, TOKEN, BotFactory, StubMatcher
-from wechat.messages import (
-    Crypto,
-    build_event_xml,
-    build_text_xml,
-    build_voice_xml,
-    encrypt_for_wechat,
-    sign,
-)
+from wechat.crypto import Crypto
+from wechat.signature import sign
+from wechat.testing import build_event_xml, build_text_xml, build_voice_xml, encrypt_for_wechat
 
 PLAIN_DRAWS = 2_200
 SAFE_DRAWS = 1_100

@@ -21,9 +21,10 @@ from tests.bot.conftest import BotFactory
 QUESTIONS = ["低保怎么申请", "耕地地力保护补贴什么时候发", "医保怎么交", "今天天气怎么样", "村里的账目在哪里看"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def worker(sample_db: str) -> Iterator[ProcessMatcher]:
-    matcher = ProcessMatcherFactory(sample_db, workers=2)(None)  # type: ignore[arg-type]
+    """Two workers over the sample, built once for the module (tests that break workers make their own)."""
+    matcher = ProcessMatcherFactory(sample_db, workers=2)(None)
     yield matcher
     matcher.close()
 
@@ -44,7 +45,8 @@ def test_the_worker_answers_as_the_matcher_in_this_process(sample_db: str, worke
     assert len(worker.pids) == 2 and os.getpid() not in worker.pids
 
 
-def test_a_dead_worker_is_replaced_on_the_next_question(worker: ProcessMatcher) -> None:
+def test_a_dead_worker_is_replaced_on_the_next_question(sample_db: str) -> None:
+    worker = ProcessMatcherFactory(sample_db, workers=2)(None)
     before = worker.ask("低保怎么申请")
     pids = worker.pids
     for pid in pids:
@@ -73,7 +75,7 @@ def test_workers_answer_side_by_side(worker: ProcessMatcher) -> None:
 def test_a_worker_that_cannot_build_says_why(tmp_path: Path) -> None:
     factory = ProcessMatcherFactory(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables at all
     with pytest.raises(MatcherWorkerError, match="could not build its index"):
-        factory(None)  # type: ignore[arg-type]
+        factory(None)
     with pytest.raises((ValueError, ModuleNotFoundError, AttributeError)):
         ProcessMatcherFactory("sqlite://", "bot.matching:no_such_factory")
 

@@ -1,4 +1,4 @@
-"""The bot's answer caches and the batched dedupe claims (the fast path of a repeated question)."""
+"""The bot's answer caches (the fast path of a repeated question)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db import SyncDb
-from bot.dedupe import Deduper
-from bot.dialogue import sender_village
 from bot.matching import MatcherHolder
-from bot.models import InboundMessage
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, Doc
 from content.matcher.service import Matcher
 from core.db import make_engine, make_sessionmaker
-from tests.bot.conftest import StubMatcher, fail_on, seed_follower
+from tests.bot.conftest import StubMatcher
 
 DOCS = [
     Doc(kind=KIND_CATALOG, id="C1", title="最低生活保障办事指南", township="清河镇", elements=("申请条件", "办理流程")),
@@ -155,42 +150,3 @@ def test_real_matcher_answers_depend_only_on_the_normalised_question(raw: str, v
     a, b = matcher.ask(raw), matcher.ask(variant)
     assert a.normalized == b.normalized
     assert (a.answered, a.reply, a.results) == (b.answered, b.reply, b.results)
-
-
-async def test_concurrent_claims_are_batched_and_each_is_won_once(migrated_url: str) -> None:
-    db_a, db_b = SyncDb(make_engine(migrated_url)), SyncDb(make_engine(migrated_url))
-    try:
-        a, b = Deduper(db_a), Deduper(db_b)
-        keys = [f"msg:{n}" for n in range(40)]
-        won_a = await asyncio.gather(*(a.claim(k, openid="o1") for k in keys))
-        assert all(won_a)
-        won_b = await asyncio.gather(*(b.claim(k) for k in keys))
-        assert not any(won_b)
-        if db_a.threads == 1:  # SQLite: one batch in flight, the others queue up behind it
-            assert a.claim_batches < len(keys)
-    finally:
-        db_a.close()
-        db_b.close()
-
-
-async def test_a_failing_claim_does_not_fail_the_others_of_its_batch(
-    migrated_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db = SyncDb(make_engine(migrated_url))
-    try:
-        seed_follower(db.engine, "o", "V1")
-        d = Deduper(db, also_return=sender_village())
-        fail_on(monkeypatch, d, "k3")
-        results = await asyncio.gather(
-            *(d.claim_and_read(f"k{n}", openid="o") for n in range(8)),
-            return_exceptions=True,
-        )
-        assert isinstance(results[3], RuntimeError)
-        assert [r for n, r in enumerate(results) if n != 3] == [(True, "V1")] * 7
-        with db.engine.connect() as conn:
-            keys = set(conn.execute(select(InboundMessage.dedupe_key)).scalars())
-        assert keys == {f"k{n}" for n in range(8)} - {"k3"}  # the failed claim left no row
-        monkeypatch.undo()
-        assert await d.claim("k3")  # and can be claimed again
-    finally:
-        db.close()

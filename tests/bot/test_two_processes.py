@@ -24,7 +24,8 @@ from core.db import make_engine
 from core.schema import upgrade
 from tests.bot.conftest import ACCOUNT, AES_KEY, APPID, SECRET, TOKEN
 from tests.conftest import pg_admin_url
-from wechat.messages import Crypto, build_signed_post, build_text_xml
+from wechat.crypto import Crypto
+from wechat.testing import build_signed_post, build_text_xml
 
 pytestmark = pytest.mark.pg
 

@@ -15,9 +15,10 @@ from click.testing import CliRunner
 
 from admin_cli.main import cli
 from wechat.client import WeChatClient
+from wechat.crypto import make_crypto
 from wechat.errors import InvalidRequest
 from wechat.fake_platform import FakeConfig, FakePlatform
-from wechat.messages import make_crypto, parse_message, render_text_reply, seal_reply, verify_request
+from wechat.messages import parse_message, render_text_reply, seal_reply, verify_request
 from wechat.token_store import MemoryTokenStore
 
 TOKEN = "chat_token"

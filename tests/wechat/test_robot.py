@@ -67,7 +67,7 @@ def test_long_line_splits_on_characters_never_mid_utf8() -> None:
     assert emoji_parts == ["😀", "😀", "😀", "😀", "😀"]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(
     st.text(alphabet=st.sampled_from(list("ab 耕地\n😀。")), max_size=3000),
     st.sampled_from([8, 64, 300, 2048]),

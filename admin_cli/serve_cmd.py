@@ -53,6 +53,8 @@ def cli(obj: CliContext, host: str | None, port: int | None) -> None:
     settings = obj.settings.replace(
         host=host or obj.settings.host, port=port if port is not None else obj.settings.port
     )
+    if settings.production and not settings.secret_key:
+        raise click.UsageError("未设置 CUNWU_SECRET_KEY：生产环境（真实微信接口）下拒绝启动，机器人密钥无法加密保存。")
     ensure_current(obj.engine)
     obj.close()  # the app makes its own engines
     level = logging.DEBUG if obj.verbose else getattr(logging, settings.log_level.upper(), logging.INFO)

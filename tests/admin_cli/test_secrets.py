@@ -70,3 +70,12 @@ def test_sql_parameters_are_hidden_in_logs_and_errors(tmp_path: Path, caplog: py
     assert "UPDATE wechat_access_tokens SET token" in caplog.text
     assert token not in caplog.text
     assert token not in str(info.value)
+
+
+def test_serve_refuses_production_without_a_secret_key(cunwu: Cunwu, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against the real WeChat API (the default base) and no CUNWU_SECRET_KEY, serve does not start."""
+    monkeypatch.delenv("CUNWU_SECRET_KEY")
+    monkeypatch.delenv("CUNWU_WECHAT_API_BASE", raising=False)
+    result = cunwu("serve", "--port", "0")
+    assert result.exit_code == 2
+    assert "CUNWU_SECRET_KEY" in result.output and "拒绝启动" in result.output

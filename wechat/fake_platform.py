@@ -46,6 +46,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from wechat import fake_push
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 OPENID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -229,6 +231,7 @@ class FakePlatform:
         app.router.add_get("/_fake/faults", self._get_faults)
         app.router.add_post("/_fake/faults", self._post_faults)
         app.router.add_delete("/_fake/faults", self._delete_faults)
+        fake_push.install(self, app)  # job-finish events, loudspeaker vendor, duplicate count
         return app
 
     # -- plumbing ---------------------------------------------------------------------------

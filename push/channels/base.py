@@ -1,0 +1,100 @@
+"""The channel protocol and what a channel may use while sending (:class:`SendContext`).
+
+A channel turns one claimed delivery into platform calls and returns ``Sent``, or raises ``Retry``,
+``Permanent`` or ``Uncertain`` (``push.delivery``). Database work runs in a thread (library code is written
+against a sync ``Session``); rate budgets are taken from the database, so every worker process shares them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import aiohttp
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from push import queue
+from push.delivery import Claimed, Retry, Sent
+from push.models import Notice
+from push.settings import PushSettings
+from village_lists.models import Village
+from wechat.client import WeChatClient
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send(self, job: Claimed, ctx: SendContext) -> Sent: ...
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class SendContext:
+    engine: Engine
+    settings: PushSettings
+    http: aiohttp.ClientSession
+    wecom_api_base: str
+    worker: str = "worker"
+    wechat: WeChatClient | None = None
+    now: Callable[[], dt.datetime] = _utcnow
+    epoch: Callable[[], float] = time.time
+    sleep: Sleep = asyncio.sleep
+    max_pace_wait: float = 5.0
+    _notices: dict[str, Notice] = field(default_factory=dict)
+    tag_ids: dict[str, int] = field(default_factory=dict)
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(session, *args)`` in a thread, in one transaction."""
+
+        def run() -> T:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                return fn(session, *args)
+
+        return await asyncio.to_thread(run)
+
+    async def notice(self, notice_id: str) -> Notice:
+        """The notice (read once per worker; an edit makes a new generation of deliveries anyway)."""
+        cached = self._notices.get(notice_id)
+        if cached is None:
+            cached = await self.db(lambda s: s.get(Notice, notice_id))
+            if cached is None:
+                from push.delivery import Permanent
+
+                raise Permanent(f"通知 {notice_id} 不存在")
+            self._notices[notice_id] = cached
+        return cached
+
+    async def village(self, code: str) -> Village | None:
+        return await self.db(lambda s: s.get(Village, code))
+
+    async def pace(self, key: str, interval: float, n: int = 1) -> float:
+        """Reserve ``n`` send times for ``key`` and wait for the first; returns it (epoch seconds).
+
+        When the budget is taken further ahead than ``max_pace_wait``, raises ``Retry`` (not counted as a
+        failed attempt) so the row goes back to the queue until then instead of holding a worker.
+        """
+        now = self.epoch()
+        start = await asyncio.to_thread(
+            queue.acquire_rate, self.engine, key, interval, now, n=n, max_wait=self.max_pace_wait
+        )
+        if start is None:
+            free = await asyncio.to_thread(queue.next_free, self.engine, key)
+            raise Retry("发送频率已达上限，稍后发送", after=max(0.5, free - now - self.max_pace_wait / 2), count=False)
+        await self.wait_until(start)
+        return start
+
+    async def wait_until(self, epoch: float) -> None:
+        delay = epoch - self.epoch()
+        if delay > 0:
+            await self.sleep(delay)

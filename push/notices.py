@@ -90,9 +90,7 @@ def record(session: Session, notice: Notice, actor: str, action: str, to_status:
 
 
 def history(session: Session, notice_id: str) -> list[NoticeEvent]:
-    return list(
-        session.scalars(select(NoticeEvent).where(NoticeEvent.notice_id == notice_id).order_by(NoticeEvent.id))
-    )
+    return list(session.scalars(select(NoticeEvent).where(NoticeEvent.notice_id == notice_id).order_by(NoticeEvent.id)))
 
 
 def _values(nf: NoticeFile) -> dict[str, Any]:
@@ -181,9 +179,7 @@ def edit_notice(session: Session, notice_id: str, changes: Mapping[str, Any], *,
     current = to_notice_file(notice)
     data = _as_mapping(current)
     data.update({k: v for k, v in changes.items() if v is not None})
-    nf = validate_mapping(
-        data, current.path, known_codes=active_codes(session), known_villages=known_villages(session)
-    )
+    nf = validate_mapping(data, current.path, known_codes=active_codes(session), known_villages=known_villages(session))
     return save_notice(session, nf, by=by, now=now, action="edit")
 
 
@@ -257,3 +253,34 @@ def require_sendable(notice: Notice) -> None:
 
 def replace_file(nf: NoticeFile, **changes: Any) -> NoticeFile:
     return dataclasses.replace(nf, **changes)
+
+
+def resolve_uncertain(
+    session: Session, notice_id: str, outcome: str, *, by: str, now: dt.datetime, delivery_id: int | None = None
+) -> int:
+    """Settle ``uncertain`` deliveries after a person checked the group: ``sent``, or ``resend`` (queue again)."""
+    notice = get_notice(session, notice_id)
+    where = [Delivery.notice_id == notice.id, Delivery.state == "uncertain"]
+    if delivery_id is not None:
+        where.append(Delivery.id == delivery_id)
+    if outcome == "sent":
+        values: dict[str, Any] = {"state": "sent", "sent_at": now, "note": f"{by} 核实已送达"}
+    elif outcome == "resend":
+        values = {"state": "pending", "due_at": now, "note": f"{by} 核实未送达，重新发送"}
+    else:
+        raise ValueError("outcome must be sent or resend")
+    result = session.execute(update(Delivery).where(*where).values(**values))
+    n = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if n:
+        session.add(
+            NoticeEvent(
+                notice_id=notice.id,
+                at=now,
+                actor=by,
+                action="resolve",
+                from_status=notice.status,
+                to_status=notice.status,
+                detail=f"{n} 条不确定的投递：{'已送达' if outcome == 'sent' else '重新发送'}",
+            )
+        )
+    return n

@@ -184,4 +184,3 @@ def counts(session: Session, notice_ids: Iterable[str] | None = None) -> dict[st
     if notice_ids is not None:
         query = query.where(Delivery.notice_id.in_(list(notice_ids)))
     return {state: int(n) for state, n in session.execute(query).all()}
-

@@ -98,7 +98,9 @@ def plan_targets(session: Session, notice: Notice, settings: PushSettings) -> Pl
                 if village.broadcast_outbox or settings.loudspeaker_upload_url:
                     plan.targets.append(Target("loudspeaker", village.code, f"{village.name} 大喇叭"))
                 else:
-                    plan.unconfigured.append(f"{village.name}：未设置大喇叭输出文件夹（cunwu village channels --outbox）")
+                    plan.unconfigured.append(
+                        f"{village.name}：未设置大喇叭输出文件夹（cunwu village channels --outbox）"
+                    )
     return plan
 
 
@@ -106,7 +108,9 @@ def _robots(session: Session, notice: Notice, village: Village, plan: Plan) -> N
     groups = [g for g in notice.groups if g in village.wechat_groups] or (
         [] if notice.groups else list(village.wechat_groups)
     )
-    robots = {r.group_name: r for r in session.scalars(select(GroupRobot).where(GroupRobot.village_code == village.code))}
+    robots = {
+        r.group_name: r for r in session.scalars(select(GroupRobot).where(GroupRobot.village_code == village.code))
+    }
     for group in groups:
         if group in robots and _webhook_key(robots[group]):
             plan.targets.append(Target("robot", f"{village.code}/{group}", f"{village.name} {group}"))
@@ -129,7 +133,9 @@ def reminder_targets(session: Session, notice: Notice) -> list[Target]:
     """Where the end-of-publicity reminder goes: each target village's representatives' group (or first robot)."""
     out = []
     for village in _villages(session, notice):
-        robots = {r.group_name: r for r in session.scalars(select(GroupRobot).where(GroupRobot.village_code == village.code))}
+        robots = {
+            r.group_name: r for r in session.scalars(select(GroupRobot).where(GroupRobot.village_code == village.code))
+        }
         names = [g for g in village.wechat_groups if g in robots and _webhook_key(robots[g])]
         if not names:
             continue

@@ -37,7 +37,9 @@ def readable_body(body: str) -> str:
                 header = cells
                 continue
             label, rest = cells[0], cells[1:]
-            pairs = [f"{h}{v}" if h.endswith(("）", ")")) else f"{h} {v}" for h, v in zip(header[1:], rest, strict=False)]
+            pairs = [
+                f"{h}{v}" if h.endswith(("）", ")")) else f"{h} {v}" for h, v in zip(header[1:], rest, strict=False)
+            ]
             named = header[0] in ("姓名", "户主") and "合计" not in label
             out.append((f"{header[0]}{label}：" if named else f"{label}：") + "，".join(pairs))
             continue

@@ -108,7 +108,9 @@ def install(platform: FakePlatform, app: web.Application) -> None:
         platform.calls["loudspeaker_upload"] += 1
         form = await request.post()
         files = [
-            {"name": f.filename, "size": len(f.file.read())} for f in form.getall("file", []) if isinstance(f, web.FileField)
+            {"name": f.filename, "size": len(f.file.read())}
+            for f in form.getall("file", [])
+            if isinstance(f, web.FileField)
         ]
         village, notice_id = form.get("village"), form.get("notice_id")
         if not isinstance(village, str) or not isinstance(notice_id, str) or not files:

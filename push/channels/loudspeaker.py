@@ -21,8 +21,8 @@ import aiohttp
 
 from push.channels.base import SendContext
 from push.delivery import Claimed, Permanent, Retry, Sent
-from push.notices import to_notice_file
 from push.notice_file import NoticeFile
+from push.notices import to_notice_file
 from push.speech.layout import read_playlist, update_playlist
 from push.speech.minority import minority_languages
 from push.speech.render import render_notice
@@ -60,7 +60,11 @@ class LoudspeakerChannel:
         village = await ctx.village(job.target)
         if village is None:
             raise Permanent(f"村 {job.target} 不存在")
-        outbox = Path(village.broadcast_outbox) if village.broadcast_outbox else Path(ctx.settings.broadcast_dir) / village.code
+        outbox = (
+            Path(village.broadcast_outbox)
+            if village.broadcast_outbox
+            else Path(ctx.settings.broadcast_dir) / village.code
+        )
         play_at = _slot_time(job.slot) or ctx.now()
         languages = minority_languages(village.languages or [])
         try:

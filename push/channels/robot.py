@@ -28,7 +28,9 @@ class RobotChannel:
         code, _, group = job.target.partition("/")
         key = await ctx.db(webhook_key_for, job.target)
         if not key:
-            raise Permanent(f"微信群“{group}”（{code}）未设置群机器人 key：cunwu village channels {code} --robot {group}=KEY")
+            raise Permanent(
+                f"微信群“{group}”（{code}）未设置群机器人 key：cunwu village channels {code} --robot {group}=KEY"
+            )
         if job.kind == "reminder":
             parts = [reminder_text(notice)]
         else:
@@ -44,7 +46,9 @@ class RobotChannel:
             except PlatformUnavailable as exc:
                 raise Retry(f"无法连接企业微信：{exc.detail or exc.message}") from None
             except SendTimedOut:
-                raise Uncertain(f"企业微信未应答（第 {job.parts_sent + index + 1}/{len(parts)} 段），无法确认是否送达") from None
+                raise Uncertain(
+                    f"企业微信未应答（第 {job.parts_sent + index + 1}/{len(parts)} 段），无法确认是否送达"
+                ) from None
             except PlatformBusy as exc:
                 raise Retry(f"企业微信繁忙：{exc.detail or exc.message}") from None
             if answer.errcode in RATE_LIMITED:
@@ -59,5 +63,7 @@ class RobotChannel:
             if not answer.ok:
                 raise Permanent(f"群“{group}”的机器人返回错误 errcode {answer.errcode}：{answer.errmsg}")
             if len(parts) > 1:
-                await asyncio.to_thread(queue.record_progress, ctx.engine, job.id, ctx.worker, job.parts_sent + index + 1)
+                await asyncio.to_thread(
+                    queue.record_progress, ctx.engine, job.id, ctx.worker, job.parts_sent + index + 1
+                )
         return Sent(note=f"{len(parts)} 段" if len(parts) > 1 else "")

@@ -175,5 +175,7 @@ def _table_names(rows: list[list[str]]) -> list[str]:
             if any(word in cell for word in _TOTAL_WORDS) or any(mark in cell for mark in _MASK_MARKS):
                 continue
             if _NAME_CELL.match(cell):
-                problems.append(f"公示名单“{header[i]}”列的“{cell[0]}{'*' * (len(cell) - 1)}”未隐去部分姓名（应写作 张*华）")
+                problems.append(
+                    f"公示名单“{header[i]}”列的“{cell[0]}{'*' * (len(cell) - 1)}”未隐去部分姓名（应写作 张*华）"
+                )
     return problems

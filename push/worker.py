@@ -113,12 +113,8 @@ class Worker:
             if job.attempts >= self.strategy.max_attempts:
                 values = {"state": "failed", "error": f"重试 {job.attempts} 次仍失败：{type(exc).__name__}: {exc}"}
         else:
-            values = {
-                "state": "sent",
-                "sent_at": self.clock(),
-                "error": "",
-                "note": sent.note,
-                "external_id": sent.external_id,
-            }
+            values = {"state": "sent", "sent_at": self.clock(), "error": "", "external_id": sent.external_id}
+            if sent.note:  # keep a person's note (resolve) unless the channel has news
+                values["note"] = sent.note
         if not await asyncio.to_thread(queue.finish, self.ctx.engine, job.id, self.name, **values):
             log.warning("delivery %s: lease lost before the outcome (%s) was written", job.id, values["state"])

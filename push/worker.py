@@ -53,6 +53,7 @@ class Worker:
         self.strategy = strategy or RetryStrategy(max_attempts=ctx.settings.max_attempts)
         self.clock = clock or ctx.now
         self.processed = 0
+        self.drain_horizon = 10.0
 
     async def run_once(self) -> int:
         """One pass: settle expired leases, claim up to ``concurrency`` rows, send them; returns how many."""
@@ -82,9 +83,10 @@ class Worker:
         return self.processed
 
     def _busy(self) -> bool:
-        now = self.clock()
+        """Rows in flight, or due within ``drain_horizon`` (rows our own rate pacing put back briefly)."""
+        soon = self.clock() + dt.timedelta(seconds=self.drain_horizon)
         with Session(self.ctx.engine) as session:
-            due = exists().where(Delivery.state == "pending", Delivery.due_at <= now)
+            due = exists().where(Delivery.state == "pending", Delivery.due_at <= soon)
             flying = exists().where(Delivery.state == "sending")
             return bool(session.scalar(select(due | flying)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import socket
 import threading
 from collections.abc import Iterator
@@ -101,3 +102,17 @@ def township(cunwu: Cunwu, push_env: Path) -> Cunwu:
 
 def sample_notice(notice_id: str) -> Path:
     return SAMPLE / "notices" / f"{notice_id}.yaml"
+
+
+def make_due(url: str) -> None:
+    """Time passes: every pending row (a retry waiting for its backoff, a rehearsed slot) is due now."""
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from core.db import make_engine
+    from push.models import Delivery
+
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        session.execute(update(Delivery).where(Delivery.state == "pending").values(due_at=dt.datetime.now(dt.UTC)))
+    engine.dispose()

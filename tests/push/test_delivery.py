@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from admin_cli.serve_cmd import build_registry
@@ -18,7 +18,7 @@ from core.db import make_async_engine, make_async_sessionmaker
 from push.channels.official import clientmsgid
 from push.models import Delivery
 from tests.conftest import Cunwu
-from tests.push.conftest import FakeServer, groups_by_village, robot_key, sample_notice
+from tests.push.conftest import FakeServer, groups_by_village, make_due, robot_key, sample_notice
 from wechat.fake_push import count_duplicates, event_xml, job_events
 from wechat.messages import parse_message
 
@@ -81,7 +81,7 @@ def test_robot_45009_is_retried_later_and_93000_names_the_group(township: Cunwu,
     send(township, "TZ-2026-035")
     robot = next(d for d in show(township, "TZ-2026-035")["deliveries"] if d["channel"] == "robot")
     assert robot["state"] == "pending" and "45009" in robot["error"] and robot["attempts"] == 1
-    _make_due(township.url)
+    make_due(township.url)
     township.ok("worker", "--drain")
     robot = next(d for d in show(township, "TZ-2026-035")["deliveries"] if d["channel"] == "robot")
     assert robot["state"] == "sent" and robot["attempts"] == 2
@@ -93,16 +93,6 @@ def test_robot_45009_is_retried_later_and_93000_names_the_group(township: Cunwu,
     assert robot["state"] == "failed" and "93000" in robot["error"] and "新寨村村民群" in robot["error"]
     report = township.ok("report", "deliveries").output
     assert report.index("失败") < report.index("已发送") and "新寨村村民群" in report
-
-
-def _make_due(url: str) -> None:
-    """Time passes: retries waiting for their backoff are due now."""
-    from core.db import make_engine
-
-    engine = make_engine(url)
-    with Session(engine) as session, session.begin():
-        session.execute(update(Delivery).where(Delivery.state == "pending").values(due_at=dt.datetime.now(dt.UTC)))
-    engine.dispose()
 
 
 def test_long_notice_arrives_in_numbered_text_parts(township: Cunwu, fake: FakeServer, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
 import click
 
@@ -38,6 +39,8 @@ def cli(obj: CliContext, concurrency: int, drain: bool) -> None:
     async def main() -> int:
         stop = asyncio.Event()
         _stop_on_signals(stop)
+        # database work runs in threads: enough of them for every send in flight
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=concurrency + 4))
         task = asyncio.create_task(run_worker(obj.settings, concurrency=concurrency, drain=drain, stop=stop))
         while not task.done():
             await asyncio.wait({task}, timeout=0.5)

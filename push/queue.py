@@ -117,6 +117,18 @@ def finish(engine: Engine, delivery_id: int, worker: str, **values: Any) -> bool
     return bool(result.rowcount)
 
 
+def finish_many(engine: Engine, worker: str, outcomes: Sequence[tuple[int, Mapping[str, Any]]]) -> int:
+    """Write the outcomes of a batch in one transaction; returns how many rows the worker still held."""
+    held = 0
+    with engine.begin() as conn:
+        for delivery_id, values in outcomes:
+            result = conn.execute(
+                update(Delivery).where(_held(delivery_id, worker)).values(lease_until=None, **values)
+            )
+            held += int(result.rowcount or 0)
+    return held
+
+
 def record_progress(engine: Engine, delivery_id: int, worker: str, parts_sent: int) -> None:
     """How many parts of a multi-part robot message are confirmed sent (a resend starts after them)."""
     with engine.begin() as conn:

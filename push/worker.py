@@ -64,7 +64,10 @@ class Worker:
             queue.claim, engine, self.name, self.concurrency, now, self.ctx.settings.lease_seconds
         )
         if jobs:
-            await asyncio.gather(*(self._handle(job) for job in jobs))
+            outcomes = await asyncio.gather(*(self._handle(job) for job in jobs))
+            held = await asyncio.to_thread(queue.finish_many, engine, self.name, outcomes)
+            if held < len(jobs):
+                log.warning("%d deliveries: lease lost before the outcome was written", len(jobs) - held)
             self.processed += len(jobs)
         return len(jobs)
 
@@ -90,7 +93,8 @@ class Worker:
             flying = exists().where(Delivery.state == "sending")
             return bool(session.scalar(select(due | flying)))
 
-    async def _handle(self, job: Claimed) -> None:
+    async def _handle(self, job: Claimed) -> tuple[int, dict[str, object]]:
+        """Send one row; returns the values to write (the batch is written in one transaction)."""
         channel = self.channels.get(job.channel)
         values: dict[str, object]
         try:
@@ -118,5 +122,4 @@ class Worker:
             values = {"state": "sent", "sent_at": self.clock(), "error": "", "external_id": sent.external_id}
             if sent.note:  # keep a person's note (resolve) unless the channel has news
                 values["note"] = sent.note
-        if not await asyncio.to_thread(queue.finish, self.ctx.engine, job.id, self.name, **values):
-            log.warning("delivery %s: lease lost before the outcome (%s) was written", job.id, values["state"])
+        return job.id, values

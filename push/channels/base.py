@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -26,6 +27,8 @@ from village_lists.models import Village
 from wechat.client import WeChatClient
 
 T = TypeVar("T")
+BLOCK = 20
+"""Send times reserved at once on a fast channel."""
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -53,6 +56,8 @@ class SendContext:
     max_pace_wait: float = 5.0
     _notices: dict[str, Notice] = field(default_factory=dict)
     tag_ids: dict[str, int] = field(default_factory=dict)
+    _blocks: dict[str, deque[float]] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(session, *args)`` in a thread, in one transaction."""
@@ -82,8 +87,27 @@ class SendContext:
         """Reserve ``n`` send times for ``key`` and wait for the first; returns it (epoch seconds).
 
         When the budget is taken further ahead than ``max_pace_wait``, raises ``Retry`` (not counted as a
-        failed attempt) so the row goes back to the queue until then instead of holding a worker.
+        failed attempt) so the row goes back to the queue until then instead of holding a worker. On fast
+        channels (template messages) send times are reserved a block at a time and handed out here, so the
+        shared counter is not updated once per message.
         """
+        if n == 1 and interval * BLOCK <= 1.0:
+            return await self._pace_from_block(key, interval)
+        return await self._reserve(key, interval, n)
+
+    async def _pace_from_block(self, key: str, interval: float) -> float:
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            block = self._blocks.setdefault(key, deque())
+            while block and block[0] < self.epoch() - 1.0:  # stale reservations are dropped, never bunched
+                block.popleft()
+            if not block:
+                start = await self._reserve(key, interval, BLOCK, wait=False)
+                block.extend(start + i * interval for i in range(BLOCK))
+            when = block.popleft()
+        await self.wait_until(when)
+        return when
+
+    async def _reserve(self, key: str, interval: float, n: int, *, wait: bool = True) -> float:
         now = self.epoch()
         start = await asyncio.to_thread(
             queue.acquire_rate, self.engine, key, interval, now, n=n, max_wait=self.max_pace_wait
@@ -91,7 +115,8 @@ class SendContext:
         if start is None:
             free = await asyncio.to_thread(queue.next_free, self.engine, key)
             raise Retry("发送频率已达上限，稍后发送", after=max(0.5, free - now - self.max_pace_wait / 2), count=False)
-        await self.wait_until(start)
+        if wait:
+            await self.wait_until(start)
         return start
 
     async def wait_until(self, epoch: float) -> None:

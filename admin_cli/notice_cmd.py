@@ -190,7 +190,8 @@ def show_cmd(obj: CliContext, notice_id: str, as_json: bool) -> None:
         echo_json(data)
         return
     click.echo(
-        f"{notice_id} {notice.title}（状态：{notice.status}，作者：{notice.author}，审查人：{notice.approved_by or '—'}）"
+        f"{notice_id} {notice.title}（状态：{notice.status}，作者：{notice.author}，"
+        f"审查人：{notice.approved_by or '—'}）"
     )
     echo_table(None, ["渠道", "对象", "状态", "尝试", "原因 / 备注"], delivery_rows(data["deliveries"]))
     for e in events:

@@ -80,7 +80,7 @@ def claim(engine: Engine, worker: str, limit: int, now: dt.datetime, lease_secon
     )
     with engine.begin() as conn:
         rows = conn.execute(statement).all()
-    claimed = [Claimed(*row) for row in rows]
+    claimed = [Claimed(**dict(row._mapping)) for row in rows]
     claimed.sort(key=lambda c: (c.priority, c.id))
     return claimed
 
@@ -122,9 +122,7 @@ def finish_many(engine: Engine, worker: str, outcomes: Sequence[tuple[int, Mappi
     held = 0
     with engine.begin() as conn:
         for delivery_id, values in outcomes:
-            result = conn.execute(
-                update(Delivery).where(_held(delivery_id, worker)).values(lease_until=None, **values)
-            )
+            result = conn.execute(update(Delivery).where(_held(delivery_id, worker)).values(lease_until=None, **values))
             held += int(result.rowcount or 0)
     return held
 

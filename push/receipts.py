@@ -23,7 +23,9 @@ TEMPLATE_EVENT = "TEMPLATESENDJOBFINISH"
 def mass_outcome(raw: Mapping[str, Any]) -> tuple[str | None, str]:
     """(new state or None to keep ``sent``, note) for a MASSSENDJOBFINISH event."""
     status = str(raw.get("Status", ""))
-    counts = f"总数 {raw.get('TotalCount', '?')}，过滤后 {raw.get('FilterCount', '?')}，成功 {raw.get('SentCount', '?')}，失败 {raw.get('ErrorCount', '?')}"
+    total, kept = raw.get("TotalCount", "?"), raw.get("FilterCount", "?")
+    sent, errors = raw.get("SentCount", "?"), raw.get("ErrorCount", "?")
+    counts = f"总数 {total}，过滤后 {kept}，成功 {sent}，失败 {errors}"
     if status == "send success":
         return None, f"群发完成：{counts}"
     return "failed", f"群发失败（{status}）：{counts}"

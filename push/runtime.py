@@ -105,8 +105,10 @@ def make_timer(settings: Settings, engine: Engine, now: dt.datetime | None = Non
         except Exception:  # logged; the next run tries again
             log.exception("tag sync failed")
 
-    clock = {"now": (lambda: now)} if now is not None else {}
-    return Timer(engine, PushSettings.from_settings(settings), extra_jobs={"tags": (300.0, tags_job)}, **clock)
+    timer = Timer(engine, PushSettings.from_settings(settings), extra_jobs={"tags": (300.0, tags_job)})
+    if now is not None:  # a rehearsal at a given time (`cunwu scheduler --once --at`)
+        timer.now = lambda: now
+    return timer
 
 
 async def run_scheduler(

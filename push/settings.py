@@ -37,7 +37,8 @@ class PushSettings:
     def from_settings(cls, settings: Settings) -> PushSettings:
         if settings.wechat_account_type not in ACCOUNT_TYPES:
             raise ConfigError(
-                f"CUNWU_WECHAT_ACCOUNT_TYPE 应为 service（服务号）或 subscription（公众号），现为 {settings.wechat_account_type!r}"
+                "CUNWU_WECHAT_ACCOUNT_TYPE 应为 service（服务号）或 subscription（公众号），"
+                f"现为 {settings.wechat_account_type!r}"
             )
         for name in ("push_robot_rate_per_minute", "push_mass_rate_per_minute", "push_template_rate"):
             if getattr(settings, name) <= 0:

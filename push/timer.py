@@ -58,6 +58,7 @@ class Timer:
     async def start(self) -> SweepReport:
         """Catch up (one sweep), build the jobs from the table, start the timer; returns the catch-up report."""
         grace = int(self.settings.misfire_grace_seconds)
+        logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)  # a line per sweep is noise
         self.scheduler = AsyncIOScheduler(
             timezone=CHINA_TZ,
             jobstores={"default": MemoryJobStore()},

@@ -49,7 +49,9 @@ def test_samples_reach_exactly_the_intended_targets(township: Cunwu, fake: FakeS
     assert keys == sorted(robot_key(c, g) for c, groups in groups_by_village().items() for g in groups)
     assert all(m["body"]["msgtype"] == "text" for m in robot_messages(fake))
     masses = [m for m in fake.platform.messages if m["api"] == "mass_sendall"]
-    assert sorted(fake.platform.tags[m["body"]["filter"]["tag_id"]] for m in masses) == [f"{c}村民" for c in ALL_VILLAGES]
+    assert sorted(fake.platform.tags[m["body"]["filter"]["tag_id"]] for m in masses) == [
+        f"{c}村民" for c in ALL_VILLAGES
+    ]
     assert len({m["body"]["clientmsgid"] for m in masses}) == 5
     for code in ALL_VILLAGES:
         files = sorted(p.name for p in (push_env / code).iterdir())
@@ -100,9 +102,26 @@ def test_long_notice_arrives_in_numbered_text_parts(township: Cunwu, fake: FakeS
     paragraph = "为做好今冬明春森林防火工作，请各组护林员每日巡山，发现火情立即报告镇防火办，电话0883-6712119。"
     body.write_text("\n\n".join(f"{i}. {paragraph * 3}" for i in range(1, 16)), encoding="utf-8")
     township.ok(
-        "notice", "create", "--id", "TZ-2026-070", "--kind", "政策宣传", "--title", "冬春森林防火工作要点",
-        "--body", f"@{body}", "--villages", "QH05", "--groups", "大坪村护林员群", "--channels", "微信群",
-        "--schedule", "2026-12-08T09:00:00+08:00", "--by", "李文书",
+        "notice",
+        "create",
+        "--id",
+        "TZ-2026-070",
+        "--kind",
+        "政策宣传",
+        "--title",
+        "冬春森林防火工作要点",
+        "--body",
+        f"@{body}",
+        "--villages",
+        "QH05",
+        "--groups",
+        "大坪村护林员群",
+        "--channels",
+        "微信群",
+        "--schedule",
+        "2026-12-08T09:00:00+08:00",
+        "--by",
+        "李文书",
     )
     township.ok("notice", "approve", "TZ-2026-070", "--by", "王审核")
     township.ok("notice", "send-now", "TZ-2026-070")
@@ -130,9 +149,9 @@ def test_service_account_four_mass_sends_a_month(township: Cunwu, fake: FakeServ
     township.ok("notice", "import", str(sample_notice("TZ-2026-032")), "--by", "李文书")
     township.ok("notice", "approve", "TZ-2026-032", "--by", "王审核")
     from core.db import make_engine
+    from push.notices import get_notice
     from push.scheduler import send_now
     from push.settings import PushSettings
-    from push.notices import get_notice
 
     engine = make_engine(township.url)
     now = dt.datetime.now(dt.UTC)

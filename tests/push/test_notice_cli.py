@@ -60,7 +60,11 @@ def test_editing_an_approved_notice_sends_it_back_to_draft(township: Cunwu) -> N
 
 
 def test_person_list_goes_only_to_the_village_groups(township: Cunwu, tmp_path: Path) -> None:
-    text = sample_notice("TZ-2026-030").read_text(encoding="utf-8").replace("channels: [微信群]", "channels: [微信群, 公众号, 广播]")
+    text = (
+        sample_notice("TZ-2026-030")
+        .read_text(encoding="utf-8")
+        .replace("channels: [微信群]", "channels: [微信群, 公众号, 广播]")
+    )
     path = tmp_path / "TZ-2026-030.yaml"
     path.write_text(text, encoding="utf-8")
     out = township.ok("notice", "import", str(path), "--by", "李文书").output
@@ -79,7 +83,13 @@ def test_unconfigured_channel_is_reported_before_approval(cunwu: Cunwu, push_env
 
 def test_import_is_all_or_nothing(township: Cunwu, tmp_path: Path) -> None:
     bad = tmp_path / "TZ-2026-099.yaml"
-    bad.write_text(sample_notice("TZ-2026-035").read_text(encoding="utf-8").replace("TZ-2026-035", "TZ-2026-099").replace("QH02", "QH99"), encoding="utf-8")
+    bad.write_text(
+        sample_notice("TZ-2026-035")
+        .read_text(encoding="utf-8")
+        .replace("TZ-2026-035", "TZ-2026-099")
+        .replace("QH02", "QH99"),
+        encoding="utf-8",
+    )
     result = township("notice", "import", str(sample_notice("TZ-2026-028")), str(bad))
     assert result.exit_code == 1 and "QH99" in result.output
     assert json.loads(township.ok("notice", "list", "--json").output) == []
@@ -87,13 +97,45 @@ def test_import_is_all_or_nothing(township: Cunwu, tmp_path: Path) -> None:
 
 def test_create_cancel_and_history(township: Cunwu) -> None:
     township.ok(
-        "notice", "create", "--id", "TZ-2026-050", "--kind", "会议通知", "--title", "河边村防汛会议",
-        "--body", "定于12月9日上午9时在村委会召开防汛会议，请各组组长参加。联系电话0883-6712048。",
-        "--villages", "QH04", "--groups", "河边村防汛群", "--channels", "微信群",
-        "--schedule", "2026-12-08T09:00:00+08:00", "--by", "赵干事",
+        "notice",
+        "create",
+        "--id",
+        "TZ-2026-050",
+        "--kind",
+        "会议通知",
+        "--title",
+        "河边村防汛会议",
+        "--body",
+        "定于12月9日上午9时在村委会召开防汛会议，请各组组长参加。联系电话0883-6712048。",
+        "--villages",
+        "QH04",
+        "--groups",
+        "河边村防汛群",
+        "--channels",
+        "微信群",
+        "--schedule",
+        "2026-12-08T09:00:00+08:00",
+        "--by",
+        "赵干事",
     )
-    bad = township("notice", "create", "--id", "TZ-2026-051", "--kind", "会议通知", "--title", "t", "--body", "b",
-                   "--villages", "QH04", "--channels", "微信群", "--schedule", "0 25 * * *")
+    bad = township(
+        "notice",
+        "create",
+        "--id",
+        "TZ-2026-051",
+        "--kind",
+        "会议通知",
+        "--title",
+        "t",
+        "--body",
+        "b",
+        "--villages",
+        "QH04",
+        "--channels",
+        "微信群",
+        "--schedule",
+        "0 25 * * *",
+    )
     assert bad.exit_code == 1 and "cron" in bad.output
     township.ok("notice", "approve", "TZ-2026-050", "--by", "王审核")
     township.ok("notice", "cancel", "TZ-2026-050", "--by", "王审核")

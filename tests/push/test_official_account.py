@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import threading
 
@@ -10,13 +11,11 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import CHINA_TZ
+from core.config import load_settings
 from push.runtime import sync_tags
 from tests.conftest import Cunwu
 from tests.push.conftest import FakeServer, sample_notice
 from village_lists.repository import bind_follower, mark_unsubscribed, unbind_follower
-import datetime as dt
-
-from core.config import load_settings
 
 
 def bind(factory: sessionmaker[Session], village: str, openids: list[str]) -> None:
@@ -57,7 +56,9 @@ def test_token_expiry_mid_fan_out_refreshes_once(
     body = sent[0]["body"]
     assert body["url"] == "http://cunwu.test/n/TZ-2026-032"
     assert all(len(v["value"]) <= 20 and "\n" not in v["value"] for v in body["data"].values())
-    states = {d["state"] for d in json.loads(township.ok("notice", "show", "TZ-2026-032", "--json").output)["deliveries"]}
+    states = {
+        d["state"] for d in json.loads(township.ok("notice", "show", "TZ-2026-032", "--json").output)["deliveries"]
+    }
     assert states == {"sent"}
 
 

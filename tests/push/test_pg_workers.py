@@ -9,14 +9,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -54,7 +52,16 @@ def add_followers(url: str, village: str, n: int) -> None:
     with engine.begin() as conn:
         conn.execute(
             insert(Follower),
-            [{"openid": f"o{village}x{i:06d}", "village_code": village, "active": True, "bound_at": now, "updated_at": now} for i in range(n)],
+            [
+                {
+                    "openid": f"o{village}x{i:06d}",
+                    "village_code": village,
+                    "active": True,
+                    "bound_at": now,
+                    "updated_at": now,
+                }
+                for i in range(n)
+            ],
         )
     engine.dispose()
 
@@ -147,9 +154,24 @@ def test_two_schedulers_at_once(township: Cunwu, fake: FakeServer) -> None:
     when = (dt.datetime.now(CHINA_TZ) + dt.timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     for i in range(20):
         township.ok(
-            "notice", "create", "--id", f"TZ-2026-{100 + i}", "--kind", "会议通知", "--title", f"会议通知{i}",
-            "--body", "请各组组长参加。联系电话0883-6712048。", "--villages", "all", "--channels", "微信群",
-            "--schedule", when.isoformat(), "--by", "李文书",
+            "notice",
+            "create",
+            "--id",
+            f"TZ-2026-{100 + i}",
+            "--kind",
+            "会议通知",
+            "--title",
+            f"会议通知{i}",
+            "--body",
+            "请各组组长参加。联系电话0883-6712048。",
+            "--villages",
+            "all",
+            "--channels",
+            "微信群",
+            "--schedule",
+            when.isoformat(),
+            "--by",
+            "李文书",
         )
         township.ok("notice", "approve", f"TZ-2026-{100 + i}", "--by", "王审核")
     at = (when + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
@@ -163,5 +185,3 @@ def test_two_schedulers_at_once(township: Cunwu, fake: FakeServer) -> None:
         keys = session.execute(select(Delivery.notice_id, Delivery.target, Delivery.slot)).all()
     engine.dispose()
     assert len(keys) == len(set(keys)) == 340
-
-

@@ -39,16 +39,36 @@ def drain_now(cunwu: Cunwu) -> None:
 
 def create(cunwu: Cunwu, notice_id: str, schedule: str, *extra: str) -> None:
     cunwu.ok(
-        "notice", "create", "--id", notice_id, "--kind", "政策宣传", "--title", "森林防火提醒",
-        "--body", "请不要野外用火。发现山火请拨打12119或0883-6712119。", "--villages", "QH01",
-        "--groups", "清河村村民群", "--channels", "微信群", "--schedule", schedule, "--by", "李文书", *extra,
+        "notice",
+        "create",
+        "--id",
+        notice_id,
+        "--kind",
+        "政策宣传",
+        "--title",
+        "森林防火提醒",
+        "--body",
+        "请不要野外用火。发现山火请拨打12119或0883-6712119。",
+        "--villages",
+        "QH01",
+        "--groups",
+        "清河村村民群",
+        "--channels",
+        "微信群",
+        "--schedule",
+        schedule,
+        "--by",
+        "李文书",
+        *extra,
     )
     cunwu.ok("notice", "approve", notice_id, "--by", "王审核")
 
 
 def test_cron_notice_fires_at_its_slots_and_stops_after_valid_until(township: Cunwu, fake: FakeServer) -> None:
     last = TOMORROW + dt.timedelta(days=2)
-    create(township, "TZ-2026-060", "0 19 * * *", "--valid-from", TOMORROW.isoformat(), "--valid-until", last.isoformat())
+    create(
+        township, "TZ-2026-060", "0 19 * * *", "--valid-from", TOMORROW.isoformat(), "--valid-until", last.isoformat()
+    )
     assert "新增投递 0 条" in scheduler_once(township, at(TOMORROW, "18:59"))
     for day in range(3):
         when = TOMORROW + dt.timedelta(days=day)
@@ -91,7 +111,9 @@ def test_grace_is_configurable(township: Cunwu, monkeypatch) -> None:  # type: i
     assert "已错过" in scheduler_once(township, at(TOMORROW, "10:30"))
 
 
-def test_publicity_reminder_after_working_days(township: Cunwu, fake: FakeServer, session_factory: sessionmaker[Session]) -> None:
+def test_publicity_reminder_after_working_days(
+    township: Cunwu, fake: FakeServer, session_factory: sessionmaker[Session]
+) -> None:
     create(township, "TZ-2026-064", f"{TOMORROW.isoformat()}T09:00:00+08:00", "--publicity-days", "5")
     scheduler_once(township, at(TOMORROW, "09:00"))
     with session_factory() as session:

@@ -115,7 +115,7 @@ PEAK_DBFS = -1.0
 def limit_peak(samples: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
     """Scale down (never up) so the peak is at most ``peak_dbfs``; int16 out, no sample clipped."""
     signal = samples.astype(np.float64)
-    ceiling = 32767 * 10 ** (peak_dbfs / 20)
+    ceiling = float(int(32767 * 10 ** (peak_dbfs / 20)))  # whole samples, so rounding stays below
     peak = float(np.max(np.abs(signal))) if signal.size else 0.0
     if peak > ceiling:
         signal = signal * (ceiling / peak)

@@ -159,7 +159,7 @@ def run(admin: str, scenario: str, workers: int, args: argparse.Namespace) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--templates", type=int, default=100_000)
-    parser.add_argument("--template-rate", type=float, default=200.0, help="R for template messages, a second")
+    parser.add_argument("--template-rate", type=float, default=100.0, help="R for template messages, a second")
     parser.add_argument("--robots", type=int, default=1000)
     parser.add_argument("--robot-messages", type=int, default=5, help="messages per robot (20 a minute each)")
     parser.add_argument("--workers", default="1,4")
@@ -170,7 +170,7 @@ def main() -> None:
     if not admin:
         sys.exit("set CUNWU_TEST_PG_URL=postgresql://postgres@127.0.0.1:5432/test (the bench runs on PostgreSQL)")
     print(f"fake platform latency {LATENCY_MS} ms a call; template R = {args.template_rate}/s; robot R = 20/min each")
-    for scenario in ("templates", "robots"):
+    for scenario in ("robots", "templates"):
         if args.only and scenario != args.only:
             continue
         for workers in (int(w) for w in args.workers.split(",")):

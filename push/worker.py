@@ -64,6 +64,7 @@ class Worker:
             queue.claim, engine, self.name, self.concurrency, now, self.ctx.settings.lease_seconds
         )
         if jobs:
+            self.ctx.forget_notices()
             outcomes = await asyncio.gather(*(self._handle(job) for job in jobs))
             held = await asyncio.to_thread(queue.finish_many, engine, self.name, outcomes)
             if held < len(jobs):

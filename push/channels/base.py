@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from push import queue
-from push.delivery import Claimed, Retry, Sent
+from push.delivery import Claimed, Permanent, Retry, Sent
 from push.models import Notice
 from push.settings import PushSettings
 from village_lists.models import Village
@@ -69,16 +69,20 @@ class SendContext:
         return await asyncio.to_thread(run)
 
     async def notice(self, notice_id: str) -> Notice:
-        """The notice (read once per worker; an edit makes a new generation of deliveries anyway)."""
+        """The notice as it is now (read once per claimed batch); refused unless it is approved."""
         cached = self._notices.get(notice_id)
         if cached is None:
             cached = await self.db(lambda s: s.get(Notice, notice_id))
             if cached is None:
-                from push.delivery import Permanent
-
                 raise Permanent(f"通知 {notice_id} 不存在")
             self._notices[notice_id] = cached
+        if not cached.approved_by or cached.status in ("draft", "cancelled"):
+            raise Permanent(f"通知 {notice_id} 未通过发布审查或已撤销（状态：{cached.status}），未发送")
         return cached
+
+    def forget_notices(self) -> None:
+        """Drop the notices read for the last batch (an edit or a cancel shows in the next one)."""
+        self._notices.clear()
 
     async def village(self, code: str) -> Village | None:
         return await self.db(lambda s: s.get(Village, code))

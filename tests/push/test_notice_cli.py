@@ -143,3 +143,13 @@ def test_create_cancel_and_history(township: Cunwu) -> None:
     assert data == {"id": "TZ-2026-050", "status": "cancelled", "deliveries": []}
     history = township.ok("notice", "show", "TZ-2026-050").output
     assert "赵干事 create" in history and "王审核 approve" in history and "王审核 cancel" in history
+
+
+def test_editing_withdraws_pending_deliveries(township: Cunwu) -> None:
+    township.ok("notice", "import", str(sample_notice("TZ-2026-035")), "--by", "李文书")
+    township.ok("notice", "approve", "TZ-2026-035", "--by", "王审核")
+    township.ok("notice", "send-now", "TZ-2026-035")
+    township.ok("notice", "edit", "TZ-2026-035", "--title", "新寨村村民代表会议改期通知", "--by", "李文书")
+    data = json.loads(township.ok("notice", "show", "TZ-2026-035", "--json").output)
+    assert data["status"] == "draft" and {d["state"] for d in data["deliveries"]} == {"cancelled"}
+    assert "待发投递已取消" in township.ok("notice", "show", "TZ-2026-035").output

@@ -45,7 +45,8 @@ def channels() -> dict[str, Channel]:
 def push_engine(settings: Settings, concurrency: int = 10) -> Engine:
     """A sync engine sized for the worker's threads."""
     if settings.database_url.startswith("postgresql"):
-        return make_engine(settings.database_url, pool_size=min(concurrency, 20) + 2, pool_pre_ping=True)
+        # database work is short and mostly batched: a few connections serve many sends in flight
+        return make_engine(settings.database_url, pool_size=min(concurrency, 6), max_overflow=4, pool_pre_ping=True)
     return make_engine(settings.database_url)
 
 

@@ -114,9 +114,16 @@ def seed(url: str, scenario: str, n: int, robots: int, per_robot: int) -> int:
                 notice_row(f"TZ-2026-{900 + m}", f"森林防火提醒（第{m + 1}次）", ["微信群"]) for m in range(per_robot)
             ]
             conn.execute(insert(Notice), notices)
-            rows = [{"target": f"QH01/压测群{i:04d}", "notice_id": f"TZ-2026-{900 + m}", "channel": "robot"} for m in range(per_robot) for i in range(robots)]  # fmt: skip
+            rows = [
+                {"target": f"QH01/压测群{i:04d}", "notice_id": f"TZ-2026-{900 + m}", "channel": "robot"}
+                for m in range(per_robot)
+                for i in range(robots)
+            ]
         for start in range(0, len(rows), 5000):
-            chunk = [{**r, "slot": "bench", "kind": "notice", "state": "pending", "priority": 5, "due_at": now, "attempts": 0, "late": False, "created_at": now} for r in rows[start : start + 5000]]  # fmt: skip
+            common = {"slot": "bench", "kind": "notice", "state": "pending", "priority": 5, "due_at": now}
+            chunk = [
+                {**r, **common, "attempts": 0, "late": False, "created_at": now} for r in rows[start : start + 5000]
+            ]
             conn.execute(insert(Delivery), chunk)
     engine.dispose()
     return len(rows)
@@ -143,7 +150,11 @@ def run(admin: str, scenario: str, workers: int, args: argparse.Namespace) -> di
             except OSError:
                 time.sleep(0.1)
         started = time.monotonic()
-        procs = [cunwu(url, "worker", "--drain", "--concurrency", str(args.concurrency), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        procs = [
+            cunwu(url, "worker", "--drain", "--concurrency", str(args.concurrency), env=env, **quiet)
+            for _ in range(workers)
+        ]
         for p in procs:
             p.wait()
         elapsed = time.monotonic() - started
@@ -166,8 +177,9 @@ def run(admin: str, scenario: str, workers: int, args: argparse.Namespace) -> di
             rate = sum(rates) / len(rates) if rates else 0.0
             target = 20 / 60
         return {
-            "scenario": scenario, "workers": workers, "rows": total, "sent": len(messages), "seconds": round(elapsed, 1),
-            "achieved_over_R": round(rate / target, 3) if scenario != "robots" else None, "duplicates": duplicates,
+            "scenario": scenario, "workers": workers, "rows": total, "sent": len(messages),
+            "seconds": round(elapsed, 1), "duplicates": duplicates,
+            "achieved_over_R": round(rate / target, 3) if scenario != "robots" else None,
         }  # fmt: skip
     finally:
         fake.terminate()

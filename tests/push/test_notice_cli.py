@@ -153,3 +153,19 @@ def test_editing_withdraws_pending_deliveries(township: Cunwu) -> None:
     data = json.loads(township.ok("notice", "show", "TZ-2026-035", "--json").output)
     assert data["status"] == "draft" and {d["state"] for d in data["deliveries"]} == {"cancelled"}
     assert "待发投递已取消" in township.ok("notice", "show", "TZ-2026-035").output
+
+
+def test_all_samples_import_as_drafts_and_preview(township: Cunwu, tmp_path: Path) -> None:
+    from tests.conftest import SAMPLE
+
+    paths = sorted(str(p) for p in (SAMPLE / "notices").glob("TZ-*.yaml"))
+    township.ok("notice", "import", *paths, "--by", "李文书")
+    listed = json.loads(township.ok("notice", "list", "--json").output)
+    assert len(listed) == 10 and {n["status"] for n in listed} == {"draft"}
+    assert json.loads(township.ok("notice", "list", "--status", "approved", "--json").output) == []
+    preview = township.ok("notice", "preview", "TZ-2026-033").output
+    assert "== 微信群 清河村 清河村村民群（text，1 条）==" in preview and "【应急通知】" in preview
+    assert "== 大喇叭播音稿（各村相同）==" in preview and "村民朋友们请注意！" in preview
+    assert "详情：http://cunwu.test/n/TZ-2026-033" in preview
+    reminder = township.ok("notice", "preview", "TZ-2026-028").output
+    assert "公示期满，请将结果报镇社会事务办" in reminder

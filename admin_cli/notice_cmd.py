@@ -9,7 +9,7 @@ import click
 
 from admin_cli.context import CliContext, pass_ctx
 from admin_cli.notice_views import delivery_rows, notice_json, print_plan, print_preview
-from admin_cli.output import echo_json, echo_table
+from admin_cli.output import ProgressBar, echo_json, echo_table
 from content.repository import active_codes
 from core.errors import Problem, ValidationFailed
 from push import notices
@@ -233,7 +233,9 @@ def send_now_cmd(obj: CliContext, notice_id: str) -> None:
     with obj.session() as session:
         notice = notices.get_notice(session, notice_id)
         notices.require_sendable(notice)
-        added = send_now(session, notice, settings, obj.clock.now())
+        bar = ProgressBar("排入发送队列", threshold=2000)
+        added = send_now(session, notice, settings, obj.clock.now(), progress=bar)
+        bar.close()
     click.echo(f"{notice_id} 已排入发送队列：{added} 条投递（运行 cunwu worker 发送）")
 
 

@@ -138,11 +138,12 @@ def save_notice(session: Session, nf: NoticeFile, *, by: str, now: dt.datetime, 
     if nf.path and str(nf.path) not in ("", "."):
         notice.source_path = str(nf.path)
     back = "（已退回草稿，需重新审查）" if notice.status != "draft" else ""
-    withdrawn = session.execute(
+    result = session.execute(
         update(Delivery)
         .where(Delivery.notice_id == notice.id, Delivery.state == "pending")
         .values(state="cancelled", error="通知已修改，待重新审查")
-    ).rowcount
+    )
+    withdrawn = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if withdrawn:
         back += f"；{withdrawn} 条待发投递已取消"
     record(session, notice, by, "edit", "draft", "修改了：" + "、".join(changed) + back, now)

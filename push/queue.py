@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, select, update
@@ -48,13 +48,23 @@ def _insert_ignore(session: Session, table: Any) -> Any:
     raise NotImplementedError(name)
 
 
-def enqueue(session: Session, rows: Sequence[Mapping[str, Any]], batch: int = 1000) -> int:
-    """Insert delivery rows, skipping any whose key exists; returns how many were new."""
+def enqueue(
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    batch: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Insert delivery rows, skipping any whose key exists; returns how many were new.
+
+    ``progress(done, total)`` is called after each batch (the CLI shows a bar for a large fan-out).
+    """
     added = 0
     for start in range(0, len(rows), batch):
         chunk = [dict(r) for r in rows[start : start + batch]]
         result = session.execute(_insert_ignore(session, Delivery).returning(Delivery.id), chunk)
         added += len(result.all())
+        if progress is not None:
+            progress(min(start + batch, len(rows)), len(rows))
     return added
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from apscheduler.triggers.cron import CronTrigger
@@ -124,6 +124,7 @@ class SweepReport:
     missed: list[str] = field(default_factory=list)
     deliveries: int = 0
     done: list[str] = field(default_factory=list)
+    progress: Callable[[int, int], None] | None = None  # called while a large fan-out is enqueued
 
 
 def _claim_slot(session: Session, notice_id: str, key: str, outcome: str, now: dt.datetime) -> bool:
@@ -186,7 +187,7 @@ def _fire(
     late = now - when > LATE_AFTER
     if not _claim_slot(session, notice.id, key, "late" if late else "enqueued", now):
         return
-    added = queue.enqueue(session, _rows(notice, targets, key, now, late=late, kind=kind))
+    added = queue.enqueue(session, _rows(notice, targets, key, now, late=late, kind=kind), progress=report.progress)
     report.deliveries += added
     (report.late if late else report.enqueued).append(label)
     if kind == "notice" and notice.status != "sending":
@@ -246,9 +247,15 @@ def sweep(session: Session, settings: PushSettings, now: dt.datetime, notice_id:
     return report
 
 
-def send_now(session: Session, notice: Notice, settings: PushSettings, now: dt.datetime) -> int:
+def send_now(
+    session: Session,
+    notice: Notice,
+    settings: PushSettings,
+    now: dt.datetime,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Enqueue an extra slot at ``now`` for an approved notice (``cunwu notice send-now``)."""
-    report = SweepReport()
+    report = SweepReport(progress=progress)
     targets = plan_targets(session, notice, settings).targets
     key = slot_key(now)
     grace = dt.timedelta(seconds=settings.misfire_grace_seconds)

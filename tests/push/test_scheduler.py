@@ -92,6 +92,11 @@ def test_restart_inside_the_grace_sends_late_once(township: Cunwu, fake: FakeSer
     texts = [m["body"]["text"]["content"] for m in fake.platform.messages if m["api"] == "webhook_send"]
     assert len(texts) == 1 and texts[0].startswith("【补发】")
     assert deliveries(township, "TZ-2026-061")[0]["late"] is True
+    scheduler_once(township, at(TOMORROW, "14:40"))  # every delivery final, no slot left: done
+    history = township.ok("notice", "show", "TZ-2026-061").output
+    assert "状态：done" in history
+    for step in ("draft→approved", "approved→scheduled", "scheduled→sending", "sending→done"):
+        assert step in history
 
 
 def test_restart_outside_the_grace_records_a_miss(township: Cunwu, fake: FakeServer) -> None:

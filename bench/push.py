@@ -190,7 +190,7 @@ def run(admin: str, scenario: str, workers: int, args: argparse.Namespace) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--templates", type=int, default=100_000)
-    parser.add_argument("--template-rate", type=float, default=100.0, help="R for template messages, a second")
+    parser.add_argument("--template-rate", type=float, default=150.0, help="R for template messages, a second")
     parser.add_argument("--robots", type=int, default=1000)
     parser.add_argument("--rate-robots", type=int, default=20, help="robots in the robot-rate scenario")
     parser.add_argument("--robot-messages", type=int, default=10, help="messages per robot there (20 a minute each)")

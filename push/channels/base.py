@@ -54,7 +54,7 @@ class SendContext:
     epoch: Callable[[], float] = time.time
     sleep: Sleep = asyncio.sleep
     max_pace_wait: float = 5.0
-    _notices: dict[str, Notice] = field(default_factory=dict)
+    _notices: dict[str, asyncio.Future[Notice | None]] = field(default_factory=dict)
     tag_ids: dict[str, int] = field(default_factory=dict)
     _blocks: dict[str, deque[float]] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -69,13 +69,14 @@ class SendContext:
         return await asyncio.to_thread(run)
 
     async def notice(self, notice_id: str) -> Notice:
-        """The notice as it is now (read once per claimed batch); refused unless it is approved."""
-        cached = self._notices.get(notice_id)
+        """The notice as it is now (read once per claimed batch, by the first send that asks); refused unless
+        it is approved."""
+        read = self._notices.get(notice_id)
+        if read is None:
+            read = self._notices[notice_id] = asyncio.ensure_future(self.db(lambda s: s.get(Notice, notice_id)))
+        cached = await asyncio.shield(read)
         if cached is None:
-            cached = await self.db(lambda s: s.get(Notice, notice_id))
-            if cached is None:
-                raise Permanent(f"通知 {notice_id} 不存在")
-            self._notices[notice_id] = cached
+            raise Permanent(f"通知 {notice_id} 不存在")
         if not cached.approved_by or cached.status in ("draft", "cancelled"):
             raise Permanent(f"通知 {notice_id} 未通过发布审查或已撤销（状态：{cached.status}），未发送")
         return cached

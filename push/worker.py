@@ -54,36 +54,67 @@ class Worker:
         self.clock = clock or ctx.now
         self.processed = 0
         self.drain_horizon = 10.0
+        self._outcomes: list[tuple[int, dict[str, object]]] = []
+        self._recovered_at: dt.datetime | None = None
 
-    async def run_once(self) -> int:
-        """One pass: settle expired leases, claim up to ``concurrency`` rows, send them; returns how many."""
+    async def _claim(self, limit: int) -> list[Claimed]:
+        """Settle expired leases (at most once a second), then lease up to ``limit`` due rows."""
         engine = self.ctx.engine
         now = self.clock()
-        await asyncio.to_thread(queue.recover_expired, engine, now)
-        jobs = await asyncio.to_thread(
-            queue.claim, engine, self.name, self.concurrency, now, self.ctx.settings.lease_seconds
-        )
+        if self._recovered_at is None or (now - self._recovered_at).total_seconds() >= 1.0:
+            await asyncio.to_thread(queue.recover_expired, engine, now)
+            self._recovered_at = now
+        jobs = await asyncio.to_thread(queue.claim, engine, self.name, limit, now, self.ctx.settings.lease_seconds)
         if jobs:
-            self.ctx.forget_notices()
-            outcomes = await asyncio.gather(*(self._handle(job) for job in jobs))
-            held = await asyncio.to_thread(queue.finish_many, engine, self.name, outcomes)
-            if held < len(jobs):
-                log.warning("%d deliveries: lease lost before the outcome was written", len(jobs) - held)
-            self.processed += len(jobs)
-        return len(jobs)
+            self.ctx.forget_notices()  # the sends of this claim read each notice afresh, once
+        return jobs
+
+    async def _flush(self) -> None:
+        """Write the outcomes gathered so far in one transaction."""
+        if not self._outcomes:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        held = await asyncio.to_thread(queue.finish_many, self.ctx.engine, self.name, outcomes)
+        if held < len(outcomes):
+            log.warning("%d deliveries: lease lost before the outcome was written", len(outcomes) - held)
+        self.processed += len(outcomes)
+
+    async def _send(self, job: Claimed) -> None:
+        outcome = await self._handle(job)
+        self._outcomes.append(outcome)  # the list as it is now: a flush may have replaced it meanwhile
 
     async def run(self, stop: asyncio.Event | None = None, *, drain: bool = False) -> int:
-        """Work until ``stop`` is set, or (``drain``) until nothing is due or in flight; returns rows handled."""
+        """Work until ``stop`` is set, or (``drain``) until nothing is due or in flight; returns rows handled.
+
+        Up to ``concurrency`` sends are in flight at any time: as sends finish, more rows are claimed (in
+        chunks of at least a quarter of ``concurrency``), and finished outcomes are written together.
+        """
         stop = stop or asyncio.Event()
-        while not stop.is_set():
-            if await self.run_once():
-                continue
-            if drain and not await asyncio.to_thread(self._busy):
-                break
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.poll_interval)
-            except TimeoutError:
-                pass
+        flying: set[asyncio.Task[None]] = set()
+        chunk = max(1, self.concurrency // 4)
+        try:
+            while not stop.is_set():
+                claimed = 0
+                if self.concurrency - len(flying) >= chunk:
+                    jobs = await self._claim(self.concurrency - len(flying))
+                    flying.update(asyncio.create_task(self._send(job)) for job in jobs)
+                    claimed = len(jobs)
+                await self._flush()
+                if flying:
+                    _, flying = await asyncio.wait(flying, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if claimed:
+                    continue
+                if drain and not await asyncio.to_thread(self._busy):
+                    break
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self.poll_interval)
+                except TimeoutError:
+                    pass
+        finally:
+            if flying:
+                await asyncio.wait(flying)
+            await self._flush()
         return self.processed
 
     def _busy(self) -> bool:

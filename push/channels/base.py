@@ -81,6 +81,10 @@ class SendContext:
             raise Permanent(f"通知 {notice_id} 未通过发布审查或已撤销（状态：{cached.status}），未发送")
         return cached
 
+    def lock(self, name: str) -> asyncio.Lock:
+        """An in-process lock by name (one tag creation, one block reservation at a time)."""
+        return self._locks.setdefault(name, asyncio.Lock())
+
     def forget_notices(self) -> None:
         """Drop the notices read for the last batch (an edit or a cancel shows in the next one)."""
         self._notices.clear()

@@ -50,14 +50,25 @@ def _wechat(ctx: SendContext):  # type: ignore[no-untyped-def]
     return ctx.wechat
 
 
+TAG_EXISTS = 45157
+
+
 async def _tag_id(ctx: SendContext, name: str) -> int:
-    if name not in ctx.tag_ids:
-        client = _wechat(ctx)
-        for tag in await client.list_tags():
-            ctx.tag_ids[tag.name] = tag.id
+    """The platform id of tag ``name``, created when missing (once, however many sends ask at the same time;
+    another process creating it first answers 45157, and the tag is then read back)."""
+    async with ctx.lock(f"tag:{name}"):
         if name not in ctx.tag_ids:
-            ctx.tag_ids[name] = await client.create_tag(name)
-    return ctx.tag_ids[name]
+            client = _wechat(ctx)
+            for tag in await client.list_tags():
+                ctx.tag_ids[tag.name] = tag.id
+            if name not in ctx.tag_ids:
+                try:
+                    ctx.tag_ids[name] = await client.create_tag(name)
+                except WeChatError as exc:
+                    if exc.errcode != TAG_EXISTS:
+                        raise
+                    ctx.tag_ids.update({t.name: t.id for t in await client.list_tags()})
+        return ctx.tag_ids[name]
 
 
 def _retryable(exc: WeChatError) -> bool:

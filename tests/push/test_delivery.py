@@ -164,6 +164,7 @@ def test_service_account_four_mass_sends_a_month(township: Cunwu, fake: FakeServ
     assert sorted(d["state"] for d in masses) == ["failed"] + ["sent"] * 4
     assert "每月最多收到 4 次群发" in next(d["error"] for d in masses if d["state"] == "failed")
     assert fake.platform.calls["mass_sendall"] == 4
+    assert fake.platform.calls["tags_create"] == 1  # five sends at once create the village tag once
 
 
 def test_mass_send_45065_is_recorded_not_resent(township: Cunwu, fake: FakeServer) -> None:

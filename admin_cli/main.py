@@ -30,6 +30,9 @@ COMMANDS = [
     ("admin_cli.dev_cmd", "dev"),
     ("admin_cli.chat_cmd", "chat"),
     ("admin_cli.serve_cmd", "serve"),
+    ("admin_cli.notice_cmd", "notice"),
+    ("admin_cli.worker_cmd", "worker"),
+    ("admin_cli.scheduler_cmd", "scheduler"),
 ]
 
 

@@ -9,6 +9,7 @@ import click
 
 from admin_cli.context import CliContext, pass_ctx
 from admin_cli.output import echo_json, echo_table
+from admin_cli.report_deliveries import deliveries
 from admin_cli.report_questions import questions
 from village_lists.compliance import compliance_report
 
@@ -52,3 +53,4 @@ def compliance_cmd(obj: CliContext, today: dt.datetime | None, as_json: bool) ->
 
 
 cli.add_command(questions)
+cli.add_command(deliveries)

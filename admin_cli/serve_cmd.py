@@ -1,7 +1,7 @@
 """``cunwu serve``: run the bot (WeChat endpoint, JSON API, village pages) with aiohttp.
 
-The scheduler and delivery workers of ``push`` join this process when they land: this module is
-the composition root that wires them (and push's event handlers) into the bot's registry.
+This module is the composition root: push's notice page, scheduler and one delivery worker join the
+bot's process, and push's receipt handlers are registered in the bot's event registry.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from admin_cli.context import CliContext, pass_ctx
 from bot.app import create_app, new_event_loop, quiet_malformed_http
 from bot.registry import EventRegistry
 from core.schema import ensure_current
+from push.runtime import receipt_handlers, start_in_process
 
 log = logging.getLogger("cunwu.serve")
 
@@ -38,10 +39,13 @@ def _safe_url(url: str) -> str:
 def build_registry() -> EventRegistry:
     """The bot's event registry with other packages' handlers in it.
 
-    push registers its delivery receipts here (``MASSSENDJOBFINISH``, ``TEMPLATESENDJOBFINISH``)
-    when it lands; the bot adds its own handlers (subscribe, unsubscribe, click) in ``create_app``.
+    push registers its delivery receipts here (``MASSSENDJOBFINISH``, ``TEMPLATESENDJOBFINISH``);
+    the bot adds its own handlers (subscribe, unsubscribe, click) in ``create_app``.
     """
-    return EventRegistry()
+    registry = EventRegistry()
+    for event, handler in receipt_handlers().items():
+        registry.register(event, handler)
+    return registry
 
 
 @click.command("serve")
@@ -70,6 +74,7 @@ def cli(obj: CliContext, host: str | None, port: int | None) -> None:
         "safe" if settings.safe_mode else "plain",
     )
     app = create_app(settings, registry=build_registry(), wait_for_matcher=False)  # the port opens at once
+    start_in_process(app, settings)  # push: the notice page /n/<id>, the scheduler and one worker
     loop = new_event_loop()
     log.debug("event loop: %s", type(loop).__module__)
     web.run_app(

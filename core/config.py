@@ -42,6 +42,17 @@ class Settings:
     api_token: str = ""
     # loudspeaker output folder
     broadcast_dir: str = "var/broadcast"
+    # push (notices, deliveries)
+    wechat_account_type: str = "service"  # service (服务号) or subscription (公众号, formerly 订阅号)
+    wechat_template_id: str = ""  # template messages per follower instead of mass send by tag
+    wechat_mass_protection: bool = False  # 群发保护: an admin confirms each mass send within 30 minutes
+    loudspeaker_upload_url: str = ""  # a loudspeaker vendor's HTTP upload endpoint (optional)
+    push_misfire_grace_hours: float = 6.0
+    push_lease_seconds: float = 60.0
+    push_max_attempts: int = 8
+    push_robot_rate_per_minute: int = 20
+    push_mass_rate_per_minute: int = 60
+    push_template_rate: float = 20.0  # template messages a second
     log_level: str = "INFO"
     # key that encrypts secrets stored in the database (robot webhook keys); see core/secretbox.py
     secret_key: str = ""

@@ -38,6 +38,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from wechat import fake_push
 from wechat.fake_official_account import OfficialAccountFake
 from wechat.fake_state import (
     ROBOT_MARKDOWN_LIMIT,
@@ -80,6 +81,7 @@ class FakePlatform(OfficialAccountFake):
         app.router.add_get("/_fake/faults", self._get_faults)
         app.router.add_post("/_fake/faults", self._post_faults)
         app.router.add_delete("/_fake/faults", self._delete_faults)
+        fake_push.install(self, app)  # job-finish events, loudspeaker vendor, duplicate count
         return app
 
     # -- WeCom robot ------------------------------------------------------------------------

@@ -108,13 +108,29 @@ def _ssml_text(text: str) -> str:
     return text.replace("&", " ").replace("<", " ").replace(">", " ")
 
 
+PEAK_DBFS = -1.0
+"""Loudspeakers distort near full scale: every file we write peaks at or below this level."""
+
+
+def limit_peak(samples: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
+    """Scale down (never up) so the peak is at most ``peak_dbfs``; int16 out, no sample clipped."""
+    signal = samples.astype(np.float64)
+    ceiling = float(int(32767 * 10 ** (peak_dbfs / 20)))  # whole samples, so rounding stays below
+    peak = float(np.max(np.abs(signal))) if signal.size else 0.0
+    if peak > ceiling:
+        signal = signal * (ceiling / peak)
+    return np.rint(np.clip(signal, -ceiling, ceiling)).astype(np.int16)
+
+
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Polyphase resampling with an anti-aliasing filter; int16 in, int16 out."""
+    """Polyphase resampling with an anti-aliasing filter, peak-limited to ``PEAK_DBFS``; int16 in, int16 out.
+
+    The filter overshoots on loud speech, so the limit is applied to the resampled signal, before rounding.
+    """
     if from_rate == to_rate:
-        return samples.astype(np.int16, copy=False)
+        return limit_peak(samples)
     divisor = gcd(from_rate, to_rate)
-    out = resample_poly(samples.astype(np.float64), to_rate // divisor, from_rate // divisor)
-    return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
+    return limit_peak(resample_poly(samples.astype(np.float64), to_rate // divisor, from_rate // divisor))
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:

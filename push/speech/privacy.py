@@ -1,7 +1,10 @@
-"""What a loudspeaker must never play: personal names (masked or not), ID card numbers and bank card numbers.
+"""Personal data in notices, in one place: what a loudspeaker must never play, and what blocks approval.
 
-``scrub`` works on one piece of text; tables that list people are handled in ``push.speech.tables``, which
-summarises them instead of reading them.
+``scrub`` removes personal names (masked or not), ID card numbers and bank card numbers from one piece of text
+to be read aloud; tables that list people are handled in ``push.speech.tables``, which summarises them.
+``privacy_problems`` is the 发布审查 check run before a notice may be approved: unmasked personal names in a
+publicity list, ID card numbers, bank card numbers and private mobile numbers. Office landlines and hotlines
+(0883-6712048, 12345, 12119) are public and belong in notices.
 """
 
 from __future__ import annotations
@@ -122,3 +125,57 @@ def _drop_name(match: re.Match[str]) -> str:
         return match.group()
     colon = match["colon"]
     return match["role"] + (colon if colon.strip() else "")
+
+
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_MASK_MARKS = ("*", "＊", "×", "某")
+_TOTAL_WORDS = ("合计", "总计", "小计")
+_NAME_CELL = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
+
+
+def privacy_problems(text: str) -> list[str]:
+    """Why ``text`` may not be published (in Chinese), or an empty list when it may."""
+    problems: list[str] = []
+    for match in _ID_NUMBER.finditer(text):
+        problems.append(f"含身份证号码“{_redact(match.group())}”，请删除")
+    for match in _BANK_NUMBER.finditer(text):
+        if not _ID_NUMBER.fullmatch(match.group()):
+            problems.append(f"含银行卡号“{_redact(match.group())}”，请删除")
+    for match in _MOBILE.finditer(text):
+        problems.append(f"含私人手机号码“{_redact(match.group())}”，请改为办公电话或热线")
+    problems.extend(_unmasked_names(text))
+    return problems
+
+
+def _redact(number: str) -> str:
+    return number[:3] + "…" + number[-2:]
+
+
+def _unmasked_names(text: str) -> list[str]:
+    """Cells of a person column (姓名, 户主 …) in a Markdown table that show a whole name."""
+    problems: list[str] = []
+    table: list[list[str]] = []
+    for line in [*text.splitlines(), ""]:
+        if line.strip().startswith("|"):
+            table.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+            continue
+        if table:
+            problems.extend(_table_names(table))
+            table = []
+    return problems
+
+
+def _table_names(rows: list[list[str]]) -> list[str]:
+    header, body = rows[0], [r for r in rows[1:] if not all(set(c) <= set(":-") for c in r if c)]
+    columns = [i for i, heading in enumerate(header) if is_person_heading(heading)]
+    problems = []
+    for row in body:
+        for i in columns:
+            cell = row[i] if i < len(row) else ""
+            if any(word in cell for word in _TOTAL_WORDS) or any(mark in cell for mark in _MASK_MARKS):
+                continue
+            if _NAME_CELL.match(cell):
+                problems.append(
+                    f"公示名单“{header[i]}”列的“{cell[0]}{'*' * (len(cell) - 1)}”未隐去部分姓名（应写作 张*华）"
+                )
+    return problems

@@ -123,10 +123,15 @@ async def render_notice_async(notice: NoticeFile, out_dir: str | Path, **options
 
 
 def _script_file_text(script: Script, translations: Sequence[Translation]) -> str:
+    """Only what the announcer reads: the script, then each provided translation.
+
+    Staff instructions (a translation or recording still missing, where to put it) are not read aloud: they
+    are ``RenderResult.notes``, printed by the CLI and kept in the delivery's note.
+    """
     parts = [script.text]
     for slot in translations:
-        parts.append(f"\n【{slot.language}】\n")
-        parts.append((slot.text + "\n") if slot.text else slot.note() + "\n")
+        if slot.text:
+            parts.append(f"\n【{slot.language}】\n{slot.text}\n")
     return "".join(parts)
 
 

@@ -158,3 +158,14 @@ def test_async_render_runs_off_the_event_loop(tmp_path: Path) -> None:
     ticks, made = asyncio.run(main())
     assert made
     assert ticks > 10  # the loop kept turning while audio was made
+
+
+@needs_espeak
+@pytest.mark.audio
+def test_sample_wav_peaks_below_minus_one_dbfs(tmp_path: Path) -> None:
+    """TZ-2026-029's WAV had 274 samples at full scale: loudspeakers distort there."""
+    result = render_notice(load_notice(SAMPLE / "notices" / "TZ-2026-029.yaml"), tmp_path, rate=16000)
+    samples, _ = read_wav(tmp_path / f"{result.stem}.wav")
+    peak = int(np.max(np.abs(samples.astype(np.int32))))
+    assert peak <= 32767 * 10 ** (-1 / 20)
+    assert int(np.sum(np.abs(samples.astype(np.int32)) >= 32767)) == 0

@@ -30,7 +30,7 @@ class CatalogItem(Base):
     code: Mapped[str] = mapped_column(String(16))  # 编码 NN-NNN
     domain: Mapped[str] = mapped_column(String(32))  # 试点领域
     group: Mapped[str] = mapped_column(String(64))  # 一级事项
-    title: Mapped[str] = mapped_column(String(128))  # 二级事项
+    title: Mapped[str] = mapped_column(String(200))  # 二级事项
     elements: Mapped[list[str]] = mapped_column(JSON)  # 公开内容（要素）
     basis: Mapped[str] = mapped_column(Text)  # 公开依据
     time_limit: Mapped[str] = mapped_column(String(128))  # 公开时限

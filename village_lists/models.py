@@ -63,7 +63,7 @@ class ListRow(Base):
 
     village_code: Mapped[str] = mapped_column(ForeignKey("villages.code", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # 序号
-    title: Mapped[str] = mapped_column(String(128))  # 公开事项
+    title: Mapped[str] = mapped_column(String(200))  # 公开事项
     elements: Mapped[list[str]] = mapped_column(JSON)  # 公开内容
     time_limit: Mapped[str] = mapped_column(String(128))  # 公开时限
     channels: Mapped[list[str]] = mapped_column(JSON)  # 公开渠道

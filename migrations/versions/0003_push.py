@@ -1,7 +1,7 @@
 """push: notices, deliveries, slots, rate and quota counters, tag members
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-07 02:06:41.546336
 """
 

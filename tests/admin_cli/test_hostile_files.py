@@ -175,7 +175,7 @@ def test_mixed_encoding_names_the_line(sample: Cunwu, tmp_path: Path) -> None:
 def test_cells_are_bounded_alike_in_csv_and_xlsx(fmt: str, sample: Cunwu, migrated_url: str, tmp_path: Path) -> None:
     rows = _list_rows()
     rows[3][2] = "要素" * 2_001  # 公开内容: 4,002 characters
-    rows[4][1] = "事" * 129  # 公开事项: wider than its column
+    rows[4][1] = "事" * 201  # 公开事项: over the title limit
     rows[5][5] = "人" * 65  # 责任人
     path = tmp_path / f"QH03.{fmt}"
     if fmt == "csv":
@@ -186,20 +186,29 @@ def test_cells_are_bounded_alike_in_csv_and_xlsx(fmt: str, sample: Cunwu, migrat
     result = sample("village", "import-list", "QH03", str(path))
     assert result.exit_code == 1
     assert f"{path}:4: 公开内容: 长度 4,002 字，超过上限 4,000 字" in result.stderr
-    assert f"{path}:5: 公开事项: 长度 129 字，超过上限 128 字" in result.stderr
+    assert f"{path}:5: 公开事项: 长度 201 字，超过上限 200 字" in result.stderr
     assert f"{path}:6: 责任人: 长度 65 字，超过上限 64 字" in result.stderr
     assert dump_database(migrated_url) == before
 
 
 def test_catalog_title_and_huge_cell_are_bounded(sample: Cunwu, tmp_path: Path) -> None:
     rows = read_csv(SAMPLE / "township_catalog.csv")
-    rows[2][3] = "标题" * 100  # 二级事项: 200 characters
+    rows[2][3] = "标题" * 100 + "长"  # 二级事项: 201 characters
     rows[3][5] = "依据" * 1_000_000  # 公开依据: 2 million characters
     path = write_csv(tmp_path / "catalog.csv", rows)
     result = sample("catalog", "import", str(path))
     assert result.exit_code == 1
-    assert f"{path}:3: 二级事项: 长度 200 字，超过上限 128 字" in result.stderr
+    assert f"{path}:3: 二级事项: 长度 201 字，超过上限 200 字" in result.stderr
     assert f"{path}:4: 公开依据: 长度 2,000,000 字，超过上限 4,000 字" in result.stderr
+
+
+def test_a_title_of_200_characters_fits_on_every_database(sample: Cunwu, tmp_path: Path) -> None:
+    rows = read_csv(SAMPLE / "township_catalog.csv")
+    code, title = rows[2][0], "标" * 200
+    rows[2][3] = title
+    path = write_csv(tmp_path / "catalog.csv", rows)
+    sample.ok("catalog", "import", str(path))
+    assert title in sample.ok("catalog", "show", code).output
 
 
 def test_files_over_50_mb_or_300000_rows_are_refused(sample: Cunwu, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -91,7 +92,10 @@ async def _upload(ctx: SendContext, village: str, notice_id: str, slot: str, fil
     form.add_field("notice_id", notice_id)
     form.add_field("slot", slot)
     for path in files:
-        form.add_field("file", path.read_bytes(), filename=path.name, content_type="application/octet-stream")
+        # a stream, not raw bytes: aiohttp warns that a large bytes body could block the event loop
+        form.add_field(
+            "file", io.BytesIO(path.read_bytes()), filename=path.name, content_type="application/octet-stream"
+        )
     try:
         async with ctx.http.post(
             ctx.settings.loudspeaker_upload_url, data=form, timeout=aiohttp.ClientTimeout(total=60)

@@ -107,7 +107,7 @@ def test_a_worker_killed_mid_run(township: Cunwu, fake: FakeServer, monkeypatch:
     fake.call(lambda: setattr(fake.platform.config, "robot_rate_per_minute", 10**6))
     fake.call(lambda: setattr(fake.platform.config, "latency_ms", 20))
     approved_template_fan_out(township, monkeypatch, 1500)
-    # many robot and mass-send rows too: 30 copies of the sample notice to every group, tag and outbox
+    # many robot and mass-send rows too: 30 copies of the sample notice to every group and tag
     township.ok("notice", "import", str(sample_notice("TZ-2026-028")), "--by", "李文书")
     engine = make_engine(township.url)
     from push.scheduler import send_now
@@ -120,6 +120,7 @@ def test_a_worker_killed_mid_run(township: Cunwu, fake: FakeServer, monkeypatch:
         columns = {c.key: getattr(original, c.key) for c in Notice.__table__.columns}
         for i in range(30):
             copy = Notice(**{**columns, "id": f"TZ-2026-{200 + i}", "title": f"{original.title}（第{i + 1}批）"})
+            copy.channels = ["公众号", "微信群"]  # the queue is under test here, not speech synthesis
             copy.status, copy.approved_by, copy.approved_at = "approved", "王审核", now
             session.add(copy)
             session.flush()

@@ -90,6 +90,9 @@ def test_loudspeaker_vendor_upload(
     township.ok("worker", "--drain")
     uploads = [m["body"] for m in fake.platform.messages if m["api"] == "loudspeaker_upload"]
     assert sorted(u["village"] for u in uploads) == ["QH01", "QH02", "QH03", "QH04", "QH05"]
-    assert all(f["name"].endswith(".txt") and f["size"] > 100 for u in uploads for f in u["files"])
+    assert all(any(f["name"].endswith(".txt") and f["size"] > 100 for f in u["files"]) for u in uploads)
+    assert all(
+        f["name"].endswith((".txt", ".wav", ".mp3")) for u in uploads for f in u["files"]
+    )  # audio with espeak-ng
     shown = json.loads(township.ok("notice", "show", "TZ-2026-034", "--json").output)
     assert all("已上传到广播厂商接口" in d["note"] for d in shown["deliveries"])

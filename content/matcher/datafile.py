@@ -22,3 +22,8 @@ def read_tsv(text: str) -> tuple[str, list[tuple[int, list[str]]]]:
             continue
         rows.append((lineno, line.split("\t")))
     return version, rows
+
+
+def cell_words(cell: str) -> tuple[str, ...]:
+    """The ``;``-separated words of one cell; ``-`` (and empty) means none."""
+    return tuple(w for w in cell.split(";") if w and w != "-")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from content.matcher.datafile import read_tsv
+from content.matcher.datafile import cell_words, read_tsv
 
 FACETS_PATH = Path(__file__).resolve().parent.parent / "data" / "facets.tsv"
 GENERAL = "general"
@@ -42,13 +42,10 @@ class Facets:
                 raise ValueError(f"facets line {lineno}: expected 5 tab-separated columns")
             name, cues, passage_cues, value, field = parts
 
-            def words(col: str) -> tuple[str, ...]:
-                return tuple(w for w in col.split(";") if w and w != "-")
-
             pattern = None if value == "-" else re.compile(value)
-            asked = tuple(c.rstrip("?") for c in words(cues))
-            weak = frozenset(c.rstrip("?") for c in words(cues) if c.endswith("?"))
-            out.append(Facet(name, asked, weak, words(passage_cues), pattern, words(field)))
+            asked = tuple(c.rstrip("?") for c in cell_words(cues))
+            weak = frozenset(c.rstrip("?") for c in cell_words(cues) if c.endswith("?"))
+            out.append(Facet(name, asked, weak, cell_words(passage_cues), pattern, cell_words(field)))
         if not version:
             raise ValueError("facets table has no '# version:' header line")
         return cls(version, tuple(out))

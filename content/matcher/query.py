@@ -14,7 +14,7 @@ from pathlib import Path
 import jieba
 
 from content.matcher import tunables as T
-from content.matcher.datafile import read_tsv
+from content.matcher.datafile import cell_words, read_tsv
 from content.matcher.facets import Facet, facets
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
@@ -107,10 +107,8 @@ class Intents:
                 raise ValueError(f"intents line {lineno}: expected 5 tab-separated columns")
             name, weight, cues, item_cues, prefer = parts
 
-            def words(col: str) -> tuple[str, ...]:
-                return tuple(w for w in col.split(";") if w and w != "-")
-
-            out.append(Intent(name, float(weight), words(cues), words(item_cues), "" if prefer == "-" else prefer))
+            prefer_intent = "" if prefer == "-" else prefer
+            out.append(Intent(name, float(weight), cell_words(cues), cell_words(item_cues), prefer_intent))
         if not version:
             raise ValueError("intents table has no '# version:' header line")
         return cls(version, tuple(out))

@@ -6,8 +6,8 @@ Routes: ``GET|POST /wechat`` (the official account's server URL), ``GET /api/ask
 One database route each way: reads through the AsyncEngine (a pool with health checks on
 PostgreSQL), writes through the one :class:`~bot.writer.Writer`. Shared objects live under typed
 :class:`aiohttp.web.AppKey` s. Nothing here does I/O before the app starts: the writer, the HTTP
-client session and the WeChat API client, the matcher build and the periodic content check, the
-write-behind loops and the late-answer tasks all start and stop in ``cleanup_ctx``.
+client session and the WeChat API client, the matcher build and the periodic content check, and the
+late-answer tasks all start and stop in ``cleanup_ctx``; the writer, stopping last, writes what is queued.
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ TOKEN_STORE: web.AppKey[TokenStore] = web.AppKey("cunwu_token_store")
 DEDUPE_KEEP = dt.timedelta(days=2)
 """Inbound message rows older than this are pruned (WeChat stops retrying after ~15 s)."""
 PRUNE_EVERY = 3600.0
-SHUTDOWN_FLUSH_TIMEOUT = 5.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -149,7 +148,6 @@ def create_app(
     token_store: TokenStore | None = None,
     refresh_interval: float = 5.0,
     timestamp_window: float | None = 300.0,
-    log_flush_interval: float = 0.5,
     wechat_timeout: float = 10.0,
     wechat_max_retries: int = 3,
     answer_cache_size: int = 2048,
@@ -172,7 +170,7 @@ def create_app(
         )
     holder = MatcherHolder(matcher_factory, make_sessionmaker(sync_engine), cache_size=answer_cache_size)
     hasher = OpenidHasher()  # its key is read (or made) when the app starts
-    question_log = QuestionLogger(writer, hasher, interval=log_flush_interval)
+    question_log = QuestionLogger(writer, hasher)
     registry = registry if registry is not None else EventRegistry()
     tasks = BackgroundTasks()
     dialogue = Dialogue(
@@ -250,7 +248,6 @@ def create_app(
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_wechat_client(token_store, wechat_timeout, wechat_max_retries))
     app.cleanup_ctx.append(_matcher(refresh_interval, wait_for_matcher))
-    app.cleanup_ctx.append(_write_behind)
     app.cleanup_ctx.append(_background_tasks)
     return app
 
@@ -345,26 +342,6 @@ async def _refresh_loop(app: web.Application, interval: float, build: asyncio.Ta
                 await app[CONVERSATION].prune(utcnow() - DEDUPE_KEEP)
             except Exception:
                 log.warning("pruning old inbound messages failed", exc_info=True)
-
-
-async def _write_behind(app: web.Application) -> AsyncIterator[None]:
-    """The question log's write-behind loop; at shutdown, what is still unwritten (the log, stored replies)."""
-    writers: list[Any] = [app[QUESTION_LOG], app[CONVERSATION]]
-    tasks = [asyncio.get_running_loop().create_task(app[QUESTION_LOG].run())]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for writer in writers:  # what is still unwritten, unless the database is gone
-            try:
-                async with asyncio.timeout(SHUTDOWN_FLUSH_TIMEOUT):
-                    await writer.flush()
-            except TimeoutError:
-                log.warning("database unreachable at shutdown: %s not written", type(writer).__name__)
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:

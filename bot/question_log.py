@@ -1,9 +1,8 @@
 """The question log: every question asked, for the staff report of what villagers could not find.
 
-Writes are buffered and flushed in batches through the :class:`~bot.writer.Writer` by
-:class:`QuestionLogger` (one INSERT for many questions), so logging adds no database round trip
-to a villager's reply. The report,
-:func:`questions_report`, is a plain query over a sync session.
+:class:`QuestionLogger` hands each entry to the :class:`~bot.writer.Writer` without waiting: the
+entries of one pass go in one INSERT, so logging adds no database round trip to a villager's
+reply. The report, :func:`questions_report`, is a plain query over a sync session.
 """
 
 from __future__ import annotations
@@ -25,9 +24,6 @@ from content.matcher.results import AskResult
 from core.db import utcnow
 
 log = logging.getLogger(__name__)
-
-MAX_BUFFER = 10_000
-"""Entries kept while the database is unreachable; older ones are dropped beyond this."""
 
 
 @dataclass(frozen=True)
@@ -78,50 +74,38 @@ class QuestionEntry:
 
 
 class QuestionLogger:
-    """Buffers entries and writes them in batches; :meth:`run` flushes every ``interval`` seconds."""
+    """Hands each entry to the writer as it is recorded: the entries of one pass go in one INSERT."""
 
-    def __init__(self, writer: Writer, hasher: Callable[[str], str], *, interval: float = 0.5) -> None:
+    def __init__(self, writer: Writer, hasher: Callable[[str], str]) -> None:
         self.writer = writer
         self.hasher = hasher
-        self.interval = interval
-        self._buffer: list[dict[str, Any]] = []
-        self._lock = asyncio.Lock()
-        self.dropped = 0
+        self._unwritten: set[asyncio.Future[None]] = set()
 
     def record(self, entry: QuestionEntry) -> None:
-        self._buffer.append(entry.row(self.hasher))
-        if len(self._buffer) > MAX_BUFFER:
-            overflow = len(self._buffer) - MAX_BUFFER
-            del self._buffer[:overflow]
-            self.dropped += overflow
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._unwritten.add(written)
+        written.add_done_callback(self._written)
+        self.writer.submit_batch(_insert, entry.row(self.hasher), written)
+
+    def _written(self, written: asyncio.Future[None]) -> None:
+        self._unwritten.discard(written)
+        if not written.cancelled() and written.exception() is not None:
+            log.warning("question log: an entry could not be written (%s)", type(written.exception()).__name__)
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        """Entries recorded and not written yet."""
+        return len(self._unwritten)
 
-    async def flush(self) -> int:
-        """Write what is buffered; on failure the entries stay for the next flush."""
-        async with self._lock:
-            if not self._buffer:
-                return 0
-            rows, self._buffer = self._buffer, []
+    async def flush(self) -> None:
+        """Wait until the entries recorded so far are written (or failed)."""
+        if self._unwritten:
+            await asyncio.wait(set(self._unwritten))
 
-            def work(conn: Connection) -> None:
-                conn.execute(insert(cast(Table, QuestionLog.__table__)), rows)
 
-            try:
-                await self.writer.write(work)
-            except Exception:
-                log.warning("question log: could not write %d entries; will retry", len(rows), exc_info=True)
-                self._buffer[:0] = rows
-                return 0
-            return len(rows)
-
-    async def run(self) -> None:
-        """Flush forever (cancel to stop; :meth:`flush` once more after cancelling)."""
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.flush()
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[None]:
+    conn.execute(insert(cast(Table, QuestionLog.__table__)), rows)
+    return [None] * len(rows)
 
 
 @dataclass(frozen=True)

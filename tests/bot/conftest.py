@@ -110,7 +110,6 @@ def make_bot(
         **kwargs: Any,
     ) -> tuple[web.Application, WeChatSim]:
         settings = make_settings(db_url, platform[1], safe=safe, budget=budget)
-        kwargs.setdefault("log_flush_interval", 0.05)
         kwargs.setdefault("wechat_max_retries", 1)
         factory = matcher.factory if matcher is not None else None
         app = create_app(settings, matcher_factory=factory, **kwargs)

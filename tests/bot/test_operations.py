@@ -29,7 +29,7 @@ async def test_api_is_throttled_per_client_and_head_is_not_logged(
     from bot.app import create_app
 
     settings = make_settings(migrated_url, platform[1]).replace(api_rate_per_minute=5)
-    app = create_app(settings, matcher_factory=stub.factory, log_flush_interval=0.05)
+    app = create_app(settings, matcher_factory=stub.factory)
     client = await aiohttp_client(app)
     statuses = [(await client.get("/api/ask", params={"q": f"低保{n}"})).status for n in range(7)]
     assert statuses == [200] * 5 + [429] * 2

@@ -91,12 +91,6 @@ class Crypto:
             raise InvalidRequest("微信加密消息无法解密", detail="InvalidAppIdException")
         return plain
 
-    def open_envelope(
-        self, body: str | bytes, msg_signature: str | None, timestamp: str | None, nonce: str | None
-    ) -> dict[str, object]:
-        """Check ``msg_signature`` and decrypt the ``<Encrypt>`` of the posted body: the message's fields."""
-        return parse_xml(self.decrypt_message(body, msg_signature, timestamp, nonce))
-
     def decrypt_message(
         self, body: str | bytes, msg_signature: str | None, timestamp: str | None, nonce: str | None
     ) -> str:

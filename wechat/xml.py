@@ -36,27 +36,23 @@ class _Node:
     text: list[str] = field(default_factory=list)
 
 
-def to_text(data: str | bytes) -> str:
-    """``data`` as text, refused when it is too large or not UTF-8."""
-    if isinstance(data, bytes | bytearray | memoryview):
-        raw = bytes(data)
-        if len(raw) > MAX_XML_BYTES:
-            raise InvalidRequest("微信消息过大", detail=f"{len(raw)} bytes")
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidRequest("微信消息不是 UTF-8 编码", detail=str(exc)) from exc
+def _to_text(data: str | bytes) -> str:
+    """``data`` as text, refused when it is not text, not UTF-8 or over :data:`MAX_XML_BYTES`."""
     if isinstance(data, str):
-        if len(data) > MAX_XML_BYTES:  # characters ≤ bytes, so this is a cheap first bound
-            raise InvalidRequest("微信消息过大", detail=f"{len(data)} characters")
         try:
-            size = len(data.encode("utf-8"))
+            raw = data.encode("utf-8")
         except UnicodeEncodeError as exc:  # lone surrogates
             raise InvalidRequest("微信消息含有无效字符", detail=str(exc)) from exc
-        if size > MAX_XML_BYTES:
-            raise InvalidRequest("微信消息过大", detail=f"{size} bytes")
-        return data
-    raise InvalidRequest("微信消息类型错误", detail=type(data).__name__)
+    elif isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+    else:
+        raise InvalidRequest("微信消息类型错误", detail=type(data).__name__)
+    if len(raw) > MAX_XML_BYTES:
+        raise InvalidRequest("微信消息过大", detail=f"{len(raw)} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("微信消息不是 UTF-8 编码", detail=str(exc)) from exc
 
 
 def parse_xml(data: str | bytes) -> dict[str, Any]:
@@ -66,7 +62,7 @@ def parse_xml(data: str | bytes) -> dict[str, Any]:
     or entity declaration, a root other than ``xml``, a repeated top-level tag, nesting deeper
     than :data:`MAX_DEPTH`, more than :data:`MAX_ELEMENTS` elements, text mixed with elements.
     """
-    text = to_text(data)
+    text = _to_text(data)
     stack: list[_Node] = []
     result: dict[str, Any] = {}
     count = 0

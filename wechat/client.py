@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 TAG_BATCH = 50
 """WeChat tags at most 50 openids per call (errcode 40032 above)."""
 DUPLICATE_MASS_SEND = 45065
+BACKOFF, MAX_BACKOFF = 0.5, 8.0
+"""Seconds before the first retry, and the longest wait between two; jittered down by up to half."""
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -68,8 +70,6 @@ class WeChatClient:
         *,
         timeout: float = 10.0,
         max_retries: int = 3,
-        backoff: float = 0.5,
-        max_backoff: float = 8.0,
         use_stable_token: bool = False,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -82,8 +82,6 @@ class WeChatClient:
         self._store = token_store
         self.timeout = timeout
         self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
         self.use_stable_token = use_stable_token
         self._sleep = sleep
 
@@ -144,7 +142,7 @@ class WeChatClient:
             except (PlatformBusy, PlatformUnavailable) as error:
                 if attempt >= self.max_retries:
                     raise
-                delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
+                delay = min(MAX_BACKOFF, BACKOFF * 2**attempt) * (0.5 + random.random() / 2)
                 attempt += 1
                 log.warning("%s %s failed (%s); retry %d in %.2fs", method, path, error.detail, attempt, delay)
                 await self._sleep(delay)

@@ -19,9 +19,10 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape
 
 from aiohttp import web
+
+from wechat.xml import render_xml
 
 if TYPE_CHECKING:
     from wechat.fake_platform import FakePlatform
@@ -48,8 +49,7 @@ def job_events(messages: Iterable[Mapping[str, Any]], *, appid_user: str = "gh_f
 
 def event_xml(event: Mapping[str, str]) -> str:
     """One event as the plain-text XML WeChat posts."""
-    fields = "".join(f"<{k}><![CDATA[{escape(v)}]]></{k}>" for k, v in event.items())
-    return f"<xml>{fields}</xml>"
+    return render_xml(event)
 
 
 def _identity(message: Mapping[str, Any]) -> str | None:

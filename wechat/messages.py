@@ -15,7 +15,7 @@ from typing import Any
 
 from wechat.crypto import Crypto
 from wechat.errors import InvalidRequest
-from wechat.xml import cdata, parse_xml, text_field
+from wechat.xml import parse_xml, render_xml, text_field
 
 _ID_FIELD_CHARS = 256
 
@@ -106,15 +106,9 @@ def open_request(query: Mapping[str, str], body: str | bytes, *, crypto: Crypto 
 
 def render_text_reply(to_user: str, from_user: str, content: str, create_time: int | None = None) -> str:
     """The passive text reply: ``to_user`` is the villager's openid, ``from_user`` the account id."""
-    return (
-        "<xml>"
-        f"<ToUserName>{cdata(to_user)}</ToUserName>"
-        f"<FromUserName>{cdata(from_user)}</FromUserName>"
-        f"<CreateTime>{int(create_time if create_time is not None else time.time())}</CreateTime>"
-        "<MsgType><![CDATA[text]]></MsgType>"
-        f"<Content>{cdata(content)}</Content>"
-        "</xml>"
-    )
+    created = int(create_time if create_time is not None else time.time())
+    fields: dict[str, str | int] = {"ToUserName": to_user, "FromUserName": from_user, "CreateTime": created}
+    return render_xml({**fields, "MsgType": "text", "Content": content})
 
 
 def seal_reply(reply_xml: str, *, crypto: Crypto | None, nonce: str, timestamp: str | int | None = None) -> str:

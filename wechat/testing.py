@@ -15,56 +15,41 @@ from typing import Any
 
 from wechat.crypto import Crypto
 from wechat.signature import sign
-from wechat.xml import cdata, parse_xml
+from wechat.xml import parse_xml, render_xml
 
 
 def _msg_id(msg_id: int | None) -> int:
     return msg_id if msg_id is not None else secrets.randbelow(2**62) + 2**62
 
 
-def _inbound(to_user: str, from_user: str, create_time: int | None, body: str) -> str:
-    return (
-        "<xml>"
-        f"<ToUserName>{cdata(to_user)}</ToUserName>"
-        f"<FromUserName>{cdata(from_user)}</FromUserName>"
-        f"<CreateTime>{int(create_time if create_time is not None else time.time())}</CreateTime>"
-        f"{body}</xml>"
-    )
+def _inbound(to_user: str, from_user: str, create_time: int | None, **fields: str | int) -> str:
+    created = int(create_time if create_time is not None else time.time())
+    return render_xml({"ToUserName": to_user, "FromUserName": from_user, "CreateTime": created, **fields})
 
 
 def build_text_xml(
     to_user: str, from_user: str, content: str, *, create_time: int | None = None, msg_id: int | None = None
 ) -> str:
     """The XML WeChat posts for a text message (``to_user`` = account id, ``from_user`` = openid)."""
-    body = f"<MsgType><![CDATA[text]]></MsgType><Content>{cdata(content)}</Content><MsgId>{_msg_id(msg_id)}</MsgId>"
-    return _inbound(to_user, from_user, create_time, body)
+    return _inbound(to_user, from_user, create_time, MsgType="text", Content=content, MsgId=_msg_id(msg_id))
 
 
 def build_voice_xml(
     to_user: str, from_user: str, recognition: str, *, create_time: int | None = None, msg_id: int | None = None
 ) -> str:
     """The XML for a voice message with WeChat's speech ``Recognition``."""
-    body = (
-        "<MsgType><![CDATA[voice]]></MsgType><MediaId><![CDATA[fake_voice_media_id]]></MediaId>"
-        f"<Format><![CDATA[amr]]></Format><Recognition>{cdata(recognition)}</Recognition>"
-        f"<MsgId>{_msg_id(msg_id)}</MsgId>"
-    )
-    return _inbound(to_user, from_user, create_time, body)
+    voice = {"MsgType": "voice", "MediaId": "fake_voice_media_id", "Format": "amr", "Recognition": recognition}
+    return _inbound(to_user, from_user, create_time, **voice, MsgId=_msg_id(msg_id))
 
 
 def build_event_xml(to_user: str, from_user: str, event: str, key: str = "", *, create_time: int | None = None) -> str:
     """The XML for an event: ``subscribe``, ``unsubscribe``, ``CLICK`` (menu, with ``key``) …"""
-    body = f"<MsgType><![CDATA[event]]></MsgType><Event>{cdata(event)}</Event><EventKey>{cdata(key)}</EventKey>"
-    return _inbound(to_user, from_user, create_time, body)
+    return _inbound(to_user, from_user, create_time, MsgType="event", Event=event, EventKey=key)
 
 
 def encrypt_for_wechat(crypto: Crypto, xml: str, *, to_user: str) -> str:
     """The body WeChat posts in safe mode: ``<xml><ToUserName/><Encrypt/></xml>``."""
-    return _envelope(to_user, crypto.encrypt(xml))
-
-
-def _envelope(to_user: str, encrypt: str) -> str:
-    return f"<xml><ToUserName>{cdata(to_user)}</ToUserName><Encrypt>{cdata(encrypt)}</Encrypt></xml>"
+    return render_xml({"ToUserName": to_user, "Encrypt": crypto.encrypt(xml)})
 
 
 def build_signed_post(
@@ -86,7 +71,7 @@ def build_signed_post(
         return params, xml
     encrypt = crypto.encrypt(xml)
     params |= {"encrypt_type": "aes", "msg_signature": sign(token, ts, nc, encrypt)}
-    return params, _envelope(to_user, encrypt)
+    return params, render_xml({"ToUserName": to_user, "Encrypt": encrypt})
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The one XML reader for what WeChat posts, and the one CDATA writer for what we send back.
+"""The one XML reader for what WeChat posts, and the one writer for the XML we (or WeChat) send.
 
 :func:`parse_xml` is expat with every entity and DOCTYPE refused (no billion laughs, no external
 entities), bounded in size, depth and element count, and it raises nothing but
@@ -8,6 +8,7 @@ entities), bounded in size, depth and element count, and it raises nothing but
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from xml.parsers import expat
@@ -151,3 +152,9 @@ def cdata(value: str) -> str:
     """``value`` as CDATA: XML-illegal characters removed, ``]]>`` split across two sections."""
     clean = XML_ILLEGAL.sub("", value)
     return "<![CDATA[" + clean.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def render_xml(fields: Mapping[str, str | int]) -> str:
+    """``<xml>`` with one element a field, as WeChat writes them: numbers bare, text as CDATA."""
+    body = "".join(f"<{k}>{v if isinstance(v, int) else cdata(v)}</{k}>" for k, v in fields.items())
+    return f"<xml>{body}</xml>"

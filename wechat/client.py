@@ -134,7 +134,9 @@ class WeChatClient:
     ) -> dict[str, Any]:
         """One API call with bounded retries on -1, HTTP 5xx and network errors; ``accept`` is an
         ``errcode`` answered as a success."""
-        query = {**(params or {}), **({"access_token": token} if token is not None else {})}
+        query = dict(params or {})
+        if token is not None:
+            query["access_token"] = token
         attempt = 0
         while True:
             try:

@@ -91,12 +91,6 @@ class Crypto:
             raise InvalidRequest("微信加密消息无法解密", detail="InvalidAppIdException")
         return plain
 
-    def open_envelope(
-        self, body: str | bytes, msg_signature: str | None, timestamp: str | None, nonce: str | None
-    ) -> dict[str, object]:
-        """Check ``msg_signature`` and decrypt the ``<Encrypt>`` of the posted body: the message's fields."""
-        return parse_xml(self.decrypt_message(body, msg_signature, timestamp, nonce))
-
     def decrypt_message(
         self, body: str | bytes, msg_signature: str | None, timestamp: str | None, nonce: str | None
     ) -> str:
@@ -121,11 +115,8 @@ class Crypto:
     def decrypt_reply(self, envelope: str | bytes) -> str:
         """Open an envelope made by :meth:`encrypt_message` (what WeChat does with our reply)."""
         raw = parse_xml(envelope)
-        encrypt = text_field(raw, "Encrypt", required=True, limit=MAX_XML_BYTES)
-        check_msg_signature(
-            self.token, text_field(raw, "MsgSignature"), text_field(raw, "TimeStamp"), text_field(raw, "Nonce"), encrypt
-        )
-        return self.decrypt(encrypt)
+        signature, timestamp, nonce = (text_field(raw, name) for name in ("MsgSignature", "TimeStamp", "Nonce"))
+        return self.decrypt_message(envelope, signature, timestamp, nonce)
 
 
 def make_crypto(token: str, aes_key: str, appid: str) -> Crypto | None:

@@ -9,7 +9,7 @@
     ├── ``OutsideWindow``         45015 / 43004: past the 48-hour window, or the user unfollowed
     ├── ``CustomerServiceLimit``  45047: customer-service message count used up
     ├── ``BadOpenId``             40003: the openid is not a follower of this account
-    ├── ``RateLimited``           130101 (WeCom robot) or our own per-robot limiter
+    ├── ``RateLimited``           130101: a WeCom robot sent too often
     ├── ``PlatformBusy``          -1 or HTTP 5xx, still failing after the bounded retries
     └── ``PlatformUnavailable``   network errors and timeouts after the bounded retries
 
@@ -75,21 +75,7 @@ class BadOpenId(WeChatError):
 
 
 class RateLimited(WeChatError):
-    """Too many messages; ``retry_after`` is how many seconds to wait before trying again."""
-
     default_message = "发送过于频繁，请稍后再试"
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        errcode: int = 0,
-        errmsg: str = "",
-        detail: str | None = None,
-        retry_after: float = 60.0,
-    ) -> None:
-        super().__init__(message, errcode=errcode, errmsg=errmsg, detail=detail)
-        self.retry_after = retry_after
 
 
 class PlatformBusy(WeChatError):

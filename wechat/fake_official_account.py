@@ -1,4 +1,4 @@
-"""The fake official account's APIs: customer-service and template messages, tags, mass sends, media.
+"""The fake official account's APIs: customer-service and template messages, tags, mass sends.
 
 Each handler validates a request the way WeChat does and answers with WeChat's error codes; every
 accepted call is recorded (:meth:`~wechat.fake_state.FakeState.record`).
@@ -6,22 +6,26 @@ accepted call is recorded (:meth:`~wechat.fake_state.FakeState.record`).
 
 from __future__ import annotations
 
-import secrets
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import web
+from wechat.fake_state import Answer, FakeState, Payload, content_of, ok
 
-from wechat.fake_state import (
-    CUSTOM_TEXT_LIMIT,
-    MEDIA_LIMITS,
-    TAG_BATCH,
-    TAG_NAME_LIMIT,
-    TAGS_PER_USER,
-    Answer,
-    FakeState,
-    json_response,
-    ok,
-)
+OPENID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+CUSTOM_TEXT_LIMIT = 20 * 1024
+CUSTOM_TYPES = frozenset({"text", "image", "voice", "news", "mpnews", "miniprogrampage"})
+MASS_TYPES = frozenset({"text", "mpnews", "voice", "image", "mpvideo", "wxcard"})
+MAX_TAGS = 100
+TAG_NAME_LIMIT = 30
+TAGS_PER_USER = 20
+TAG_BATCH = 50
+
+
+def check_openid(openid: Any) -> str:
+    if not isinstance(openid, str) or not OPENID_RE.match(openid):
+        raise Answer(40003, "invalid openid")
+    return openid
 
 
 class OfficialAccountFake(FakeState):
@@ -29,20 +33,13 @@ class OfficialAccountFake(FakeState):
 
     # -- messages ---------------------------------------------------------------------------
 
-    async def _custom_send(self, request: web.Request) -> web.Response:
-        self._check_token(request)
-        body = await self._body(request)
-        openid = self._check_openid(body.get("touser"))
+    def _custom_send(self, query: Mapping[str, str], body: Payload) -> Payload:
+        openid = check_openid(body.get("touser"))
         msgtype = body.get("msgtype")
-        if msgtype == "text":
-            text = body.get("text")
-            content = text.get("content") if isinstance(text, dict) else None
-            if not isinstance(content, str) or not content:
-                raise Answer(44004, "empty content")
-            if len(content.encode("utf-8")) > CUSTOM_TEXT_LIMIT:
-                raise Answer(45002, "content size out of limit")
-        elif msgtype not in {"image", "voice", "news", "mpnews", "miniprogrampage"}:
+        if msgtype not in CUSTOM_TYPES:
             raise Answer(40008, "invalid message type")
+        if msgtype == "text" and len(content_of(body, "text").encode("utf-8")) > CUSTOM_TEXT_LIMIT:
+            raise Answer(45002, "content size out of limit")
         if openid in self.config.unfollowed:
             raise Answer(43004, "require subscribe")
         if openid in self.config.outside_window:
@@ -53,14 +50,10 @@ class OfficialAccountFake(FakeState):
         self.record("custom_send", body)
         return ok()
 
-    async def _template_send(self, request: web.Request) -> web.Response:
-        self._check_token(request)
-        body = await self._body(request)
-        openid = self._check_openid(body.get("touser"))
+    def _template_send(self, query: Mapping[str, str], body: Payload) -> Payload:
+        openid = check_openid(body.get("touser"))
         template_id = body.get("template_id")
         if not isinstance(template_id, str) or not template_id:
-            raise Answer(40037, "invalid template_id")
-        if self.config.templates is not None and template_id not in self.config.templates:
             raise Answer(40037, "invalid template_id")
         if not isinstance(body.get("data"), dict):
             raise Answer(47001, "data format error")
@@ -72,42 +65,34 @@ class OfficialAccountFake(FakeState):
 
     # -- tags -------------------------------------------------------------------------------
 
-    async def _tags_create(self, request: web.Request) -> web.Response:
-        self._check_token(request)
-        body = await self._body(request)
+    def _tags_create(self, query: Mapping[str, str], body: Payload) -> Payload:
         tag = body.get("tag")
         name = tag.get("name") if isinstance(tag, dict) else None
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str) or not name.strip() or name in self.tags.values():
             raise Answer(45157, "invalid tag name")
         if len(name) > TAG_NAME_LIMIT:
             raise Answer(45158, "tag name too long")
-        if name in self.tags.values():
-            raise Answer(45157, "invalid tag name")
-        if len(self.tags) >= self.config.max_tags:
+        if len(self.tags) >= MAX_TAGS:
             raise Answer(45056, "too many tags now, no need to add new")
         tag_id = next(self._tag_ids)
         self.tags[tag_id] = name
         self.tag_members[tag_id] = set()
         self.record("tags_create", body, tag_id=tag_id)
-        return json_response({"tag": {"id": tag_id, "name": name}})
+        return {"tag": {"id": tag_id, "name": name}}
 
-    async def _tags_get(self, request: web.Request) -> web.Response:
-        self._check_token(request)
-        tags = [{"id": i, "name": n, "count": len(self.tag_members[i])} for i, n in sorted(self.tags.items())]
-        return json_response({"tags": tags})
+    def _tags_get(self, query: Mapping[str, str], body: Payload) -> Payload:
+        return {"tags": [{"id": i, "name": n, "count": len(self.tag_members[i])} for i, n in sorted(self.tags.items())]}
 
-    def _tagging_args(self, body: dict[str, Any]) -> tuple[int, list[str]]:
+    def _tagging_args(self, body: Payload) -> tuple[int, list[str]]:
         tag_id = body.get("tagid")
         if not isinstance(tag_id, int) or isinstance(tag_id, bool) or tag_id not in self.tags:
             raise Answer(45159, "invalid tag id")
         openids = body.get("openid_list")
         if not isinstance(openids, list) or not openids or len(openids) > TAG_BATCH:
             raise Answer(40032, "invalid openid list size, please check the openid list size")
-        return tag_id, [self._check_openid(o) for o in openids]
+        return tag_id, [check_openid(o) for o in openids]
 
-    async def _batchtagging(self, request: web.Request) -> web.Response:
-        self._check_token(request)
-        body = await self._body(request)
+    def _batchtagging(self, query: Mapping[str, str], body: Payload) -> Payload:
         tag_id, openids = self._tagging_args(body)
         for openid in openids:
             count = sum(1 for members in self.tag_members.values() if openid in members)
@@ -117,9 +102,7 @@ class OfficialAccountFake(FakeState):
         self.record("tags_batchtagging", body)
         return ok()
 
-    async def _batchuntagging(self, request: web.Request) -> web.Response:
-        self._check_token(request)
-        body = await self._body(request)
+    def _batchuntagging(self, query: Mapping[str, str], body: Payload) -> Payload:
         tag_id, openids = self._tagging_args(body)
         self.tag_members[tag_id].difference_update(openids)
         self.record("tags_batchuntagging", body)
@@ -127,61 +110,30 @@ class OfficialAccountFake(FakeState):
 
     # -- mass send --------------------------------------------------------------------------
 
-    async def _mass_sendall(self, request: web.Request) -> web.Response:
-        self._check_token(request)
-        body = await self._body(request)
+    def _mass_sendall(self, query: Mapping[str, str], body: Payload) -> Payload:
         flt = body.get("filter")
         if not isinstance(flt, dict):
             raise Answer(47001, "data format error")
         if flt.get("is_to_all") is True:
-            recipients: set[str] = set().union(*self.tag_members.values()) if self.tag_members else set()
+            recipients: set[str] = set().union(*self.tag_members.values())
         else:
             tag_id = flt.get("tag_id")  # wechatpy 1.8.18 sends the retired group_id: refused like WeChat does
             if not isinstance(tag_id, int) or tag_id not in self.tags:
                 raise Answer(40050, "invalid tag id")
             recipients = set(self.tag_members[tag_id])
         msgtype = body.get("msgtype")
-        if msgtype == "text":
-            text = body.get("text")
-            content = text.get("content") if isinstance(text, dict) else None
-            if not isinstance(content, str) or not content:
-                raise Answer(44004, "empty content")
-        elif msgtype not in {"mpnews", "voice", "image", "mpvideo", "wxcard"}:
+        if msgtype not in MASS_TYPES:
             raise Answer(40008, "invalid message type")
+        if msgtype == "text":
+            content_of(body, "text")
         clientmsgid = body.get("clientmsgid")
         if clientmsgid is not None:
             if not isinstance(clientmsgid, str) or not clientmsgid or len(clientmsgid) > 64:
                 raise Answer(47001, "data format error")
             if clientmsgid in self.clientmsgids:
-                msg_id, msg_data_id = self.clientmsgids[clientmsgid]
-                raise Answer(45065, "clientmsgid exist", msg_id=msg_id)
+                raise Answer(45065, "clientmsgid exist", msg_id=self.clientmsgids[clientmsgid][0])
         msg_id, msg_data_id = next(self._ids), next(self._ids)
         if clientmsgid is not None:
             self.clientmsgids[clientmsgid] = (msg_id, msg_data_id)
         self.record("mass_sendall", body, msg_id=msg_id, recipients=sorted(recipients))
-        return json_response(
-            {"errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id, "msg_data_id": msg_data_id}
-        )
-
-    # -- media ------------------------------------------------------------------------------
-
-    async def _media_upload(self, request: web.Request) -> web.Response:
-        self._check_token(request)
-        kind = request.query.get("type", "")
-        if kind not in MEDIA_LIMITS:
-            raise Answer(40004, "invalid media type")
-        if not request.content_type.startswith("multipart/"):
-            raise Answer(41005, "media data missing")
-        form = await request.post()
-        media = form.get("media")
-        if not isinstance(media, web.FileField):
-            raise Answer(41005, "media data missing")
-        data = media.file.read()
-        if not data or len(data) > MEDIA_LIMITS[kind]:
-            raise Answer(40006, "invalid meida size")
-        media_id = secrets.token_urlsafe(32)
-        created_at = int(self.now())
-        info = {"type": kind, "filename": media.filename, "size": len(data), "media_id": media_id}
-        self.media[media_id] = info
-        self.record("media_upload", info)
-        return json_response({"type": kind, "media_id": media_id, "created_at": created_at})
+        return {"errcode": 0, "errmsg": "send job submission success", "msg_id": msg_id, "msg_data_id": msg_data_id}

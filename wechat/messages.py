@@ -1,15 +1,9 @@
 """The messages WeChat posts to the bot and the replies it sends back: the model, reading, rendering.
 
-Inbound path (the bot)::
-
-    msg = read_request(query, body, token=settings.wechat_token, crypto=crypto_or_none)
-    reply = render_text_reply(msg.from_user, msg.to_user, "您好")
-    return seal_reply(reply, crypto=crypto_or_none, nonce=query["nonce"])
-
-(:func:`read_request` is :func:`~wechat.signature.check_signature` followed by :func:`open_request`;
-a server that checks the signature before reading the body calls the two itself.) URL verification
-(GET): ``return verify_echo(query, token=settings.wechat_token)``. What WeChat itself would send is
-built by :mod:`wechat.testing`.
+The bot checks the query's ``signature`` (:func:`~wechat.signature.check_signature`), reads the
+message with :func:`open_request` (safe mode's ``msg_signature`` checked and the body decrypted),
+and answers with :func:`render_text_reply` sealed by :func:`seal_reply`. What WeChat itself would
+send is built by :mod:`wechat.testing`.
 """
 
 from __future__ import annotations
@@ -21,8 +15,7 @@ from typing import Any
 
 from wechat.crypto import Crypto
 from wechat.errors import InvalidRequest
-from wechat.signature import MAX_PARAM_CHARS, check_signature
-from wechat.xml import cdata, parse_xml, text_field, to_text
+from wechat.xml import parse_xml, render_xml, text_field
 
 _ID_FIELD_CHARS = 256
 
@@ -61,8 +54,8 @@ class InboundMessage:
         return self.content if self.msg_type == "text" else self.recognition
 
 
-def _int_field(raw: Mapping[str, Any], name: str, *, required: bool) -> int | None:
-    value = text_field(dict(raw), name, required=required, limit=20).strip()
+def _int_field(raw: dict[str, Any], name: str, *, required: bool) -> int | None:
+    value = text_field(raw, name, required=required, limit=20).strip()
     if not value:
         return None
     if not value.isascii() or not value.isdigit():
@@ -72,23 +65,18 @@ def _int_field(raw: Mapping[str, Any], name: str, *, required: bool) -> int | No
 
 def parse_message(xml: str | bytes) -> InboundMessage:
     """Parse the (decrypted) XML WeChat posted. Raises only :class:`InvalidRequest`."""
-    return message_from_fields(parse_xml(xml))
-
-
-def message_from_fields(raw: dict[str, Any]) -> InboundMessage:
-    """The message in fields read by :func:`~wechat.xml.parse_xml`. Raises only :class:`InvalidRequest`."""
+    raw = parse_xml(xml)
     try:
         msg_type = text_field(raw, "MsgType", required=True, limit=64).strip().lower()
         event = ""
         if msg_type == "event":
             event = text_field(raw, "Event", required=True, limit=64).strip().lower()
-        create_time = _int_field(raw, "CreateTime", required=True)
         return InboundMessage(
             msg_type=msg_type,
             event=event,
             from_user=text_field(raw, "FromUserName", required=True, limit=_ID_FIELD_CHARS).strip(),
             to_user=text_field(raw, "ToUserName", required=True, limit=_ID_FIELD_CHARS).strip(),
-            create_time=create_time or 0,
+            create_time=_int_field(raw, "CreateTime", required=True) or 0,
             msg_id=_int_field(raw, "MsgId", required=False),
             content=text_field(raw, "Content"),
             recognition=text_field(raw, "Recognition"),
@@ -101,67 +89,26 @@ def message_from_fields(raw: dict[str, Any]) -> InboundMessage:
         raise InvalidRequest("无法解析微信消息", detail=type(exc).__name__) from exc
 
 
-def render_text_reply(to_user: str, from_user: str, content: str, create_time: int | None = None) -> str:
-    """The passive text reply: ``to_user`` is the villager's openid, ``from_user`` the account id."""
-    return (
-        "<xml>"
-        f"<ToUserName>{cdata(to_user)}</ToUserName>"
-        f"<FromUserName>{cdata(from_user)}</FromUserName>"
-        f"<CreateTime>{int(create_time if create_time is not None else time.time())}</CreateTime>"
-        "<MsgType><![CDATA[text]]></MsgType>"
-        f"<Content>{cdata(content)}</Content>"
-        "</xml>"
-    )
-
-
-def verify_request(query: Mapping[str, str], body: str | bytes, *, token: str, crypto: Crypto | None = None) -> str:
-    """Check the signature of a POST from WeChat and return its plain XML (decrypted in safe mode).
-
-    In safe mode (``crypto`` given) the body must be encrypted (``encrypt_type=aes``).
-    """
-    check_signature(token, query.get("signature"), query.get("timestamp"), query.get("nonce"))
-    _encrypt_type(query, crypto)
-    if crypto is None:
-        return to_text(body)
-    return crypto.decrypt_message(body, query.get("msg_signature"), query["timestamp"], query["nonce"])
-
-
-def read_request(
-    query: Mapping[str, str], body: str | bytes, *, token: str, crypto: Crypto | None = None
-) -> InboundMessage:
-    """Check the signature of a POST from WeChat and read its message (decrypted in safe mode)."""
-    check_signature(token, query.get("signature"), query.get("timestamp"), query.get("nonce"))
-    return open_request(query, body, crypto=crypto)
-
-
 def open_request(query: Mapping[str, str], body: str | bytes, *, crypto: Crypto | None) -> InboundMessage:
-    """The message of a POST whose ``signature`` has already been accepted: in safe mode the
-    ``msg_signature`` is checked (constant time) and the body decrypted; each XML document is parsed
-    once. Raises :class:`~wechat.errors.BadSignature` or :class:`InvalidRequest`."""
-    _encrypt_type(query, crypto)
-    if crypto is None:
-        return message_from_fields(parse_xml(body))
-    fields = crypto.open_envelope(body, query.get("msg_signature"), query.get("timestamp"), query.get("nonce"))
-    return message_from_fields(dict(fields))
-
-
-def _encrypt_type(query: Mapping[str, str], crypto: Crypto | None) -> None:
-    """Check ``encrypt_type`` of the query against the mode (safe mode ⇔ ``aes``)."""
+    """The message of a POST whose ``signature`` has already been accepted: in safe mode (``crypto``
+    given, ``encrypt_type=aes``) the ``msg_signature`` is checked (constant time) and the body
+    decrypted. Raises :class:`~wechat.errors.BadSignature` or :class:`InvalidRequest`."""
     encrypt_type = (query.get("encrypt_type") or "raw").lower()
     if crypto is None:
         if encrypt_type != "raw":
             raise InvalidRequest("收到加密消息，但未设置 CUNWU_WECHAT_AES_KEY")
-    elif encrypt_type != "aes":
+        return parse_message(body)
+    if encrypt_type != "aes":
         raise InvalidRequest("安全模式下收到未加密的消息")
+    msg_signature, timestamp, nonce = query.get("msg_signature"), query.get("timestamp"), query.get("nonce")
+    return parse_message(crypto.decrypt_message(body, msg_signature, timestamp, nonce))
 
 
-def verify_echo(query: Mapping[str, str], *, token: str) -> str:
-    """The ``echostr`` to answer WeChat's URL verification (GET) with, once the signature checks out."""
-    check_signature(token, query.get("signature"), query.get("timestamp"), query.get("nonce"))
-    echostr = query.get("echostr")
-    if not echostr or len(echostr) > MAX_PARAM_CHARS:
-        raise InvalidRequest("微信验证请求缺少 echostr")
-    return echostr
+def render_text_reply(to_user: str, from_user: str, content: str, create_time: int | None = None) -> str:
+    """The passive text reply: ``to_user`` is the villager's openid, ``from_user`` the account id."""
+    created = int(create_time if create_time is not None else time.time())
+    fields: dict[str, str | int] = {"ToUserName": to_user, "FromUserName": from_user, "CreateTime": created}
+    return render_xml({**fields, "MsgType": "text", "Content": content})
 
 
 def seal_reply(reply_xml: str, *, crypto: Crypto | None, nonce: str, timestamp: str | int | None = None) -> str:

@@ -15,93 +15,41 @@ from typing import Any
 
 from wechat.crypto import Crypto
 from wechat.signature import sign
-from wechat.xml import MAX_XML_BYTES, cdata, parse_xml, text_field
+from wechat.xml import parse_xml, render_xml
 
 
-def new_nonce() -> str:
-    return str(secrets.randbelow(9 * 10**9) + 10**9)
+def _msg_id(msg_id: int | None) -> int:
+    return msg_id if msg_id is not None else secrets.randbelow(2**62) + 2**62
 
 
-def _random_msg_id() -> int:
-    return secrets.randbelow(2**62) + 2**62
-
-
-def _inbound(to_user: str, from_user: str, create_time: int | None, body: str) -> str:
-    return (
-        "<xml>"
-        f"<ToUserName>{cdata(to_user)}</ToUserName>"
-        f"<FromUserName>{cdata(from_user)}</FromUserName>"
-        f"<CreateTime>{int(create_time if create_time is not None else time.time())}</CreateTime>"
-        f"{body}</xml>"
-    )
+def _inbound(to_user: str, from_user: str, create_time: int | None, **fields: str | int) -> str:
+    created = int(create_time if create_time is not None else time.time())
+    return render_xml({"ToUserName": to_user, "FromUserName": from_user, "CreateTime": created, **fields})
 
 
 def build_text_xml(
     to_user: str, from_user: str, content: str, *, create_time: int | None = None, msg_id: int | None = None
 ) -> str:
     """The XML WeChat posts for a text message (``to_user`` = account id, ``from_user`` = openid)."""
-    mid = msg_id if msg_id is not None else _random_msg_id()
-    return _inbound(
-        to_user,
-        from_user,
-        create_time,
-        f"<MsgType><![CDATA[text]]></MsgType><Content>{cdata(content)}</Content><MsgId>{mid}</MsgId>",
-    )
+    return _inbound(to_user, from_user, create_time, MsgType="text", Content=content, MsgId=_msg_id(msg_id))
 
 
 def build_voice_xml(
-    to_user: str,
-    from_user: str,
-    recognition: str,
-    *,
-    create_time: int | None = None,
-    msg_id: int | None = None,
-    media_id: str = "fake_voice_media_id",
+    to_user: str, from_user: str, recognition: str, *, create_time: int | None = None, msg_id: int | None = None
 ) -> str:
     """The XML for a voice message with WeChat's speech ``Recognition``."""
-    mid = msg_id if msg_id is not None else _random_msg_id()
-    return _inbound(
-        to_user,
-        from_user,
-        create_time,
-        "<MsgType><![CDATA[voice]]></MsgType>"
-        f"<MediaId>{cdata(media_id)}</MediaId><Format><![CDATA[amr]]></Format>"
-        f"<Recognition>{cdata(recognition)}</Recognition><MsgId>{mid}</MsgId>",
-    )
+    voice = {"MsgType": "voice", "MediaId": "fake_voice_media_id", "Format": "amr", "Recognition": recognition}
+    return _inbound(to_user, from_user, create_time, **voice, MsgId=_msg_id(msg_id))
 
 
 def build_event_xml(to_user: str, from_user: str, event: str, key: str = "", *, create_time: int | None = None) -> str:
     """The XML for an event: ``subscribe``, ``unsubscribe``, ``CLICK`` (menu, with ``key``) …"""
-    return _inbound(
-        to_user,
-        from_user,
-        create_time,
-        f"<MsgType><![CDATA[event]]></MsgType><Event>{cdata(event)}</Event><EventKey>{cdata(key)}</EventKey>",
-    )
+    return _inbound(to_user, from_user, create_time, MsgType="event", Event=event, EventKey=key)
 
 
 def encrypt_for_wechat(crypto: Crypto, xml: str, *, to_user: str) -> str:
     """The body WeChat posts in safe mode: ``<xml><ToUserName/><Encrypt/></xml>``."""
-    return f"<xml><ToUserName>{cdata(to_user)}</ToUserName><Encrypt>{cdata(crypto.encrypt(xml))}</Encrypt></xml>"
-
-
-def sign_request_params(
-    token: str,
-    *,
-    openid: str,
-    timestamp: str | None = None,
-    nonce: str | None = None,
-    encrypted_body: str | None = None,
-) -> dict[str, str]:
-    """The query parameters WeChat adds to its POST (``encrypt_type``/``msg_signature`` in safe mode)."""
-    ts = timestamp or str(int(time.time()))
-    nc = nonce or new_nonce()
-    params = {"signature": sign(token, ts, nc), "timestamp": ts, "nonce": nc, "openid": openid}
-    if encrypted_body is not None:
-        encrypt = text_field(parse_xml(encrypted_body), "Encrypt", required=True, limit=MAX_XML_BYTES)
-        params["encrypt_type"] = "aes"
-        params["msg_signature"] = sign(token, ts, nc, encrypt)
-    return params
+    return render_xml({"ToUserName": to_user, "Encrypt": crypto.encrypt(xml)})
 
 
 def build_signed_post(
@@ -114,12 +62,16 @@ def build_signed_post(
     timestamp: str | None = None,
     nonce: str | None = None,
 ) -> tuple[dict[str, str], str]:
-    """``(query params, body)`` of the POST WeChat would make for ``xml`` (encrypted if ``crypto``)."""
-    body = encrypt_for_wechat(crypto, xml, to_user=to_user) if crypto is not None else xml
-    params = sign_request_params(
-        token, openid=openid, timestamp=timestamp, nonce=nonce, encrypted_body=body if crypto is not None else None
-    )
-    return params, body
+    """``(query params, body)`` of the POST WeChat would make for ``xml``: signed, and in safe mode
+    (``crypto`` given) encrypted with ``encrypt_type``/``msg_signature`` added."""
+    ts = timestamp or str(int(time.time()))
+    nc = nonce or str(secrets.randbelow(9 * 10**9) + 10**9)
+    params = {"signature": sign(token, ts, nc), "timestamp": ts, "nonce": nc, "openid": openid}
+    if crypto is None:
+        return params, xml
+    encrypt = crypto.encrypt(xml)
+    params |= {"encrypt_type": "aes", "msg_signature": sign(token, ts, nc, encrypt)}
+    return params, render_xml({"ToUserName": to_user, "Encrypt": encrypt})
 
 
 @dataclass

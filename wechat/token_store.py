@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Executable, Update, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -160,13 +160,8 @@ class DbTokenStore:
         if entry and entry[0] == token:
             del self._cache[appid]
         now = self._now()
-        stmt = (
-            update(AccessToken)
-            .where(AccessToken.appid == appid, AccessToken.token == token, AccessToken.expires_at > now)
-            .values(expires_at=now)
-        )
-        async with self.engine.begin() as conn:
-            await conn.execute(stmt)
+        where = (AccessToken.appid == appid, AccessToken.token == token, AccessToken.expires_at > now)
+        await self._write(update(AccessToken).where(*where).values(expires_at=now))
 
     async def fetched_count(self, appid: str) -> int:
         """How many tokens have been fetched for ``appid`` through this table."""
@@ -180,10 +175,14 @@ class DbTokenStore:
             row = (await conn.execute(stmt)).first()
         return None if row is None else (row[0], row[1])
 
+    async def _write(self, stmt: Executable) -> int:
+        """Run one write in its own transaction; the number of rows it touched."""
+        async with self.engine.begin() as conn:
+            return int((await conn.execute(stmt)).rowcount)
+
     async def _create_row(self, appid: str) -> None:
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(insert(AccessToken).values(appid=appid, token="", fetched_count=0))
+            await self._write(insert(AccessToken).values(appid=appid, token="", fetched_count=0))
         except IntegrityError:  # another process created it first
             pass
 
@@ -197,9 +196,7 @@ class DbTokenStore:
             )
             .values(refreshing_until=lease_until)
         )
-        async with self.engine.begin() as conn:
-            result = await conn.execute(stmt)
-        return bool(result.rowcount == 1)
+        return await self._write(stmt) == 1
 
     async def _refresh(self, appid: str, fetch: TokenFetcher, lease_until: dt.datetime) -> str:
         try:
@@ -208,31 +205,22 @@ class DbTokenStore:
             await asyncio.shield(self._release(appid, lease_until))
             raise
         expires_at = self._now() + dt.timedelta(seconds=usable_for(fetched.expires_in, self.margin))
-        stmt = (
-            update(AccessToken)
-            .where(AccessToken.appid == appid, AccessToken.refreshing_until == lease_until)
-            .values(
-                token=fetched.token,
-                expires_at=expires_at,
-                refreshing_until=None,
-                fetched_count=AccessToken.fetched_count + 1,
-            )
+        count = AccessToken.fetched_count + 1
+        stmt = _holding(appid, lease_until).values(
+            token=fetched.token, expires_at=expires_at, refreshing_until=None, fetched_count=count
         )
-        async with self.engine.begin() as conn:
-            result = await conn.execute(stmt)
-        if result.rowcount != 1:
+        if await self._write(stmt) != 1:
             log.warning("access token lease for %s ran out before the fetch finished", appid)
         self._cache[appid] = (fetched.token, expires_at)
         return fetched.token
 
     async def _release(self, appid: str, lease_until: dt.datetime) -> None:
-        stmt = (
-            update(AccessToken)
-            .where(AccessToken.appid == appid, AccessToken.refreshing_until == lease_until)
-            .values(refreshing_until=None)
-        )
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(stmt)
+            await self._write(_holding(appid, lease_until).values(refreshing_until=None))
         except Exception:  # the lease runs out by itself
             log.warning("could not release the access token lease for %s", appid, exc_info=True)
+
+
+def _holding(appid: str, lease_until: dt.datetime) -> Update:
+    """An update of ``appid``'s row that applies only while the lease taken until ``lease_until`` is held."""
+    return update(AccessToken).where(AccessToken.appid == appid, AccessToken.refreshing_until == lease_until)

@@ -1,4 +1,4 @@
-"""The one XML reader for what WeChat posts, and the one CDATA writer for what we send back.
+"""The one XML reader for what WeChat posts, and the one writer for the XML we (or WeChat) send.
 
 :func:`parse_xml` is expat with every entity and DOCTYPE refused (no billion laughs, no external
 entities), bounded in size, depth and element count, and it raises nothing but
@@ -8,6 +8,7 @@ entities), bounded in size, depth and element count, and it raises nothing but
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from xml.parsers import expat
@@ -36,27 +37,23 @@ class _Node:
     text: list[str] = field(default_factory=list)
 
 
-def to_text(data: str | bytes) -> str:
-    """``data`` as text, refused when it is too large or not UTF-8."""
-    if isinstance(data, bytes | bytearray | memoryview):
-        raw = bytes(data)
-        if len(raw) > MAX_XML_BYTES:
-            raise InvalidRequest("微信消息过大", detail=f"{len(raw)} bytes")
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidRequest("微信消息不是 UTF-8 编码", detail=str(exc)) from exc
+def _to_text(data: str | bytes) -> str:
+    """``data`` as text, refused when it is not text, not UTF-8 or over :data:`MAX_XML_BYTES`."""
     if isinstance(data, str):
-        if len(data) > MAX_XML_BYTES:  # characters ≤ bytes, so this is a cheap first bound
-            raise InvalidRequest("微信消息过大", detail=f"{len(data)} characters")
         try:
-            size = len(data.encode("utf-8"))
+            raw = data.encode("utf-8")
         except UnicodeEncodeError as exc:  # lone surrogates
             raise InvalidRequest("微信消息含有无效字符", detail=str(exc)) from exc
-        if size > MAX_XML_BYTES:
-            raise InvalidRequest("微信消息过大", detail=f"{size} bytes")
-        return data
-    raise InvalidRequest("微信消息类型错误", detail=type(data).__name__)
+    elif isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+    else:
+        raise InvalidRequest("微信消息类型错误", detail=type(data).__name__)
+    if len(raw) > MAX_XML_BYTES:
+        raise InvalidRequest("微信消息过大", detail=f"{len(raw)} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("微信消息不是 UTF-8 编码", detail=str(exc)) from exc
 
 
 def parse_xml(data: str | bytes) -> dict[str, Any]:
@@ -66,7 +63,7 @@ def parse_xml(data: str | bytes) -> dict[str, Any]:
     or entity declaration, a root other than ``xml``, a repeated top-level tag, nesting deeper
     than :data:`MAX_DEPTH`, more than :data:`MAX_ELEMENTS` elements, text mixed with elements.
     """
-    text = to_text(data)
+    text = _to_text(data)
     stack: list[_Node] = []
     result: dict[str, Any] = {}
     count = 0
@@ -155,3 +152,9 @@ def cdata(value: str) -> str:
     """``value`` as CDATA: XML-illegal characters removed, ``]]>`` split across two sections."""
     clean = XML_ILLEGAL.sub("", value)
     return "<![CDATA[" + clean.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def render_xml(fields: Mapping[str, str | int]) -> str:
+    """``<xml>`` with one element a field, as WeChat writes them: numbers bare, text as CDATA."""
+    body = "".join(f"<{k}>{v if isinstance(v, int) else cdata(v)}</{k}>" for k, v in fields.items())
+    return f"<xml>{body}</xml>"

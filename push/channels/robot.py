@@ -18,7 +18,7 @@ from push.delivery import Claimed, Permanent, Retry, Sent, Uncertain
 from push.targeting import webhook_key_for
 from push.text import reminder_text, robot_parts
 from wechat.errors import PlatformBusy, PlatformUnavailable
-from wechat.robot_send import INVALID_KEY, RATE_LIMITED, SendTimedOut, post_text
+from wechat.robot import INVALID_KEY, RATE_LIMITED, SendTimedOut, post_text
 
 
 class RobotChannel:

@@ -18,7 +18,8 @@ from wechat.client import WeChatClient
 from wechat.crypto import make_crypto
 from wechat.errors import InvalidRequest
 from wechat.fake_platform import FakeConfig, FakePlatform
-from wechat.messages import parse_message, render_text_reply, seal_reply, verify_request
+from wechat.messages import open_request, render_text_reply, seal_reply
+from wechat.signature import check_signature
 from wechat.token_store import MemoryTokenStore
 
 TOKEN = "chat_token"
@@ -34,8 +35,9 @@ def make_bot(api_base: str, aes_key: str) -> web.Application:
 
     async def handle(request: web.Request) -> web.Response:
         try:
-            xml = verify_request(request.query, await request.read(), token=TOKEN, crypto=crypto)
-            msg = parse_message(xml)
+            query = request.query
+            check_signature(TOKEN, query.get("signature"), query.get("timestamp"), query.get("nonce"))
+            msg = open_request(query, await request.read(), crypto=crypto)
         except InvalidRequest:
             return web.Response(text="success")
         if msg.text == "稍后":

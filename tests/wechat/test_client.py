@@ -112,17 +112,6 @@ async def test_mass_send_dedupes_by_clientmsgid(client: WeChatClient, platform: 
     assert sent[0]["recipients"] == ["o_a", "o_b"]
 
 
-async def test_upload_media(client: WeChatClient, platform: FakePlatform) -> None:
-    media_id = await client.upload_media("voice", "notice.mp3", b"ID3" + b"\0" * 1000, "audio/mpeg")
-    assert platform.media[media_id]["size"] == 1003
-    assert platform.media[media_id]["filename"] == "notice.mp3"
-    with pytest.raises(ValueError):
-        await client.upload_media("pdf", "x.pdf", b"x")
-    with pytest.raises(WeChatError) as exc:
-        await client.upload_media("thumb", "big.jpg", b"x" * (65 * 1024))
-    assert exc.value.errcode == 40006
-
-
 async def test_token_expiry_mid_call_one_refresh_one_retry(client: WeChatClient, platform: FakePlatform) -> None:
     await client.send_custom_text("o_villager", "一")
     assert platform.token_fetches == 1

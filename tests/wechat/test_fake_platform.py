@@ -164,19 +164,6 @@ async def test_mass_send(http: TestClient) -> None:
     assert (await post_json(http, "/cgi-bin/message/mass/sendall", legacy, access_token=t))["errcode"] == 40050
 
 
-async def test_media_upload(http: TestClient) -> None:
-    t = await token(http)
-    form = aiohttp.FormData()
-    form.add_field("media", b"RIFF....WAVE", filename="a.wav", content_type="audio/wav")
-    resp = await http.post("/cgi-bin/media/upload", params={"access_token": t, "type": "voice"}, data=form)
-    answer = await resp.json()
-    assert answer["type"] == "voice" and answer["media_id"] and isinstance(answer["created_at"], int)
-    form = aiohttp.FormData()
-    form.add_field("media", b"x", filename="a.bin")
-    resp = await http.post("/cgi-bin/media/upload", params={"access_token": t, "type": "pdf"}, data=form)
-    assert (await resp.json())["errcode"] == 40004
-
-
 async def test_webhook(http: TestClient) -> None:
     url = "/cgi-bin/webhook/send"
     text = {"msgtype": "text", "text": {"content": "通知"}}

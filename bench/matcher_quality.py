@@ -1,6 +1,6 @@
 """Quality of the question matcher against two baselines, on tuned and held-out question sets.
 
-    .venv/bin/python bench/matcher_quality.py [--failures] [--no-baselines]
+    .venv/bin/python bench/matcher_quality.py [--failures] [--tuned] [--only NAME] [--no-baselines]
 
 Each township is loaded through the real CLI into a temporary SQLite database (the sample with
 ``cunwu load-sample``; any other township folder with ``cunwu catalog import --township``,
@@ -218,9 +218,12 @@ def main() -> None:
         "--failures", action="store_true", help="list the questions the matcher gets wrong (tuned sets only)"
     )
     parser.add_argument("--only", help="only the sets whose name contains this")
+    parser.add_argument("--tuned", action="store_true", help="only the tuned sets (no held-out set is run)")
     parser.add_argument("--no-baselines", action="store_true")
     args = parser.parse_args()
     sets = [s for s in SETS if s.path.exists() and (not args.only or args.only in s.name)]
+    if args.tuned:
+        sets = [s for s in sets if not s.heldout]
     systems: dict[str, dict[str, Callable[[dict[str, Any]], Outcome]]] = {}
     timings: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -42,6 +42,7 @@ from content.matcher.service import Matcher  # noqa: E402
 SAMPLE = ROOT / "examples" / "qinghe"
 DATA = ROOT / "tests" / "data"
 HELDOUT = DATA / "heldout"
+TUNED = DATA / "tuned"
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,20 @@ SETS = [
     QuestionSet("facts (tuned)", DATA / "facts_tune.jsonl", "sample", False),
     QuestionSet("off-topic (tuned)", DATA / "offtopic_tune.jsonl", "sample", False),
     QuestionSet("off-topic 2 (tuned)", DATA / "offtopic_tune2.jsonl", "sample", False),
+    QuestionSet("dongbei (tuned)", TUNED / "township_dongbei" / "questions.jsonl", "dongbei", False),
+    QuestionSet("qinghe facts 2 (tuned)", TUNED / "township_dongbei" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("lingnan (tuned)", TUNED / "township_lingnan" / "questions.jsonl", "lingnan", False),
+    QuestionSet("qinghe facts 3 (tuned)", TUNED / "township_lingnan" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("holdout (old)", DATA / "holdout_questions.jsonl", "sample", True),
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),
 ]
-TOWNSHIPS = {"sample": SAMPLE, "henan": HELDOUT / "township_henan"}
+TOWNSHIPS = {
+    "sample": SAMPLE,
+    "henan": HELDOUT / "township_henan",
+    "dongbei": TUNED / "township_dongbei",
+    "lingnan": TUNED / "township_lingnan",
+}
 
 
 def _run_cli(args: list[str]) -> tuple[int, str]:
@@ -229,7 +239,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for key in dict.fromkeys(s.township for s in sets):
             folder = TOWNSHIPS[key]
-            heldout = folder != SAMPLE
+            heldout = HELDOUT in folder.parents
             matcher, docs = township_matcher(Path(tmp) / f"{key}.db", folder, quiet=heldout)
             systems[key] = {"cunwu": matcher_outcome(matcher, timings)}
             if not args.no_baselines:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from content.matcher import tunables as T
 from content.matcher.documents import KIND_INTERPRETATION, Doc
 from content.matcher.facets import Facet
-from content.matcher.normalize import bigrams, normalize_doc
+from content.matcher.normalize import bigrams, normalize, normalize_doc
 from content.matcher.query import Query
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -31,7 +31,8 @@ class Passage:
     index: int  # the Q&A pair's or the sentence's position
     head: str  # the Q&A question ("" for a summary sentence)
     text: str  # the answer, or the sentence
-    norm: str  # head and text, normalised (what the question's words are looked up in)
+    norm: str  # head and text, normalised, then again with dialect words made standard (looked up in)
+    head_grams: frozenset[str] = frozenset()  # bigrams of the head, both ways
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,37 @@ def doc_passages(doc: Doc) -> tuple[Passage, ...]:
     if doc.kind != KIND_INTERPRETATION or not doc.body_showable:
         return ()
     out = [
-        Passage("qa", n, q, a, normalize_doc(q + " " + a))
+        Passage("qa", n, q, a, _both(q + " " + a), frozenset(bigrams(_both(q))))
         for n, (q, a) in enumerate(zip(doc.questions, doc.answers, strict=False))
         if a.strip()
     ]
     sentences = [s.strip() for s in _SENTENCE.findall(doc.summary) if s.strip()]
-    out += [Passage("summary", n, "", s, normalize_doc(s)) for n, s in enumerate(sentences)]
+    out += [Passage("summary", n, "", s, _both(s)) for n, s in enumerate(sentences)]
     return tuple(out)
+
+
+def _both(text: str) -> str:
+    """A passage's text normalised as written, and as a question is (dialect words made standard:
+    a township that writes 咋整 in its Q&A answers a question rewritten to 怎么办)."""
+    plain = normalize_doc(text)
+    standard = normalize(text)
+    return plain if standard == plain else f"{plain} {standard}"
+
+
+def head_similarity(query: Query, passage: Passage) -> float:
+    """Weighted Dice of the question's bigrams and the passage's question's (0 for a summary
+    sentence): the passage that asks what the villager asks."""
+    head = passage.head_grams
+    if not head:
+        return 0.0
+    weights = query.gram_idf
+    q_mass = sum(weights.values())
+    if q_mass <= 0:
+        return 0.0
+    mean = q_mass / len(weights)
+    shared = sum(weights[g] for g in head if g in weights)
+    h_mass = sum(weights.get(g, mean) for g in head)
+    return 2.0 * shared / (q_mass + h_mass)
 
 
 @lru_cache(maxsize=4096)
@@ -133,6 +158,7 @@ def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: in
         topic = coverage(grams, p.norm)
         facet = facets_match(facets, p)
         score = T.PASSAGE_TOPIC * topic + T.PASSAGE_FACET * facet if facets else topic
+        score += T.PASSAGE_HEAD * head_similarity(query, p)
         if p.kind == "qa" and p.index == qa_best:
             score += T.PASSAGE_QA_BEST
         choices.append(Choice(p, score, topic, facet))

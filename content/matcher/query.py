@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -161,6 +161,7 @@ class Query:
     intents: tuple[Intent, ...] = ()
     concepts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # lexicon terms found, with their canonical terms
     facets: tuple[Facet, ...] = ()  # what is asked about the matter (amount, date, how to apply…)
+    gram_idf: dict[str, float] = field(default_factory=dict, compare=False)  # IDF of each of ``bigrams``
 
     @property
     def offtopic(self) -> bool:
@@ -263,6 +264,7 @@ class Analyzer:
             added=tuple(added),
             units=tuple(units),
             bigrams=frozenset(qbig),
+            gram_idf={g: self.index.idf(g) for g in qbig},
             tokens=tuple(tokens),
             disclosure=any(w in text for w in DISCLOSURE_WORDS),
             village=any(w in text for w in VILLAGE_WORDS),

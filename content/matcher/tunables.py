@@ -18,6 +18,7 @@ HEAD_SPEAKS = 0.4  # …or has one of its passage cues
 FACET_VALUE = 0.35  # the facet's value (an amount, a date, a phone) is in the passage's text
 FACET_TEXT = 0.15  # the facet's passage cues are in its text
 OTHER_FACETS = 0.25  # share of the other facets' mean in a passage's facet match
+PASSAGE_HEAD = 0.5  # weight of the passage's question asking what the question asks (weighted Dice)
 PASSAGE_QA_BEST = 0.05  # the Q&A question closest to the whole question (ties)
 SHORT_PASSAGE = 70  # a first passage shorter than this (characters) may bring a second one…
 SECOND_FACET = 0.6  # …that speaks to the facet at least this well…

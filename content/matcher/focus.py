@@ -57,13 +57,15 @@ def uncovered_head(
     query: Query,
     covers: Callable[[Unit], bool],
     common: Callable[[str], bool],
+    touches: Callable[[Unit], bool] | None = None,
 ) -> str | None:
     """The head noun of an "X的Y" in the question that the answering document misses, or None.
 
     ``covers(unit)``: the answering document (or a linked interpretation) has one of the unit's
     alternatives; ``common(word)``: a frequent word of the general dictionary (grammar, not a topic).
-    X must be a word of two or more characters the document covers, in the same clause as 的; Y is
-    the first content word after 的 (at most ``FOCUS_GAP`` characters on), unknown to every document,
+    X must be a word of two or more characters the document covers (or ``touches``: has half of, 低保
+    of 低保户), in the same clause as 的; Y is the first content word after 的 (at most ``FOCUS_GAP``
+    characters on; past a one-character modifier such as 旧 or 新 right before a word), unknown to every document,
     and no other clause, nor the rest of this one, may name a word the document covers (facet cues
     such as 多少钱 aside).
     """
@@ -76,12 +78,16 @@ def uncovered_head(
         if text.startswith(_NOT_ATTRIBUTIVE, d):
             continue
         clause = text.rfind(" ", 0, d) + 1
-        if not any(clause <= at < d and len(u.word) >= 2 and covers(u) for at, u in spans):
+        if not any(clause <= at < d and len(u.word) >= 2 and (touches or covers)(u) for at, u in spans):
             continue
-        head = next(((at, u) for at, u in spans if at > d), None)
-        if head is None:
+        after = [(at, u) for at, u in spans if at > d]
+        if not after:
             continue
-        at, unit = head
+        at, unit = after[0]
+        if len(unit.word) == 1 and unit.known and len(after) > 1:
+            nxt_at, nxt = after[1]
+            if nxt_at == at + 1 and len(nxt.word) >= 2:
+                at, unit = nxt_at, nxt  # 旧木头: the head is 木头
         gap = text[d + 1 : at]
         if len(gap) > T.FOCUS_GAP or " " in gap or (gap and gap not in STOPWORDS):
             continue

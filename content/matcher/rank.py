@@ -15,6 +15,7 @@ whose Q&A matches it.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -23,6 +24,7 @@ from rapidfuzz import fuzz, process
 
 from content.matcher import tunables as T
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, KIND_VILLAGE, Doc
+from content.matcher.facets import facets
 from content.matcher.features import _intent_features, _name_features, _qa_features, _row_sums, _unit_coverage
 from content.matcher.index import Index
 from content.matcher.normalize import bigrams
@@ -132,6 +134,13 @@ def score_candidates(
     if query.village or query.disclosure:
         score = np.where(is_village, score + w.village_bonus * (w.village_own if query.village else 1.0), score)
     score = np.where(views.abolished[docs], score - w.abolished_penalty, score)
+    valued = [f for f in query.facets if f.value is not None and f.name in T.VALUE_FACETS]
+    if valued and w.facet_value:
+        # a document whose text holds the value asked (a phone number): catalog fields never do
+        holds = np.fromiter(
+            (any(f.name in holds_values(index.docs[i]) for f in valued) for i in ids), dtype=bool, count=n_cands
+        )
+        score = np.where(holds, score + w.facet_value * cover_arr / max(float(cover_arr.max()), 1e-9), score)
     # Second pass: the words that tell the leading candidates apart (IDF within the candidate pool).
     order = np.argsort(-score, kind="stable")  # by first-pass score, ties in BM25 order
     pool = order[: max(2, w.disc_pool)]
@@ -164,6 +173,15 @@ def score_candidates(
         strict=True,
     )
     return list(map(Scored._make, rows))  # fields in ``Scored`` order
+
+
+@lru_cache(maxsize=65_536)
+def holds_values(doc: Doc) -> frozenset[str]:
+    """The facets whose value (an amount, a date, a phone number) the document's answers or summary hold."""
+    if doc.kind != KIND_INTERPRETATION or not doc.body_showable:
+        return frozenset()
+    text = " ".join((doc.summary, *doc.answers))
+    return frozenset(f.name for f in facets().facets if f.value is not None and f.value.search(text))
 
 
 def confidence(best: Scored) -> float:

@@ -51,6 +51,7 @@ class Weights:
     disclosure_bonus: float = 0.08
     village_bonus: float = 0.12
     abolished_penalty: float = 0.25
+    facet_value: float = 0.2  # an interpretation holding the value asked (VALUE_FACETS), times its relative coverage
     oov: float = 0.35  # weight of a content word no doc has, relative to a known one
     disc_pool: int = 12  # candidates (by first-pass score) among which words are told apart
     disc_covered: float = 0.5  # a word counts as covered by a pool candidate from this coverage
@@ -59,6 +60,8 @@ class Weights:
     disclosure_catalog: float = 0.5  # share of ``disclosure_bonus`` for a catalog item (a village row: all)
     village_own: float = 1.5  # ``village_bonus`` factor when the question says "our village"
 
+
+VALUE_FACETS = frozenset({"phone"})  # facets whose value only an interpretation's text holds
 
 # --- confidence and abstention (rank.py, service.py)
 OVERRULE_COVER = 0.4  # a doc covering this share of the content words, and…

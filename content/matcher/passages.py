@@ -153,14 +153,19 @@ def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: in
     if not passages:
         return []
     grams = focus(query, doc)
+    # a question asking a value (an amount, a date, a phone number) is answered by a passage holding one
+    valued = [f.value for f in facets if f.value is not None and f.name in T.PASSAGE_VALUE_FACETS]
+    holding = [any(v.search(p.text) for v in valued) for p in passages] if valued else []
     choices: list[Choice] = []
-    for p in passages:
+    for n, p in enumerate(passages):
         topic = coverage(grams, p.norm)
         facet = facets_match(facets, p)
         score = T.PASSAGE_TOPIC * topic + T.PASSAGE_FACET * facet if facets else topic
         score += T.PASSAGE_HEAD * head_similarity(query, p)
         if p.kind == "qa" and p.index == qa_best:
             score += T.PASSAGE_QA_BEST
+        if any(holding) and not holding[n]:
+            score *= T.PASSAGE_NO_VALUE
         choices.append(Choice(p, score, topic, facet))
     return sorted(choices, key=lambda c: -c.score)
 

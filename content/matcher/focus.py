@@ -141,3 +141,20 @@ def unknown_last_word(
     if " " in query.text[at[id(covered[0])] : at[id(last)]]:
         return None  # the shared word is in another clause: the last one asks on about it
     return last.word
+
+
+def uncovered_topic(query: Query, touches: Callable[[Unit], bool]) -> bool:
+    """The answering document has none of the question's topic words (盲人按摩一次好多钱: it shares
+    only 一次 and 多少钱). Topic words are the content words of two or more characters that are not
+    facet cues (多少钱, 几点) nor question forms (怎么办); a question without any is not judged."""
+    cues = _facet_cues()
+    topic = [
+        u
+        for u in query.units
+        if len(u.word) >= 2 and u.word not in cues and u.word not in _ANY_QUESTION and _is_han(u.word)
+    ]
+    return bool(topic) and not any(touches(u) for u in topic)
+
+
+def _is_han(word: str) -> bool:
+    return all("\u4e00" <= ch <= "\u9fff" for ch in word)

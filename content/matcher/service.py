@@ -26,7 +26,7 @@ from content.matcher.documents import (
     load_documents,
     township_phones,
 )
-from content.matcher.focus import uncovered_head, unknown_last_word
+from content.matcher.focus import uncovered_head, uncovered_topic, unknown_last_word
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
@@ -194,6 +194,8 @@ class Matcher:
         def common(word: str) -> bool:
             return freq.get(word, 0) > (T.FOCUS_COMMON if len(word) > 1 else T.FOCUS_COMMON_CHAR)
 
+        if uncovered_topic(query, touches):
+            return True
         if "的" in query.text and uncovered_head(query, covers, common, touches) is not None:
             return True
         return unknown_last_word(query, covers, common) is not None

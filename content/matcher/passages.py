@@ -66,6 +66,16 @@ def _both(text: str) -> str:
     return plain if standard == plain else f"{plain} {standard}"
 
 
+_MARK = re.compile(r"[0-9]{2,}|[a-z]+")
+
+
+def _marks(text: str) -> list[re.Pattern[str]]:
+    """The numbers of two or more digits and the letters of a question (90岁, 12月31号, D级), as
+    patterns that find them whole in a passage: the passage that names them holds the fact asked."""
+    found = dict.fromkeys(_MARK.findall(text))
+    return [re.compile(rf"(?<![0-9a-z]){re.escape(m)}(?![0-9a-z])") for m in found]
+
+
 def head_similarity(query: Query, passage: Passage) -> float:
     """Weighted Dice of the question's bigrams and the passage's question's (0 for a summary
     sentence): the passage that asks what the villager asks."""
@@ -156,12 +166,15 @@ def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: in
     # a question asking a value (an amount, a date, a phone number) is answered by a passage holding one
     valued = [f.value for f in facets if f.value is not None and f.name in T.PASSAGE_VALUE_FACETS]
     holding = [any(v.search(p.text) for v in valued) for p in passages] if valued else []
+    marks = _marks(query.text)
     choices: list[Choice] = []
     for n, p in enumerate(passages):
         topic = coverage(grams, p.norm)
         facet = facets_match(facets, p)
         score = T.PASSAGE_TOPIC * topic + T.PASSAGE_FACET * facet if facets else topic
         score += T.PASSAGE_HEAD * head_similarity(query, p)
+        if marks:
+            score += T.PASSAGE_MARKS * sum(1 for m in marks if m.search(p.norm)) / len(marks)
         if p.kind == "qa" and p.index == qa_best:
             score += T.PASSAGE_QA_BEST
         if any(holding) and not holding[n]:

@@ -27,7 +27,7 @@ from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, KIND_VI
 from content.matcher.facets import facets
 from content.matcher.features import _intent_features, _name_features, _qa_features, _row_sums, _unit_coverage
 from content.matcher.index import Index
-from content.matcher.normalize import bigrams
+from content.matcher.normalize import bigrams, normalize_doc
 from content.matcher.query import Query
 from content.matcher.tunables import Weights
 from content.matcher.views import Views, prepare
@@ -94,6 +94,9 @@ def score_candidates(
     named, key_arr = _name_features(views, docs, grams, q_idf)
     n_cands = len(cands)
     ucov_arr, ucov_key = _unit_coverage(present, named[:, :n_cover], unit_alts, cols)
+    if units and (T.BODY_COVER > 0 or T.BODY_COVER_KNOWN > 0):
+        factors = [T.BODY_COVER_KNOWN if u.known else T.BODY_COVER for u in units]
+        _body_coverage(index, ids, unit_alts, factors, ucov_arr)
     uw_arr = np.asarray(uw, dtype=np.float64)
     mass_arr = _row_sums(ucov_arr * uw_arr)  # IDF mass of the question's content words the doc covers
     cover_arr = mass_arr / total_units
@@ -173,6 +176,37 @@ def score_candidates(
         strict=True,
     )
     return list(map(Scored._make, rows))  # fields in ``Scored`` order
+
+
+@lru_cache(maxsize=65_536)
+def body_grams(doc: Doc) -> frozenset[str]:
+    """The bigrams of an interpretation's body (summary and answers), which the index does not search."""
+    if doc.kind != KIND_INTERPRETATION or not doc.body_showable:
+        return frozenset()
+    return frozenset(bigrams(normalize_doc(" ".join((doc.summary, *doc.answers)))))
+
+
+def _body_coverage(
+    index: Index,
+    ids: tuple[int, ...],
+    unit_alts: list[tuple[frozenset[str], ...]],
+    factors: list[float],
+    ucov: np.ndarray,
+) -> None:
+    """Let an interpretation candidate cover, for ``factors[j]`` of a word, each word its body has:
+    most (``BODY_COVER``) for a word no field the index searches has (水田 in "水田每亩58,000元"),
+    little (``BODY_COVER_KNOWN``) for a known one, which a body mostly mentions in passing (医保 in
+    the pension document)."""
+    docs = index.docs
+    for c, i in enumerate(ids):
+        body = body_grams(docs[i])
+        if not body:
+            continue
+        for j, alts in enumerate(unit_alts):
+            if not alts or ucov[c, j] >= factors[j]:
+                continue
+            share = max(len(alt & body) / len(alt) for alt in alts)
+            ucov[c, j] = max(ucov[c, j], factors[j] * share)
 
 
 @lru_cache(maxsize=65_536)

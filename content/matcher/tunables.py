@@ -64,6 +64,8 @@ class Weights:
     village_own: float = 1.5  # ``village_bonus`` factor when the question says "our village"
 
 
+BODY_COVER = 0.8  # a word no searched field has, found in an interpretation's body (summary, answers), counts this much…
+BODY_COVER_KNOWN = 0.3  # …and a known word found only there this much
 VALUE_FACETS = frozenset({"phone"})  # facets whose value only an interpretation's text holds
 
 # --- confidence and abstention (rank.py, service.py)

@@ -159,7 +159,10 @@ def score_candidates(
     head_w = [u.weight if len(u.word) >= 2 else 0.0 for u in units]
     head_j = max(range(len(units)), key=head_w.__getitem__) if any(head_w) else -1
     short = sum(1 for x in head_w if x > 0) <= T.SHORT_WORDS
-    head = 0.0 if short and head_j >= 0 and not units[head_j].known else 1.0
+    head_arr = np.ones(n_cands)
+    if short and head_j >= 0 and not units[head_j].known:
+        # unknown to every field searched: only a candidate whose body has it names it
+        head_arr = (ucov_arr[:, head_j] > 0).astype(np.float64)
     # Final order: by score, catalog items first, then by id; ties keep the first-pass order.
     not_catalog = kinds != views.kind_ids.get(KIND_CATALOG, -1)
     final = order[np.lexsort((views.id_rank[docs[order]], not_catalog[order], -score[order]))]
@@ -172,7 +175,7 @@ def score_candidates(
         *(col[final].tolist() for col in features),
         [known_share] * n_cands,
         *(col[final].tolist() for col in (offtopic_arr, mass_arr, missing_arr)),
-        [head] * n_cands,
+        head_arr[final].tolist(),
         strict=True,
     )
     return list(map(Scored._make, rows))  # fields in ``Scored`` order

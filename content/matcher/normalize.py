@@ -27,9 +27,7 @@ DIALECT_PATH = Path(__file__).resolve().parent.parent / "data" / "dialect.tsv"
 FILLERS = ("就是说", "那个", "这个", "然后", "嗯", "呃", "唔", "额", "emm", "em")
 # 唔 is also Cantonese 不 (唔使, 得唔得, 系唔系): a filler only when no verb or adjective follows it.
 _NOT_FILLER = {"唔": "(?![使得系会好知识够记食该同到去想合满清啱着理准用敢肯收算见])"}
-_FILLER_RE = re.compile(
-    "|".join(re.escape(f) + _NOT_FILLER.get(f, "") for f in sorted(FILLERS, key=len, reverse=True))
-)
+_FILLER_RE = re.compile("|".join(re.escape(f) + _NOT_FILLER.get(f, "") for f in sorted(FILLERS, key=len, reverse=True)))
 
 _NUMERAL_CHARS = "零〇一二三四五六七八九十百千万两"
 _MULTIPLIERS = set("十百千万")

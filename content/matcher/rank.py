@@ -15,8 +15,8 @@ whose Q&A matches it.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np

@@ -20,9 +20,9 @@ FACET_TEXT = 0.15  # the facet's passage cues are in its text
 OTHER_FACETS = 0.25  # share of the other facets' mean in a passage's facet match
 PASSAGE_HEAD = 0.5  # weight of the passage's question asking what the question asks (weighted Dice)
 PASSAGE_MARKS = 0.2  # weight of the question's numbers and letters (90岁, D级) found in a passage
-PASSAGE_QA_BEST = 0.05
+PASSAGE_QA_BEST = 0.05  # the Q&A question closest to the whole question (ties)
 PASSAGE_VALUE_FACETS = frozenset({"phone"})  # when some passage holds the value asked…
-PASSAGE_NO_VALUE = 0.6  # …the score factor of a passage that holds none  # the Q&A question closest to the whole question (ties)
+PASSAGE_NO_VALUE = 0.6  # …the score factor of a passage that holds none
 SHORT_PASSAGE = 70  # a first passage shorter than this (characters) may bring a second one…
 SECOND_FACET = 0.6  # …that speaks to the facet at least this well…
 SECOND_RATIO = 0.7  # …and scores at least this share of the first
@@ -64,7 +64,7 @@ class Weights:
     village_own: float = 1.5  # ``village_bonus`` factor when the question says "our village"
 
 
-BODY_COVER = 0.8  # a word no searched field has, found in an interpretation's body (summary, answers), counts this much…
+BODY_COVER = 0.8  # a word no searched field has, found in an interpretation's body, counts this much…
 BODY_COVER_KNOWN = 0.3  # …and a known word found only there this much
 VALUE_FACETS = frozenset({"phone"})  # facets whose value only an interpretation's text holds
 

@@ -38,6 +38,7 @@ FLOORS = {"township_dongbei": (0.84, 0.75, 0.95), "township_lingnan": (0.87, 0.8
         ("唔 我想问低保", "我想问低保"),  # 唔 before a pause is a filler, before a verb it is 不
         ("俺们屯的道谁清", "我们村的道谁清"),
         ("苞米补贴嘎哈用的", "玉米补贴做什么用的"),
+        ("额 小额信贷额度是多少", "小额信贷额度是多少"),  # 额 is a filler only outside 额度, 金额, 小额
     ],
 )
 def test_cantonese_and_north_eastern_words_are_made_standard(raw: str, expected: str) -> None:

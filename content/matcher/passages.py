@@ -1,12 +1,14 @@
 """Passage selection: within the chosen document, the passage that holds the fact asked.
 
-An interpretation's candidates are its Q&A pairs and its summary's sentences. A passage is scored on
-two things:
+An interpretation's candidates are its Q&A pairs and its summary's sentences. A passage is scored on:
 - topic: how much of the question's *focus* it covers, the content words the document's name
   (title, keywords) does not already cover (高龄补贴好多钱一个月 → 钱, 一个月), IDF-weighted;
 - facet: whether it speaks to what is asked (``facets``): the value itself (an amount, a date, a
-  phone number) in its text, the facet's words in its question or text.
-The best passage is shown, and a second one when the first is short and the second also matches.
+  phone number) in its text, the facet's words in its question or text;
+- its Q&A question asking what the villager asks (weighted Dice of bigrams), and the question's
+  numbers and letters (90岁, D级) found whole in it.
+A passage is read as written and with dialect words made standard, as the question is. The best
+passage is shown, and a second one when the first is not long and the second also matches.
 """
 
 from __future__ import annotations

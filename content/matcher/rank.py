@@ -1,7 +1,9 @@
 """Rerank of the BM25 candidates with field-aware features, and the confidence used to abstain.
 
 Features of a candidate doc for a question (all in 0..1):
-- ``cover``: IDF-weighted share of the question's content words found in the doc (any field);
+- ``cover``: IDF-weighted share of the question's content words found in the doc (any field; for an
+  interpretation, its body too, which the index does not search: a word only the body has counts for
+  less, ``BODY_COVER``);
 - ``cover_key``: the same against the doc's name (title, keywords) only;
 - ``key``: how much of the doc's name (title or a keyword) the question mentions, IDF-weighted;
 - ``qa``: for interpretations, the closest Q&A question (weighted Dice of bigrams);
@@ -202,6 +204,8 @@ def _body_coverage(
     the pension document)."""
     docs = index.docs
     for c, i in enumerate(ids):
+        if docs[i].kind != KIND_INTERPRETATION:
+            continue
         body = body_grams(docs[i])
         if not body:
             continue

@@ -22,8 +22,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 QINGHE = HERE.parents[3] / "examples" / "qinghe"
 KINDS = {
-    "colloquial", "dialect", "typo", "voice", "keyword", "apply", "amount",
-    "date", "office", "phone", "village", "offtopic", "leak",
+    "colloquial",
+    "dialect",
+    "typo",
+    "voice",
+    "keyword",
+    "apply",
+    "amount",
+    "date",
+    "office",
+    "phone",
+    "village",
+    "offtopic",
+    "leak",
 }
 KEYS = {"q", "village", "expect", "forbid", "kind", "facts"}
 HEAD_FIELDS = ("title", "document", "doc_number", "issuer")
@@ -44,10 +55,10 @@ def strip_redacted(body: str) -> tuple[str, str]:
     match = re.search(r"^## 删减部分\s*$", body, re.M)
     if not match:
         return body, ""
-    rest = body[match.end():]
+    rest = body[match.end() :]
     nxt = re.search(r"^## ", rest, re.M)
     hidden = rest[: nxt.start()] if nxt else rest
-    public = body[: match.start()] + (rest[nxt.start():] if nxt else "")
+    public = body[: match.start()] + (rest[nxt.start() :] if nxt else "")
     return public, hidden
 
 

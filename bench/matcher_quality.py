@@ -1,6 +1,6 @@
 """Quality of the question matcher against two baselines, on tuned and held-out question sets.
 
-    .venv/bin/python bench/matcher_quality.py [--failures] [--no-baselines]
+    .venv/bin/python bench/matcher_quality.py [--failures] [--tuned] [--only NAME] [--no-baselines]
 
 Each township is loaded through the real CLI into a temporary SQLite database (the sample with
 ``cunwu load-sample``; any other township folder with ``cunwu catalog import --township``,
@@ -42,6 +42,7 @@ from content.matcher.service import Matcher  # noqa: E402
 SAMPLE = ROOT / "examples" / "qinghe"
 DATA = ROOT / "tests" / "data"
 HELDOUT = DATA / "heldout"
+TUNED = DATA / "tuned"
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,20 @@ SETS = [
     QuestionSet("facts (tuned)", DATA / "facts_tune.jsonl", "sample", False),
     QuestionSet("off-topic (tuned)", DATA / "offtopic_tune.jsonl", "sample", False),
     QuestionSet("off-topic 2 (tuned)", DATA / "offtopic_tune2.jsonl", "sample", False),
+    QuestionSet("dongbei (tuned)", TUNED / "township_dongbei" / "questions.jsonl", "dongbei", False),
+    QuestionSet("qinghe facts 2 (tuned)", TUNED / "township_dongbei" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("lingnan (tuned)", TUNED / "township_lingnan" / "questions.jsonl", "lingnan", False),
+    QuestionSet("qinghe facts 3 (tuned)", TUNED / "township_lingnan" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("holdout (old)", DATA / "holdout_questions.jsonl", "sample", True),
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),
 ]
-TOWNSHIPS = {"sample": SAMPLE, "henan": HELDOUT / "township_henan"}
+TOWNSHIPS = {
+    "sample": SAMPLE,
+    "henan": HELDOUT / "township_henan",
+    "dongbei": TUNED / "township_dongbei",
+    "lingnan": TUNED / "township_lingnan",
+}
 
 
 def _run_cli(args: list[str]) -> tuple[int, str]:
@@ -187,6 +197,16 @@ class JiebaBm25Baseline:
         return Outcome(bool(scores[order[0]] > 0), ids, doc_text(self.docs[order[0]]))
 
 
+def stands_for(docs: list[Doc]) -> Callable[[Outcome], Outcome]:
+    """An outcome whose village list rows also stand for the catalog items they disclose."""
+    items = {d.id: d.items for d in docs if d.kind == KIND_VILLAGE}
+
+    def add(out: Outcome) -> Outcome:
+        return Outcome(out.answered, out.ids, out.reply, tuple(items.get(i, ()) for i in out.ids))
+
+    return add
+
+
 def matcher_outcome(matcher: Matcher, timings: list[float] | None = None) -> Callable[[dict[str, Any]], Outcome]:
     def ask(row: dict[str, Any]) -> Outcome:
         started = time.perf_counter()
@@ -196,6 +216,12 @@ def matcher_outcome(matcher: Matcher, timings: list[float] | None = None) -> Cal
         return Outcome(res.answered, tuple(r.id for r in res.results), res.reply)
 
     return ask
+
+
+def _then(
+    ask: Callable[[dict[str, Any]], Outcome], add: Callable[[Outcome], Outcome]
+) -> Callable[[dict[str, Any]], Outcome]:
+    return lambda row: add(ask(row))
 
 
 HEADER = (
@@ -218,20 +244,25 @@ def main() -> None:
         "--failures", action="store_true", help="list the questions the matcher gets wrong (tuned sets only)"
     )
     parser.add_argument("--only", help="only the sets whose name contains this")
+    parser.add_argument("--tuned", action="store_true", help="only the tuned sets (no held-out set is run)")
     parser.add_argument("--no-baselines", action="store_true")
     args = parser.parse_args()
     sets = [s for s in SETS if s.path.exists() and (not args.only or args.only in s.name)]
+    if args.tuned:
+        sets = [s for s in sets if not s.heldout]
     systems: dict[str, dict[str, Callable[[dict[str, Any]], Outcome]]] = {}
     timings: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         for key in dict.fromkeys(s.township for s in sets):
             folder = TOWNSHIPS[key]
-            heldout = folder != SAMPLE
+            heldout = HELDOUT in folder.parents
             matcher, docs = township_matcher(Path(tmp) / f"{key}.db", folder, quiet=heldout)
             systems[key] = {"cunwu": matcher_outcome(matcher, timings)}
             if not args.no_baselines:
                 systems[key]["rapidfuzz WRatio"] = FuzzBaseline(docs).outcome
                 systems[key]["jieba + rank_bm25"] = JiebaBm25Baseline(docs).outcome
+            add = stands_for(docs)
+            systems[key] = {name: _then(ask, add) for name, ask in systems[key].items()}
     print(HEADER)
     print("|---|---|---|---|---|---|---|---|---|---|")
     for qs in sets:

@@ -52,6 +52,8 @@ def asks_beyond_fields(query: Query, item: Doc) -> bool:
         return False
     if any(f.name == DATE for f in facets):
         return True  # an item's 公开时限 says when it is published, not when the money comes
+    if any(f.name in T.BEYOND_FACETS for f in facets):
+        return True  # no field of an item holds a phone number
     return any(c in element for f in facets for c in (*f.cues, *f.passage_cues) for element in item.elements)
 
 

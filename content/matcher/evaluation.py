@@ -2,7 +2,9 @@
 optionally "facts" and "secret").
 
 Document level: top-1 is correct when the bot answers and its first result is in ``expect``, or, for
-``expect: []``, when it abstains (answered false). top-3 and MRR look at the first three results.
+``expect: []``, when it abstains (answered false). top-3 and MRR look at the first three results. A
+result may stand for other documents too (a village's list row for the catalog item it discloses):
+it is in ``expect`` when one of them is.
 Answer level: a row with ``facts`` passes when the bot answers and its reply holds every fact string
 (compared with all whitespace removed from both), whatever document it came from.
 """
@@ -26,6 +28,7 @@ class Outcome:
     answered: bool
     ids: tuple[str, ...]
     reply: str = ""
+    stands_for: tuple[tuple[str, ...], ...] = ()  # per result, the documents it also stands for
 
 
 @dataclass
@@ -56,6 +59,12 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _with_others(out: Outcome) -> list[tuple[str, tuple[str, ...]]]:
+    """Each result with the documents it also stands for."""
+    others = list(out.stands_for) + [()] * (len(out.ids) - len(out.stands_for))
+    return list(zip(out.ids, others, strict=False))
+
+
 def evaluate(rows: Iterable[dict[str, Any]], ask: Callable[[dict[str, Any]], Outcome]) -> Metrics:
     m = Metrics()
     top1 = top3 = rr = 0.0
@@ -66,12 +75,13 @@ def evaluate(rows: Iterable[dict[str, Any]], ask: Callable[[dict[str, Any]], Out
         expect = list(row.get("expect") or [])
         forbid = set(row.get("forbid") or [])
         ids = list(out.ids)
+        hits = [i in expect or any(o in expect for o in others) for i, others in _with_others(out)]
         if not expect:
             ok1 = ok3 = not out.answered
             r = 1.0 if ok1 else 0.0
         else:
-            ok1 = out.answered and bool(ids) and ids[0] in expect
-            ranks = [n for n, i in enumerate(ids[:3]) if i in expect]
+            ok1 = out.answered and bool(ids) and hits[0]
+            ranks = [n for n, hit in enumerate(hits[:3]) if hit]
             ok3 = out.answered and bool(ranks)
             r = 1.0 / (ranks[0] + 1) if ok3 else 0.0
         if row.get("kind") in ABSTAIN_KINDS:

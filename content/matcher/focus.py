@@ -57,13 +57,15 @@ def uncovered_head(
     query: Query,
     covers: Callable[[Unit], bool],
     common: Callable[[str], bool],
+    touches: Callable[[Unit], bool] | None = None,
 ) -> str | None:
     """The head noun of an "X的Y" in the question that the answering document misses, or None.
 
     ``covers(unit)``: the answering document (or a linked interpretation) has one of the unit's
     alternatives; ``common(word)``: a frequent word of the general dictionary (grammar, not a topic).
-    X must be a word of two or more characters the document covers, in the same clause as 的; Y is
-    the first content word after 的 (at most ``FOCUS_GAP`` characters on), unknown to every document,
+    X must be a word of two or more characters the document covers (or ``touches``: has half of, 低保
+    of 低保户), in the same clause as 的; Y is the first content word after 的 (at most ``FOCUS_GAP``
+    characters on; past a one-character modifier such as 旧 or 新 right before a word), unknown to every document,
     and no other clause, nor the rest of this one, may name a word the document covers (facet cues
     such as 多少钱 aside).
     """
@@ -76,12 +78,16 @@ def uncovered_head(
         if text.startswith(_NOT_ATTRIBUTIVE, d):
             continue
         clause = text.rfind(" ", 0, d) + 1
-        if not any(clause <= at < d and len(u.word) >= 2 and covers(u) for at, u in spans):
+        if not any(clause <= at < d and len(u.word) >= 2 and (touches or covers)(u) for at, u in spans):
             continue
-        head = next(((at, u) for at, u in spans if at > d), None)
-        if head is None:
+        after = [(at, u) for at, u in spans if at > d]
+        if not after:
             continue
-        at, unit = head
+        at, unit = after[0]
+        if len(unit.word) == 1 and unit.known and len(after) > 1:
+            nxt_at, nxt = after[1]
+            if nxt_at == at + 1 and len(nxt.word) >= 2:
+                at, unit = nxt_at, nxt  # 旧木头: the head is 木头
         gap = text[d + 1 : at]
         if len(gap) > T.FOCUS_GAP or " " in gap or (gap and gap not in STOPWORDS):
             continue
@@ -135,3 +141,20 @@ def unknown_last_word(
     if " " in query.text[at[id(covered[0])] : at[id(last)]]:
         return None  # the shared word is in another clause: the last one asks on about it
     return last.word
+
+
+def uncovered_topic(query: Query, touches: Callable[[Unit], bool]) -> bool:
+    """The answering document has none of the question's topic words (盲人按摩一次好多钱: it shares
+    only 一次 and 多少钱). Topic words are the content words of two or more characters that are not
+    facet cues (多少钱, 几点) nor question forms (怎么办); a question without any is not judged."""
+    cues = _facet_cues()
+    topic = [
+        u
+        for u in query.units
+        if len(u.word) >= 2 and u.word not in cues and u.word not in _ANY_QUESTION and _is_han(u.word)
+    ]
+    return bool(topic) and not any(touches(u) for u in topic)
+
+
+def _is_han(word: str) -> bool:
+    return all("\u4e00" <= ch <= "\u9fff" for ch in word)

@@ -25,7 +25,16 @@ DIALECT_PATH = Path(__file__).resolve().parent.parent / "data" / "dialect.tsv"
 
 # Spoken fillers that carry no meaning (speech recognition keeps them).
 FILLERS = ("就是说", "那个", "这个", "然后", "嗯", "呃", "唔", "额", "emm", "em")
-_FILLER_RE = re.compile("|".join(sorted((re.escape(f) for f in FILLERS), key=len, reverse=True)))
+# 唔 is also Cantonese 不 (唔使, 得唔得, 系唔系): a filler only when no verb or adjective follows it;
+# 额 is also the 额 of 额度, 金额, 名额, 差额: a filler only outside such a word.
+_FILLER_BEFORE = {"额": "(?<![金名限差余数份超定总配小大巨面税])"}
+_FILLER_AFTER = {"唔": "(?![使得系会好知识够记食该同到去想合满清啱着理准用敢肯收算见])", "额": "(?![度外定])"}
+_FILLER_RE = re.compile(
+    "|".join(
+        _FILLER_BEFORE.get(f, "") + re.escape(f) + _FILLER_AFTER.get(f, "")
+        for f in sorted(FILLERS, key=len, reverse=True)
+    )
+)
 
 _NUMERAL_CHARS = "零〇一二三四五六七八九十百千万两"
 _MULTIPLIERS = set("十百千万")

@@ -1,12 +1,14 @@
 """Passage selection: within the chosen document, the passage that holds the fact asked.
 
-An interpretation's candidates are its Q&A pairs and its summary's sentences. A passage is scored on
-two things:
+An interpretation's candidates are its Q&A pairs and its summary's sentences. A passage is scored on:
 - topic: how much of the question's *focus* it covers, the content words the document's name
   (title, keywords) does not already cover (高龄补贴好多钱一个月 → 钱, 一个月), IDF-weighted;
 - facet: whether it speaks to what is asked (``facets``): the value itself (an amount, a date, a
-  phone number) in its text, the facet's words in its question or text.
-The best passage is shown, and a second one when the first is short and the second also matches.
+  phone number) in its text, the facet's words in its question or text;
+- its Q&A question asking what the villager asks (weighted Dice of bigrams), and the question's
+  numbers and letters (90岁, D级) found whole in it.
+A passage is read as written and with dialect words made standard, as the question is. The best
+passage is shown, and a second one when the first is not long and the second also matches.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from functools import lru_cache
 from content.matcher import tunables as T
 from content.matcher.documents import KIND_INTERPRETATION, Doc
 from content.matcher.facets import Facet
-from content.matcher.normalize import bigrams, normalize_doc
+from content.matcher.normalize import bigrams, normalize, normalize_doc
 from content.matcher.query import Query
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -31,7 +33,8 @@ class Passage:
     index: int  # the Q&A pair's or the sentence's position
     head: str  # the Q&A question ("" for a summary sentence)
     text: str  # the answer, or the sentence
-    norm: str  # head and text, normalised (what the question's words are looked up in)
+    norm: str  # head and text, normalised, then again with dialect words made standard (looked up in)
+    head_grams: frozenset[str] = frozenset()  # bigrams of the head, both ways
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,47 @@ def doc_passages(doc: Doc) -> tuple[Passage, ...]:
     if doc.kind != KIND_INTERPRETATION or not doc.body_showable:
         return ()
     out = [
-        Passage("qa", n, q, a, normalize_doc(q + " " + a))
+        Passage("qa", n, q, a, _both(q + " " + a), frozenset(bigrams(_both(q))))
         for n, (q, a) in enumerate(zip(doc.questions, doc.answers, strict=False))
         if a.strip()
     ]
     sentences = [s.strip() for s in _SENTENCE.findall(doc.summary) if s.strip()]
-    out += [Passage("summary", n, "", s, normalize_doc(s)) for n, s in enumerate(sentences)]
+    out += [Passage("summary", n, "", s, _both(s)) for n, s in enumerate(sentences)]
     return tuple(out)
+
+
+def _both(text: str) -> str:
+    """A passage's text normalised as written, and as a question is (dialect words made standard:
+    a township that writes 咋整 in its Q&A answers a question rewritten to 怎么办)."""
+    plain = normalize_doc(text)
+    standard = normalize(text)
+    return plain if standard == plain else f"{plain} {standard}"
+
+
+_MARK = re.compile(r"[0-9]{2,}|[a-z]+")
+
+
+def _marks(text: str) -> list[re.Pattern[str]]:
+    """The numbers of two or more digits and the letters of a question (90岁, 12月31号, D级), as
+    patterns that find them whole in a passage: the passage that names them holds the fact asked."""
+    found = dict.fromkeys(_MARK.findall(text))
+    return [re.compile(rf"(?<![0-9a-z]){re.escape(m)}(?![0-9a-z])") for m in found]
+
+
+def head_similarity(query: Query, passage: Passage) -> float:
+    """Weighted Dice of the question's bigrams and the passage's question's (0 for a summary
+    sentence): the passage that asks what the villager asks."""
+    head = passage.head_grams
+    if not head:
+        return 0.0
+    weights = query.gram_idf
+    q_mass = sum(weights.values())
+    if q_mass <= 0:
+        return 0.0
+    mean = q_mass / len(weights)
+    shared = sum(weights[g] for g in head if g in weights)
+    h_mass = sum(weights.get(g, mean) for g in head)
+    return 2.0 * shared / (q_mass + h_mass)
 
 
 @lru_cache(maxsize=4096)
@@ -128,13 +165,22 @@ def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: in
     if not passages:
         return []
     grams = focus(query, doc)
+    # a question asking a value (an amount, a date, a phone number) is answered by a passage holding one
+    valued = [f.value for f in facets if f.value is not None and f.name in T.PASSAGE_VALUE_FACETS]
+    holding = [any(v.search(p.text) for v in valued) for p in passages] if valued else []
+    marks = _marks(query.text)
     choices: list[Choice] = []
-    for p in passages:
+    for n, p in enumerate(passages):
         topic = coverage(grams, p.norm)
         facet = facets_match(facets, p)
         score = T.PASSAGE_TOPIC * topic + T.PASSAGE_FACET * facet if facets else topic
+        score += T.PASSAGE_HEAD * head_similarity(query, p)
+        if marks:
+            score += T.PASSAGE_MARKS * sum(1 for m in marks if m.search(p.norm)) / len(marks)
         if p.kind == "qa" and p.index == qa_best:
             score += T.PASSAGE_QA_BEST
+        if any(holding) and not holding[n]:
+            score *= T.PASSAGE_NO_VALUE
         choices.append(Choice(p, score, topic, facet))
     return sorted(choices, key=lambda c: -c.score)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -34,6 +34,9 @@ _STOP_TEXT = """
     后 前 中 内 外 些个 一般 到底 究竟 大概 大约 左右 以上 以下 请 帮 帮忙
     啥时候 什么时候 哪阵 哪天 几号 几点 每天 每年 每月 几天 几个月 半个 半个月 半年 一步 哪一步
     有没有 能不能 会不会 是不是 要不要 行不行 对吧 对不对 好不好 一下子 一直 还要 还能 之后
+    不能 不会 不要 不用 不了 不知 不敢 不到 有点 总是 真的 就是 但是 因为 为了 其中 当时 后来
+    最后 觉得 看到 看见 看看 拿来 起来 出去 进来 进去 回来 另外 除了 要是 不管 别人 人家 大家
+    一起 真正 直接 才能 只能 应该 可能 能够 还有 还是 这个 那个 一声 问题 有问题
 """
 # Where the villager is: context, not the matter asked about (they weigh little in coverage).
 _CONTEXT_TEXT = "村里 村上 镇上 镇里 县里 县上 乡里 城里 县城 家里 我们村 本村 咱村 全镇 全县 这边 那边 这里 那里"
@@ -158,6 +161,7 @@ class Query:
     intents: tuple[Intent, ...] = ()
     concepts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # lexicon terms found, with their canonical terms
     facets: tuple[Facet, ...] = ()  # what is asked about the matter (amount, date, how to apply…)
+    gram_idf: dict[str, float] = field(default_factory=dict, compare=False)  # IDF of each of ``bigrams``
 
     @property
     def offtopic(self) -> bool:
@@ -260,6 +264,7 @@ class Analyzer:
             added=tuple(added),
             units=tuple(units),
             bigrams=frozenset(qbig),
+            gram_idf={g: self.index.idf(g) for g in qbig},
             tokens=tuple(tokens),
             disclosure=any(w in text for w in DISCLOSURE_WORDS),
             village=any(w in text for w in VILLAGE_WORDS),

@@ -1,7 +1,9 @@
 """Rerank of the BM25 candidates with field-aware features, and the confidence used to abstain.
 
 Features of a candidate doc for a question (all in 0..1):
-- ``cover``: IDF-weighted share of the question's content words found in the doc (any field);
+- ``cover``: IDF-weighted share of the question's content words found in the doc (any field; for an
+  interpretation, its body too, which the index does not search: a word only the body has counts for
+  less, ``BODY_COVER``);
 - ``cover_key``: the same against the doc's name (title, keywords) only;
 - ``key``: how much of the doc's name (title or a keyword) the question mentions, IDF-weighted;
 - ``qa``: for interpretations, the closest Q&A question (weighted Dice of bigrams);
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -23,9 +26,10 @@ from rapidfuzz import fuzz, process
 
 from content.matcher import tunables as T
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, KIND_VILLAGE, Doc
+from content.matcher.facets import facets
 from content.matcher.features import _intent_features, _name_features, _qa_features, _row_sums, _unit_coverage
 from content.matcher.index import Index
-from content.matcher.normalize import bigrams
+from content.matcher.normalize import bigrams, normalize_doc
 from content.matcher.query import Query
 from content.matcher.tunables import Weights
 from content.matcher.views import Views, prepare
@@ -92,6 +96,9 @@ def score_candidates(
     named, key_arr = _name_features(views, docs, grams, q_idf)
     n_cands = len(cands)
     ucov_arr, ucov_key = _unit_coverage(present, named[:, :n_cover], unit_alts, cols)
+    if units and (T.BODY_COVER > 0 or T.BODY_COVER_KNOWN > 0):
+        factors = [T.BODY_COVER_KNOWN if u.known else T.BODY_COVER for u in units]
+        _body_coverage(index, ids, unit_alts, factors, ucov_arr)
     uw_arr = np.asarray(uw, dtype=np.float64)
     mass_arr = _row_sums(ucov_arr * uw_arr)  # IDF mass of the question's content words the doc covers
     cover_arr = mass_arr / total_units
@@ -132,6 +139,13 @@ def score_candidates(
     if query.village or query.disclosure:
         score = np.where(is_village, score + w.village_bonus * (w.village_own if query.village else 1.0), score)
     score = np.where(views.abolished[docs], score - w.abolished_penalty, score)
+    valued = [f for f in query.facets if f.value is not None and f.name in T.VALUE_FACETS]
+    if valued and w.facet_value:
+        # a document whose text holds the value asked (a phone number): catalog fields never do
+        holds = np.fromiter(
+            (any(f.name in holds_values(index.docs[i]) for f in valued) for i in ids), dtype=bool, count=n_cands
+        )
+        score = np.where(holds, score + w.facet_value * cover_arr / max(float(cover_arr.max()), 1e-9), score)
     # Second pass: the words that tell the leading candidates apart (IDF within the candidate pool).
     order = np.argsort(-score, kind="stable")  # by first-pass score, ties in BM25 order
     pool = order[: max(2, w.disc_pool)]
@@ -147,7 +161,10 @@ def score_candidates(
     head_w = [u.weight if len(u.word) >= 2 else 0.0 for u in units]
     head_j = max(range(len(units)), key=head_w.__getitem__) if any(head_w) else -1
     short = sum(1 for x in head_w if x > 0) <= T.SHORT_WORDS
-    head = 0.0 if short and head_j >= 0 and not units[head_j].known else 1.0
+    head_arr = np.ones(n_cands)
+    if short and head_j >= 0 and not units[head_j].known:
+        # unknown to every field searched: only a candidate whose body has it names it
+        head_arr = (ucov_arr[:, head_j] > 0).astype(np.float64)
     # Final order: by score, catalog items first, then by id; ties keep the first-pass order.
     not_catalog = kinds != views.kind_ids.get(KIND_CATALOG, -1)
     final = order[np.lexsort((views.id_rank[docs[order]], not_catalog[order], -score[order]))]
@@ -160,10 +177,52 @@ def score_candidates(
         *(col[final].tolist() for col in features),
         [known_share] * n_cands,
         *(col[final].tolist() for col in (offtopic_arr, mass_arr, missing_arr)),
-        [head] * n_cands,
+        head_arr[final].tolist(),
         strict=True,
     )
     return list(map(Scored._make, rows))  # fields in ``Scored`` order
+
+
+@lru_cache(maxsize=65_536)
+def body_grams(doc: Doc) -> frozenset[str]:
+    """The bigrams of an interpretation's body (summary and answers), which the index does not search."""
+    if doc.kind != KIND_INTERPRETATION or not doc.body_showable:
+        return frozenset()
+    return frozenset(bigrams(normalize_doc(" ".join((doc.summary, *doc.answers)))))
+
+
+def _body_coverage(
+    index: Index,
+    ids: tuple[int, ...],
+    unit_alts: list[tuple[frozenset[str], ...]],
+    factors: list[float],
+    ucov: np.ndarray,
+) -> None:
+    """Let an interpretation candidate cover, for ``factors[j]`` of a word, each word its body has:
+    most (``BODY_COVER``) for a word no field the index searches has (水田 in "水田每亩58,000元"),
+    little (``BODY_COVER_KNOWN``) for a known one, which a body mostly mentions in passing (医保 in
+    the pension document)."""
+    docs = index.docs
+    for c, i in enumerate(ids):
+        if docs[i].kind != KIND_INTERPRETATION:
+            continue
+        body = body_grams(docs[i])
+        if not body:
+            continue
+        for j, alts in enumerate(unit_alts):
+            if not alts or ucov[c, j] >= factors[j]:
+                continue
+            share = max(len(alt & body) / len(alt) for alt in alts)
+            ucov[c, j] = max(ucov[c, j], factors[j] * share)
+
+
+@lru_cache(maxsize=65_536)
+def holds_values(doc: Doc) -> frozenset[str]:
+    """The facets whose value (an amount, a date, a phone number) the document's answers or summary hold."""
+    if doc.kind != KIND_INTERPRETATION or not doc.body_showable:
+        return frozenset()
+    text = " ".join((doc.summary, *doc.answers))
+    return frozenset(f.name for f in facets().facets if f.value is not None and f.value.search(text))
 
 
 def confidence(best: Scored) -> float:

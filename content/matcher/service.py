@@ -26,7 +26,7 @@ from content.matcher.documents import (
     load_documents,
     township_phones,
 )
-from content.matcher.focus import uncovered_head, unknown_last_word
+from content.matcher.focus import uncovered_head, uncovered_topic, unknown_last_word
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
@@ -174,21 +174,29 @@ class Matcher:
         """The best document covers a word of the question, not what it asks (see ``focus``)."""
         grams: list[set[str]] = []  # the document's bigrams (and its linked interpretations'), once asked
 
-        def covers(unit: Unit) -> bool:
+        def doc_grams() -> set[str]:
             if not grams:
                 dbig = set(self.index.doc_bigrams(best.doc_index))
                 if best.doc.kind == KIND_CATALOG:
                     for n in self.linked.get(best.doc.id, ()):
                         dbig |= self.index.doc_bigrams(n)
                 grams.append(dbig)
-            return any(alt and alt <= grams[0] for alt in unit.alts)
+            return grams[0]
+
+        def covers(unit: Unit) -> bool:
+            return any(alt and alt <= doc_grams() for alt in unit.alts)
+
+        def touches(unit: Unit) -> bool:
+            return any(alt and 2 * len(alt & doc_grams()) >= len(alt) for alt in unit.alts)
 
         freq = self.analyzer.tokenizer.FREQ
 
         def common(word: str) -> bool:
-            return freq.get(word, 0) > T.FOCUS_COMMON
+            return freq.get(word, 0) > (T.FOCUS_COMMON if len(word) > 1 else T.FOCUS_COMMON_CHAR)
 
-        if "的" in query.text and uncovered_head(query, covers, common) is not None:
+        if uncovered_topic(query, touches):
+            return True
+        if "的" in query.text and uncovered_head(query, covers, common, touches) is not None:
             return True
         return unknown_last_word(query, covers, common) is not None
 

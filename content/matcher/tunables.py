@@ -18,11 +18,16 @@ HEAD_SPEAKS = 0.4  # …or has one of its passage cues
 FACET_VALUE = 0.35  # the facet's value (an amount, a date, a phone) is in the passage's text
 FACET_TEXT = 0.15  # the facet's passage cues are in its text
 OTHER_FACETS = 0.25  # share of the other facets' mean in a passage's facet match
+PASSAGE_HEAD = 0.5  # weight of the passage's question asking what the question asks (weighted Dice)
+PASSAGE_MARKS = 0.2  # weight of the question's numbers and letters (90岁, D级) found in a passage
 PASSAGE_QA_BEST = 0.05  # the Q&A question closest to the whole question (ties)
-SHORT_PASSAGE = 70  # a first passage shorter than this (characters) may bring a second one…
-SECOND_FACET = 0.6  # …that speaks to the facet at least this well…
-SECOND_RATIO = 0.7  # …and scores at least this share of the first
+PASSAGE_VALUE_FACETS = frozenset({"phone"})  # when some passage holds the value asked…
+PASSAGE_NO_VALUE = 0.6  # …the score factor of a passage that holds none
+SHORT_PASSAGE = 200  # a first passage shorter than this (characters) may bring a second one…
+SECOND_FACET = 0.5  # …that speaks to the facet at least this well…
+SECOND_RATIO = 0.5  # …and scores at least this share of the first
 LINKED_FACET = 0.5  # a linked interpretation's passage answers for an element-only catalog item from this facet match
+BEYOND_FACETS = frozenset({"phone"})  # asked of a catalog item, a linked interpretation answers (no field holds it)
 ROW_INTENTS = frozenset({"roster", "statistics", "progress", "spending"})  # asked of a catalog item's own fields
 
 # --- village rows (service.py)
@@ -50,6 +55,7 @@ class Weights:
     disclosure_bonus: float = 0.08
     village_bonus: float = 0.12
     abolished_penalty: float = 0.25
+    facet_value: float = 0.2  # an interpretation holding the value asked (VALUE_FACETS), times its relative coverage
     oov: float = 0.35  # weight of a content word no doc has, relative to a known one
     disc_pool: int = 12  # candidates (by first-pass score) among which words are told apart
     disc_covered: float = 0.5  # a word counts as covered by a pool candidate from this coverage
@@ -58,6 +64,10 @@ class Weights:
     disclosure_catalog: float = 0.5  # share of ``disclosure_bonus`` for a catalog item (a village row: all)
     village_own: float = 1.5  # ``village_bonus`` factor when the question says "our village"
 
+
+BODY_COVER = 0.8  # a word no searched field has, found in an interpretation's body, counts this much…
+BODY_COVER_KNOWN = 0.3  # …and a known word found only there this much
+VALUE_FACETS = frozenset({"phone"})  # facets whose value only an interpretation's text holds
 
 # --- confidence and abstention (rank.py, service.py)
 OVERRULE_COVER = 0.4  # a doc covering this share of the content words, and…
@@ -73,7 +83,8 @@ FOCUS_GAP = 2  # in "X的Y", at most this many characters (a stopword: 那个) b
 FOCUS_SHARED = (
     2  # a facet-less question sharing at most this many words with the answer may be declined on its last word
 )
-FOCUS_COMMON = 4000  # a head whose general-dictionary frequency is above this is grammar (出来), not a topic
+FOCUS_COMMON = 4000  # a head whose general-dictionary frequency is above this is grammar (出来), not a topic…
+FOCUS_COMMON_CHAR = 20000  # …or, for one character, above this (人, 事; not 猫, 树)
 
 # --- question words (query.py)
 CONTEXT_WEIGHT = 0.3  # weight factor of a word that says where the villager is (村里, 镇上)

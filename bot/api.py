@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.matching import MatcherHolder, MatcherNotReady
-from bot.question_log import QuestionEntry, QuestionLogger
+from bot.question_log import QuestionLogger
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,7 @@ class ApiHandlers:
             return json_response({"error": "问答资料正在加载，请稍后再试"}, status=503)
         latency = (time.perf_counter() - started) * 1000
         if request.method != "HEAD":
-            entry = QuestionEntry.from_result(question, result, latency, village=village, channel="api")
-            self.question_log.record(entry)
+            self.question_log.record(question, result, latency, village=village, channel="api")
         return json_response(result.to_dict())
 
     async def healthz(self, request: web.Request) -> web.Response:

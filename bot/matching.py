@@ -61,14 +61,6 @@ def default_matcher_factory(session: Session) -> QuestionMatcher:
     return Matcher.from_session(session, village_docs(session))
 
 
-def top_of(result: AskResult) -> tuple[str, str]:
-    """``(id, kind)`` of the best result, ``("", "")`` when there is none."""
-    if not result.results:
-        return "", ""
-    best = result.results[0]
-    return best.id, best.kind
-
-
 def _question_normalizer(matcher: QuestionMatcher) -> Callable[[str], str] | None:
     """How ``matcher`` normalises a question, when it says its answers depend on nothing else
     (``answers_by_normalized_question``: the real matcher, in this process or in workers), so

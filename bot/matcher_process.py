@@ -155,12 +155,10 @@ class ProcessMatcher:
             raise MatcherWorkerError("the matcher workers are closed")
         try:
             return pool.submit(_ask, question, village, top).result(ASK_TIMEOUT)
-        except RuntimeError as exc:  # (BrokenProcessPool is one: re-raised for step 5)
-            if isinstance(exc, BrokenProcessPool):
-                raise
-            if self._closed:
-                raise MatcherWorkerError("the matcher workers are closed") from None
-            raise MatcherWorkerError(str(exc)) from None
+        except BrokenProcessPool:
+            raise  # step 5
+        except RuntimeError as exc:  # the worker's own error, or the pool was shut down meanwhile
+            raise MatcherWorkerError("the matcher workers are closed" if self._closed else str(exc)) from None
 
     def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
         with self._lock:  # several threads may find the pool broken at once: one replaces it
@@ -183,26 +181,13 @@ class ProcessMatcher:
 
 
 def _pids(pool: ProcessPoolExecutor) -> list[int]:
-    processes = getattr(pool, "_processes", None) or {}  # the executor's own table of its workers
-    return sorted(processes)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+    return sorted(pool._processes or {})  # (the executor's own table of its workers)
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:
     """Stop a broken or hung pool at once (its questions are asked again elsewhere)."""
-    for pid in _pids(pool):
-        if _alive(pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    for process in list((pool._processes or {}).values()):
+        process.kill()  # (SIGKILL; nothing when it is dead already)
     pool.shutdown(wait=False, cancel_futures=True)
 
 

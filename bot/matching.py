@@ -16,14 +16,13 @@ at once) waits for that answer instead of matching it again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Protocol
 
+from cachetools import LRUCache
 from sqlalchemy.orm import Session, sessionmaker
 
 from content.matcher.results import AskResult
@@ -42,6 +41,8 @@ class QuestionMatcher(Protocol):
     ) -> AskResult: ...
 
 
+Key = tuple[str, str | None, int]
+"""An answer's cache key: the question (as typed, or normalised), the village and ``top``."""
 MatcherFactory = Callable[[Session], QuestionMatcher]
 """Builds a matcher from a (sync) session: ``Matcher.from_session`` by default."""
 
@@ -82,7 +83,8 @@ class MatcherHolder:
 
     Answers are cached (LRU, ``cache_size`` entries) under two keys: the question as typed
     (:meth:`cached` reads it without a thread hop, on the event loop), and the normalised question
-    with the village, so ``低保怎么申请？`` and ``低保 怎么申请`` are matched once.
+    with the village, so ``低保怎么申请？`` and ``低保 怎么申请`` are matched once. The matcher's
+    threads and the event loop share the caches, under a lock.
     """
 
     def __init__(
@@ -91,9 +93,10 @@ class MatcherHolder:
         self.factory = factory
         self.session_factory = session_factory
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, str | None, int], AskResult] = OrderedDict()
-        self._normalized: OrderedDict[tuple[str, str | None, int], AskResult] = OrderedDict()
+        self._cache: LRUCache[Key, AskResult] = LRUCache(max(cache_size, 1))
+        self._normalized: LRUCache[Key, AskResult] = LRUCache(max(cache_size, 1))
         self._normalize: Callable[[str], str] | None = None
+        self._cache_lock = threading.Lock()
         self.cache_hits = 0
         self.current: QuestionMatcher | None = None
         self.revision: int | None = None
@@ -101,7 +104,7 @@ class MatcherHolder:
         self.last_error: str = ""
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
-        self._in_flight: dict[tuple[str, str | None, int], asyncio.Future[AskResult]] = {}
+        self._in_flight: dict[Key, asyncio.Future[AskResult]] = {}
         self.shared_asks = 0
 
     @property
@@ -114,7 +117,8 @@ class MatcherHolder:
             matcher = self.factory(session)
             normalizer = _question_normalizer(matcher)
             # answers of the old content are stale: new caches, swapped in with the matcher
-            self._cache, self._normalized, self._normalize = OrderedDict(), OrderedDict(), normalizer
+            self._cache, self._normalized = LRUCache(max(self.cache_size, 1)), LRUCache(max(self.cache_size, 1))
+            self._normalize = normalizer
             old, self.current, self.revision = self.current, matcher, revision
             self.builds += 1
             self.last_error = ""
@@ -134,13 +138,10 @@ class MatcherHolder:
         """The cached answer to exactly this question, or ``None``: cheap, safe on the event loop."""
         if self.cache_size <= 0 or self.current is None:
             return None
-        key = (question.strip(), village, top)
-        cache = self._cache
-        result = cache.get(key)
+        with self._cache_lock:
+            result = self._cache.get((question.strip(), village, top))
         if result is not None:
             self.cache_hits += 1
-            with contextlib.suppress(KeyError):
-                cache.move_to_end(key)
         return result
 
     def ask(self, question: str, village: str | None = None, top: int = 3) -> AskResult:
@@ -156,16 +157,16 @@ class MatcherHolder:
             return hit
         cache, normalized, normalize = self._cache, self._normalized, self._normalize  # (one build's)
         key = (question.strip(), village, top)
-        nkey = (normalize(question), village, top) if normalize is not None else None
-        result = normalized.get(nkey) if nkey is not None else None
+        nkey = (normalize(question), village, top) if normalize is not None else key
+        with self._cache_lock:
+            result = normalized.get(nkey)
         if result is not None:
             self.cache_hits += 1
         else:
             result = matcher.ask(question, village=village, top=top)
         if self.current is matcher:  # not rebuilt meanwhile
-            _put(cache, key, result, self.cache_size)
-            if nkey is not None:
-                _put(normalized, nkey, result, self.cache_size)
+            with self._cache_lock:
+                cache[key] = normalized[nkey] = result
         return result
 
     async def ask_async(self, question: str, village: str | None = None, top: int = 3) -> AskResult:
@@ -205,12 +206,3 @@ def _close(matcher: object) -> None:
             close()
         except Exception:
             log.warning("closing the old matcher failed", exc_info=True)
-
-
-def _put(cache: OrderedDict[Any, AskResult], key: Any, value: AskResult, size: int) -> None:
-    cache[key] = value
-    with contextlib.suppress(KeyError):
-        cache.move_to_end(key)
-    while len(cache) > size:
-        with contextlib.suppress(KeyError):
-            cache.popitem(last=False)

@@ -13,7 +13,6 @@ late-answer tasks all start and stop in ``cleanup_ctx``; the writer, stopping la
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -23,7 +22,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import village_page
 from bot.api import ApiHandlers
@@ -52,7 +51,6 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("cunwu_settings", Settings)
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("cunwu_engine", AsyncEngine)
 WRITER: web.AppKey[Writer] = web.AppKey("cunwu_writer", Writer)
 HASHER: web.AppKey[OpenidHasher] = web.AppKey("cunwu_openid_hasher", OpenidHasher)
-SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("cunwu_sessionmaker")
 MATCHER: web.AppKey[MatcherHolder] = web.AppKey("cunwu_matcher", MatcherHolder)
 QUESTION_LOG: web.AppKey[QuestionLogger] = web.AppKey("cunwu_question_log", QuestionLogger)
 CONVERSATION: web.AppKey[Conversation] = web.AppKey("cunwu_conversation", Conversation)
@@ -61,7 +59,6 @@ ENDPOINT: web.AppKey[WeChatEndpoint] = web.AppKey("cunwu_wechat_endpoint", WeCha
 TASKS: web.AppKey[BackgroundTasks] = web.AppKey("cunwu_background_tasks", BackgroundTasks)
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("cunwu_http", aiohttp.ClientSession)
 WECHAT: web.AppKey[WeChatClient] = web.AppKey("cunwu_wechat_client", WeChatClient)
-TOKEN_STORE: web.AppKey[TokenStore] = web.AppKey("cunwu_token_store")
 
 DEDUPE_KEEP = dt.timedelta(days=2)
 """Inbound message rows older than this are pruned (WeChat stops retrying after ~15 s)."""
@@ -95,40 +92,32 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
-class _NoResultRows(logging.Filter):
+def _no_result_rows(record: logging.LogRecord) -> bool:
     """SQLAlchemy logs result rows at DEBUG (an access token read back, openids); the statements stay."""
+    return not (isinstance(record.msg, str) and record.msg.startswith(("Row ", "Col ")))
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith(("Row ", "Col ")))
+
+def _malformed_http_in_one_line(record: logging.LogRecord) -> bool:
+    """aiohttp logs a request it cannot parse with a traceback; one INFO line says all there is to say."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, HttpProcessingError) and (exc.code or 400) < 500:
+        record.msg, record.args = "malformed HTTP request refused (%s %s)", (exc.code, type(exc).__name__)
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info, record.exc_text = None, None
+    return True
 
 
 def _keep_secrets_out_of_logs() -> None:
     """At DEBUG nothing the bot reads or writes reaches the logs: statements are logged without their
     parameters (``hide_parameters``), result rows not at all, and aiosqlite's own DEBUG lines (every
-    statement with its parameters) are off."""
+    statement with its parameters) are off. (``addFilter`` adds a filter once.)"""
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
-    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
-    if not any(isinstance(f, _NoResultRows) for f in engine_log.filters):
-        engine_log.addFilter(_NoResultRows())
-
-
-class MalformedHttpFilter(logging.Filter):
-    """aiohttp logs a request it cannot parse with a traceback; one INFO line says all there is to say."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError) and (exc.code or 400) < 500:
-            record.msg, record.args = "malformed HTTP request refused (%s %s)", (exc.code, type(exc).__name__)
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            record.exc_info, record.exc_text = None, None
-        return True
+    logging.getLogger("sqlalchemy.engine.Engine").addFilter(_no_result_rows)
 
 
 def quiet_malformed_http() -> None:
-    """Install :class:`MalformedHttpFilter` on aiohttp's server logger (once)."""
-    server_log = logging.getLogger("aiohttp.server")
-    if not any(isinstance(f, MalformedHttpFilter) for f in server_log.filters):
-        server_log.addFilter(MalformedHttpFilter())
+    """A request aiohttp's server cannot parse is logged as one INFO line, without a traceback."""
+    logging.getLogger("aiohttp.server").addFilter(_malformed_http_in_one_line)
 
 
 def _engine_options(url: str) -> dict[str, Any]:
@@ -229,7 +218,6 @@ def create_app(
     app[ENGINE] = engine
     app[WRITER] = writer
     app[HASHER] = hasher
-    app[SESSIONMAKER] = sessionmaker
     app[MATCHER] = holder
     app[QUESTION_LOG] = question_log
     app[CONVERSATION] = conversation
@@ -272,7 +260,6 @@ def _wechat_client(store: TokenStore | None, timeout: float, max_retries: int) -
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout + 5))
         app[HTTP] = session
         token_store = store if store is not None else DbTokenStore(app[ENGINE])
-        app[TOKEN_STORE] = token_store
         if settings.wechat_appid and settings.wechat_secret:
             app[WECHAT] = WeChatClient(
                 session,
@@ -304,10 +291,9 @@ def _matcher(refresh_interval: float, wait: bool) -> Any:
         try:
             yield
         finally:
-            for t in (task, build):
-                t.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
+            task.cancel()
+            build.cancel()
+            await asyncio.gather(task, build, return_exceptions=True)
             await asyncio.to_thread(holder.close)
 
     return ctx

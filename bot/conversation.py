@@ -42,7 +42,6 @@ from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.db import utcnow
 from core.errors import DatabaseError
-from wechat.errors import WeChatError
 from wechat.messages import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -138,7 +137,7 @@ class Conversation:
         dialogue: Dialogue,
         registry: EventRegistry,
         sessionmaker: async_sessionmaker[AsyncSession],
-        send_text: SendText | None,
+        send_text: SendText,
         tasks: BackgroundTasks,
         sender_key: Callable[[str], str] = lambda openid: openid,
         clock: Clock | None = None,
@@ -277,8 +276,6 @@ class Conversation:
             await asyncio.sleep(delay)  # let the passive reply reach the villager first
         for part in parts[:MAX_CS_PARTS]:
             try:
-                if self.send_text is None:
-                    raise WeChatError("no WeChat API client (CUNWU_WECHAT_APPID/SECRET not set)")
                 await self.send_text(msg.from_user, part)
             except Exception as exc:
                 self.stats.cs_failed += 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -20,10 +19,9 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.conversation import Outage
 from bot.matching import MatcherHolder, MatcherNotReady
 from bot.question_log import QuestionLogger
-
-log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 200
 DB_CHECK_TIMEOUT = 2.0
@@ -74,7 +72,7 @@ class ApiHandlers:
     ) -> None:
         self.engine = engine
         self.limit = TokenBucket(rate_per_minute)
-        self._db_down = 0
+        self.outage = Outage("health checks")
         self.token = token
         self.matcher = matcher
         self.question_log = question_log
@@ -113,13 +111,9 @@ class ApiHandlers:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
             db_ok = False
-            if not self._db_down:
-                log.warning("health check: database unreachable (%s)", type(exc).__name__)
-            self._db_down += 1
+            self.outage.failed(exc)
         else:
-            if self._db_down:
-                log.warning("health check: database reachable again after %d failed checks", self._db_down)
-            self._db_down = 0
+            self.outage.ok()
         ok = db_ok and self.matcher.ready
         current = self.matcher.current
         body: dict[str, Any] = {

@@ -16,6 +16,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any
 
 import aiohttp
@@ -147,7 +148,7 @@ def create_app(
     meanwhile (questions get the "系统正在更新资料" reply, ``/healthz`` 503, until it is ready)."""
     clock = clock or SystemClock()
     _keep_secrets_out_of_logs()
-    app = web.Application(client_max_size=MAX_XML_BYTES + 1024, middlewares=[security_headers])
+    app = web.Application(client_max_size=MAX_XML_BYTES, middlewares=[security_headers])
     engine = make_async_engine(settings.database_url, **_engine_options(settings.database_url))
     sync_engine = make_engine(settings.database_url, **_engine_options(settings.database_url))
     sessionmaker = make_async_sessionmaker(engine)
@@ -204,7 +205,7 @@ def create_app(
         rate_per_minute=settings.api_rate_per_minute,
         token=settings.api_token,
         stats=lambda: {
-            "wechat": conversation.stats.to_dict(),
+            "wechat": asdict(conversation.stats),
             "database_writes": {
                 "backlog": writer.backlog,
                 "passes": writer.passes,

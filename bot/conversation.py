@@ -26,7 +26,7 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -83,25 +83,23 @@ class Stats:
     claims_in_memory: int = 0
     last_cs_error: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 class Outage:
-    """Logs a database outage as two WARNING lines, when it starts and when it ends (with how many
-    requests failed meanwhile), instead of a traceback per request."""
+    """Logs a database outage as two WARNING lines, when it starts and when it ends (with how many of
+    ``what`` failed meanwhile), instead of a traceback per failure."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str) -> None:
+        self.what = what
         self.failures = 0
 
     def failed(self, exc: BaseException) -> None:
         if self.failures == 0:
-            log.warning("database unreachable (%s); apologising until it is back", type(exc).__name__)
+            log.warning("database unreachable (%s); %s fail until it is back", type(exc).__name__, self.what)
         self.failures += 1
 
     def ok(self) -> None:
         if self.failures:
-            log.warning("database reachable again; %d requests failed meanwhile", self.failures)
+            log.warning("database reachable again; %d %s failed meanwhile", self.failures, self.what)
             self.failures = 0
 
 
@@ -158,7 +156,7 @@ class Conversation:
         self.claims = ClaimStore(engine.dialect.name)
         self.claim_in_memory = engine.dialect.name == "sqlite"
         self.stats = Stats()
-        self.outage = Outage()
+        self.outage = Outage("requests")
         self._answering: dict[str, asyncio.Future[StoredReply]] = {}  # key → its answer, for local retries
         self._unwritten: dict[str, dict[str, Any]] = {}  # answered, row not written yet
 
@@ -214,22 +212,21 @@ class Conversation:
         claimed.add_done_callback(_retrieve)
         claim = (key, self.sender_key(msg.from_user), msg.msg_type, utcnow())
         self.writer.submit_batch(self.claims.claim_many, claim, claimed)
+        won = False
         try:
-            try:
-                async with asyncio.timeout(CLAIM_WAIT if self.claim_in_memory else max(self._remaining(started), 1.0)):
-                    won = await asyncio.shield(claimed)
-            except TimeoutError:
-                if not self.claim_in_memory:
-                    raise ClaimTimeout() from None
+            wait = CLAIM_WAIT if self.claim_in_memory else max(self._remaining(started), 1.0)
+            done, _ = await asyncio.wait([claimed], timeout=wait)
+            if done:
+                won = claimed.result()
+            elif self.claim_in_memory:
                 self.stats.claims_in_memory += 1  # the row is written when the writer gets to it
                 won = True
-        except BaseException:
-            self._answering.pop(key, None)
-            answer.cancel()
-            raise
-        if not won:
-            self._answering.pop(key, None)
-            answer.cancel()
+            else:
+                raise ClaimTimeout()
+        finally:
+            if not won:
+                self._answering.pop(key, None)
+                answer.cancel()
         return won
 
     async def _answer(self, msg: InboundMessage) -> Answer:
@@ -325,8 +322,7 @@ class Conversation:
         return len(pending)
 
     async def _update_via(self, key: str, via: str, error: str) -> None:
-        try:
-            await self.flush()
+        try:  # (after the row's finish: the writer keeps the order of plain writes)
             await self.writer.write(
                 functools.partial(self.claims.update_via, key=key, via=via, error=error, now=utcnow())
             )

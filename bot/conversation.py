@@ -107,16 +107,11 @@ def _is_outage(exc: BaseException) -> bool:
     return isinstance(exc, OSError | DBAPIError | ClaimTimeout) and not isinstance(exc, IntegrityError)
 
 
-def short(openid: str) -> str:
-    """An openid shortened for logs."""
-    return openid[:6] + "…" if len(openid) > 6 else openid
-
-
 def describe(msg: InboundMessage) -> str:
     """A message for logs, without the villager's full openid or what they wrote."""
     if msg.msg_id is not None:
         return f"message {msg.msg_id} ({msg.msg_type})"
-    return f"event {msg.event[:32]!r} from {short(msg.from_user)}"
+    return f"event {msg.event[:32]!r} from {msg.from_user[:6]}…"
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -278,12 +273,7 @@ class Conversation:
                 self.stats.cs_failed += 1
                 code = getattr(exc, "errcode", None)
                 self.stats.last_cs_error = f"{type(exc).__name__} errcode={code}"
-                log.warning(
-                    "customer-service message to %s failed: %s (errcode %s)",
-                    short(msg.from_user),
-                    type(exc).__name__,
-                    code,
-                )
+                log.warning("customer-service message for %s failed: %s", describe(msg), self.stats.last_cs_error)
                 if key:
                     await self._update_via(key, VIA_FAILED, f"{type(exc).__name__} {code}")
                 return
@@ -333,17 +323,11 @@ class Conversation:
         """The stored answer of ``key`` once it is done, or ``None`` when ``timeout`` runs out first."""
         answer = self._answering.get(key)
         if answer is not None:
-            try:
-                async with asyncio.timeout(timeout):
-                    result = await asyncio.shield(answer)
-            except TimeoutError:
+            await asyncio.wait([answer], timeout=timeout)
+            if not answer.done():
                 return None
-            except asyncio.CancelledError:
-                if not answer.cancelled():
-                    raise  # we were cancelled ourselves
-                # this process's claim lost to another process: poll the database below
-            else:
-                return result if result.done else None
+            if not answer.cancelled():  # (cancelled: this process's claim lost to another's; poll the database)
+                return answer.result() if answer.result().done else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
         while True:

@@ -11,7 +11,6 @@ village, the village's list) through the AsyncEngine, writes (bindings, follows)
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 import time
 import unicodedata
@@ -44,7 +43,6 @@ from village_lists.repository import (
 )
 from wechat.messages import InboundMessage
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # ------------------------------------------------------------------------------------------- commands
@@ -153,13 +151,8 @@ def village_summary(session: Session, code: str, today: dt.date, page_url: str =
     """A short text of the village's list: what is overdue, then the most recent disclosures."""
     village = get_village(session, code)
     rows = list_rows(session, village.code)
-    overdue: dict[int, str] = {}
-    try:
-        for defect in check_village(session, village.code, today):
-            if defect.kind == OVERDUE and defect.row is not None:
-                overdue[defect.row] = defect.title
-    except Exception:  # the summary still helps without the checker's view
-        log.warning("village summary: checker failed for %s", code, exc_info=True)
+    defects = check_village(session, village.code, today)
+    overdue = {d.row: d.title for d in defects if d.kind == OVERDUE and d.row is not None}
     lines = [f"{village.name}村务公开清单（共 {len(rows)} 项，截至 {today.isoformat()}）"]
     by_seq = {r.seq: r for r in rows}
     if overdue:

@@ -35,7 +35,6 @@ from bot.matching import MatcherFactory, MatcherHolder, default_matcher_factory
 from bot.privacy import OpenidHasher, load_or_create_key
 from bot.question_log import QuestionLogger
 from bot.registry import EventRegistry
-from bot.tasks import BackgroundTasks
 from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.config import Settings
@@ -57,7 +56,6 @@ QUESTION_LOG: web.AppKey[QuestionLogger] = web.AppKey("cunwu_question_log", Ques
 CONVERSATION: web.AppKey[Conversation] = web.AppKey("cunwu_conversation", Conversation)
 REGISTRY: web.AppKey[EventRegistry] = web.AppKey("cunwu_event_registry", EventRegistry)
 ENDPOINT: web.AppKey[WeChatEndpoint] = web.AppKey("cunwu_wechat_endpoint", WeChatEndpoint)
-TASKS: web.AppKey[BackgroundTasks] = web.AppKey("cunwu_background_tasks", BackgroundTasks)
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("cunwu_http", aiohttp.ClientSession)
 WECHAT: web.AppKey[WeChatClient] = web.AppKey("cunwu_wechat_client", WeChatClient)
 
@@ -162,7 +160,6 @@ def create_app(
     hasher = OpenidHasher()  # its key is read (or made) when the app starts
     question_log = QuestionLogger(writer, hasher)
     registry = registry if registry is not None else EventRegistry()
-    tasks = BackgroundTasks()
     dialogue = Dialogue(
         engine,
         writer,
@@ -187,7 +184,6 @@ def create_app(
         registry=registry,
         sessionmaker=sessionmaker,
         send_text=send_text,
-        tasks=tasks,
         sender_key=hasher,
         clock=clock,
         budget=settings.reply_budget_seconds,
@@ -211,7 +207,7 @@ def create_app(
                 "passes": writer.passes,
                 "stalled": writer.stalled_since is not None,
             },
-            "background_tasks": len(tasks),
+            "background_tasks": len(conversation.tasks),
         },
     )
 
@@ -224,7 +220,6 @@ def create_app(
     app[CONVERSATION] = conversation
     app[REGISTRY] = registry
     app[ENDPOINT] = endpoint
-    app[TASKS] = tasks
     app[village_page.SESSIONMAKER] = sessionmaker
     app[village_page.CLOCK] = clock
 
@@ -335,4 +330,4 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await app[TASKS].close()
+        await app[CONVERSATION].close()

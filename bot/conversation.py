@@ -25,9 +25,9 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -37,7 +37,6 @@ from bot.claims import ClaimStore, StoredReply
 from bot.dialogue import Answer, Dialogue
 from bot.models import STATUS_DONE, STATUS_PROCESSING, VIA_CUSTOMER_SERVICE, VIA_FAILED, VIA_NONE, VIA_PASSIVE
 from bot.registry import EventContext, EventRegistry
-from bot.tasks import BackgroundTasks
 from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.db import utcnow
@@ -45,6 +44,7 @@ from core.errors import DatabaseError
 from wechat.messages import InboundMessage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LATE_ANSWER_LIMIT = 60.0
 """Seconds a late answer may still take before it is given up."""
@@ -55,6 +55,9 @@ MAX_CS_PARTS = 3
 CLAIM_WAIT = 0.25
 """SQLite: seconds a claim waits for the writer before it is decided in memory. (PostgreSQL: what is
 left of the budget, at least a second; then the apology.)"""
+
+POLL_INTERVAL = 0.05
+"""Seconds between reads of a message another process is answering."""
 
 SendText = Callable[[str, str], Awaitable[None]]
 """``send(openid, text)``: a customer-service text message (``WeChatClient.send_custom_text``)."""
@@ -131,11 +134,9 @@ class Conversation:
         registry: EventRegistry,
         sessionmaker: async_sessionmaker[AsyncSession],
         send_text: SendText,
-        tasks: BackgroundTasks,
         sender_key: Callable[[str], str] = lambda openid: openid,
         clock: Clock | None = None,
         budget: float = 4.0,
-        poll_interval: float = 0.05,
     ) -> None:
         self.writer = writer
         self.engine = engine
@@ -143,17 +144,16 @@ class Conversation:
         self.registry = registry
         self.sessionmaker = sessionmaker
         self.send_text = send_text
-        self.tasks = tasks
         self.sender_key = sender_key
         self.clock = clock or SystemClock()
         self.budget = budget
-        self.poll_interval = poll_interval
         self.claims = ClaimStore(engine.dialect.name)
         self.claim_in_memory = engine.dialect.name == "sqlite"
         self.stats = Stats()
         self.outage = Outage("requests")
         self._answering: dict[str, asyncio.Future[StoredReply]] = {}  # key → its answer, for local retries
         self._unwritten: dict[str, dict[str, Any]] = {}  # answered, row not written yet
+        self.tasks: set[asyncio.Task[Any]] = set()  # late answers and follow-ups, awaited at shutdown
 
     # -- the life of one message ---------------------------------------------------------------
 
@@ -174,23 +174,37 @@ class Conversation:
             self.stats.retries += 1
             stored = await self.wait_for(key, self._remaining(started))
             return stored.reply if stored is not None and stored.via == VIA_PASSIVE and stored.reply else None
-        task = self.tasks.spawn(self._answer(msg))
+        task = self._spawn(self._answer(msg))
         try:
             async with asyncio.timeout(self._remaining(started)):
                 answer = await asyncio.shield(task)
         except TimeoutError:
             self.stats.late_answers += 1
             log.info("answer to %s is late: success now, the answer as a customer-service message", describe(msg))
-            self.tasks.spawn(self._deliver_late(msg, task))
+            self._spawn(self._deliver_late(msg, task))
             return None
         if answer.text is None:
             self._finish(key, None, VIA_NONE)
             return None
         self._finish(key, answer.text, VIA_PASSIVE)
         if answer.more:
-            self.tasks.spawn(self._send_parts(msg, answer.more, key=None, delay=FOLLOW_UP_DELAY))
+            self._spawn(self._send_parts(msg, answer.more, key=None, delay=FOLLOW_UP_DELAY))
         self.stats.replied += 1
         return answer.text
+
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """At shutdown: late answers and follow-ups get ``timeout`` seconds to finish, then are cancelled."""
+        if self.tasks:
+            _, still = await asyncio.wait(set(self.tasks), timeout=timeout)
+            for task in still:
+                task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
 
     def _remaining(self, started: float) -> float:
         return max(0.0, self.budget - (asyncio.get_running_loop().time() - started))
@@ -337,7 +351,7 @@ class Conversation:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
-            await asyncio.sleep(min(self.poll_interval, remaining))
+            await asyncio.sleep(min(POLL_INTERVAL, remaining))
 
     async def lookup(self, key: str) -> StoredReply | None:
         """The reply kept for ``key``: this process's, else the database row (any process's)."""

@@ -1,16 +1,11 @@
 """The bot's handle on the question matcher: built off the event loop, refreshed when content changes.
 
-The matcher (``content.matcher``) keeps an in-memory index built from the database. The bot
-holds one in a :class:`MatcherHolder`, builds it in a worker thread at start-up and checks
-cheaply, every few seconds, whether the content changed (``refresh_if_changed``); asking runs in
-a worker thread too, so a slow question never stalls the event loop (nor the reply budget).
-
 :meth:`MatcherHolder.ask_async` is what the service calls: a cached answer comes back on the
 event loop; otherwise the question goes to the matcher's own thread (one for a matcher in this
 process: matching is CPU-bound Python, so more threads would only take the GIL from each other and
-from the event loop; one per worker for :mod:`bot.matcher_process`), and
-the same question asked again while it is being matched (a notice went out, many villagers ask
-at once) waits for that answer instead of matching it again.
+from the event loop; one per worker for :mod:`bot.matcher_process`), and the same question asked
+again while it is being matched (a notice went out, many villagers ask at once) waits for that
+answer instead of matching it again.
 """
 
 from __future__ import annotations
@@ -62,18 +57,6 @@ def default_matcher_factory(session: Session) -> QuestionMatcher:
     return Matcher.from_session(session, village_docs(session))
 
 
-def _question_normalizer(matcher: QuestionMatcher) -> Callable[[str], str] | None:
-    """How ``matcher`` normalises a question, when it says its answers depend on nothing else
-    (``answers_by_normalized_question``: the real matcher, in this process or in workers), so
-    questions that differ only in punctuation, spaces, width or traditional characters share one
-    answer. ``None`` for anything else (a stand-in matcher may answer the raw text)."""
-    if getattr(matcher, "answers_by_normalized_question", False):
-        from content.matcher.normalize import normalize
-
-        return normalize
-    return None
-
-
 class MatcherHolder:
     """The current matcher; ``build`` and ``refresh`` are blocking (call them in a thread).
 
@@ -83,8 +66,10 @@ class MatcherHolder:
 
     Answers are cached (LRU, ``cache_size`` entries) under two keys: the question as typed
     (:meth:`cached` reads it without a thread hop, on the event loop), and the normalised question
-    with the village, so ``低保怎么申请？`` and ``低保 怎么申请`` are matched once. The matcher's
-    threads and the event loop share the caches, under a lock.
+    with the village, so ``低保怎么申请？`` and ``低保 怎么申请`` are matched once; only for a matcher that
+    says its answers depend on nothing else (``answers_by_normalized_question``: the real one, in this
+    process or in workers; a stand-in may answer the raw text). The matcher's threads and the event
+    loop share the caches, under a lock.
     """
 
     def __init__(
@@ -112,13 +97,14 @@ class MatcherHolder:
         return self.current is not None
 
     def build(self) -> QuestionMatcher:
+        from content.matcher.normalize import normalize  # (here: a slow import, for the server only)
+
         with self._lock, self.session_factory() as session:
             revision = content_revision(session)
             matcher = self.factory(session)
-            normalizer = _question_normalizer(matcher)
             # answers of the old content are stale: new caches, swapped in with the matcher
             self._cache, self._normalized = LRUCache(max(self.cache_size, 1)), LRUCache(max(self.cache_size, 1))
-            self._normalize = normalizer
+            self._normalize = normalize if getattr(matcher, "answers_by_normalized_question", False) else None
             old, self.current, self.revision = self.current, matcher, revision
             self.builds += 1
             self.last_error = ""

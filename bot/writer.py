@@ -67,9 +67,8 @@ def _unavailable(exc: BaseException) -> bool:
 class Writer:
     """One connection and one thread for every write of this process; start with :meth:`start`."""
 
-    def __init__(self, engine: Engine, *, name: str = "cunwu-writer") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.name = name
         self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._turn: list[_Job] = []  # submitted in this turn of the event loop
         self._thread: threading.Thread | None = None
@@ -87,7 +86,7 @@ class Writer:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread = threading.Thread(target=self._run, name="cunwu-writer", daemon=True)
             self._thread.start()
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
@@ -151,7 +150,10 @@ class Writer:
                         conn.invalidate()  # a new connection for the next try
                         conn.close()
                     conn = None
-                self._stalled(exc)
+                self.retries += 1
+                if self.stalled_since is None:
+                    self.stalled_since = time.monotonic()
+                    log.warning("database refuses writes (%s); %d writes wait", type(exc).__name__, self.backlog)
                 if stopping and time.monotonic() - (self.stalled_since or 0) > 1:
                     self._hand_back(jobs, exc)  # shutting down: give up rather than hang
                     break
@@ -169,14 +171,6 @@ class Writer:
                 break
         if conn is not None:
             conn.close()
-
-    def _stalled(self, exc: BaseException) -> None:
-        self.retries += 1
-        if self.stalled_since is None:
-            self.stalled_since = time.monotonic()
-            log.warning(
-                "database refuses writes (%s); %d writes wait and will be retried", type(exc).__name__, self.backlog
-            )
 
     def _pass(self, conn: Connection, jobs: list[_Job]) -> None:
         """Steps 2 and 3: all in one transaction, else each alone; a refusal of the whole pass is raised."""

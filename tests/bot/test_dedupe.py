@@ -36,7 +36,7 @@ async def writers(migrated_url: str) -> AsyncIterator[tuple[Writer, Writer]]:
 
 
 def _claim(store: ClaimStore, key: str) -> Any:
-    return lambda conn: store.claim(conn, key=key, sender=OPENID, msg_type="text", now=utcnow())
+    return lambda conn: store.claim_many(conn, [(key, OPENID, "text", utcnow())])[0]
 
 
 async def test_claim_is_won_once_and_many_claims_share_a_pass(writers: tuple[Writer, Writer]) -> None:

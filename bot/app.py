@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -230,8 +231,10 @@ def create_app(
     app.router.add_get("/v/{code}", village_page.village_page)
 
     app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_wechat_client(token_store, wechat_timeout, wechat_max_retries))
-    app.cleanup_ctx.append(_matcher(refresh_interval, wait_for_matcher))
+    app.cleanup_ctx.append(
+        functools.partial(_wechat_client, store=token_store, timeout=wechat_timeout, max_retries=wechat_max_retries)
+    )
+    app.cleanup_ctx.append(functools.partial(_matcher, refresh_interval=refresh_interval, wait=wait_for_matcher))
     app.cleanup_ctx.append(_background_tasks)
     return app
 
@@ -250,49 +253,42 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await app[ENGINE].dispose()
 
 
-def _wechat_client(store: TokenStore | None, timeout: float, max_retries: int) -> Any:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout + 5))
-        app[HTTP] = session
-        token_store = store if store is not None else DbTokenStore(app[ENGINE])
-        if settings.wechat_appid and settings.wechat_secret:
-            app[WECHAT] = WeChatClient(
-                session,
-                settings.wechat_appid,
-                settings.wechat_secret,
-                settings.wechat_api_base,
-                token_store,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-        else:
-            log.warning("CUNWU_WECHAT_APPID/SECRET not set: late answers cannot be sent as customer-service messages")
-        try:
-            yield
-        finally:
-            await session.close()
+async def _wechat_client(
+    app: web.Application, *, store: TokenStore | None, timeout: float, max_retries: int
+) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout + 5))
+    app[HTTP] = session
+    token_store = store if store is not None else DbTokenStore(app[ENGINE])
+    if settings.wechat_appid and settings.wechat_secret:
+        app[WECHAT] = WeChatClient(
+            session,
+            settings.wechat_appid,
+            settings.wechat_secret,
+            settings.wechat_api_base,
+            token_store,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+    else:
+        log.warning("CUNWU_WECHAT_APPID/SECRET not set: late answers cannot be sent as customer-service messages")
+    try:
+        yield
+    finally:
+        await session.close()
 
-    return ctx
 
-
-def _matcher(refresh_interval: float, wait: bool) -> Any:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        holder = app[MATCHER]
-        loop = asyncio.get_running_loop()
-        build = loop.create_task(_build(holder))
-        if wait:
-            await build
-        task = loop.create_task(_refresh_loop(app, refresh_interval, build))
-        try:
-            yield
-        finally:
-            task.cancel()
-            build.cancel()
-            await asyncio.gather(task, build, return_exceptions=True)
-            await asyncio.to_thread(holder.close)
-
-    return ctx
+async def _matcher(app: web.Application, *, refresh_interval: float, wait: bool) -> AsyncIterator[None]:
+    """The matcher is built (before the port opens, when ``wait``), then kept current."""
+    if wait:
+        await _build(app[MATCHER])
+    task = asyncio.get_running_loop().create_task(_keep_current(app, refresh_interval, build=not wait))
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.to_thread(app[MATCHER].close)
 
 
 async def _build(holder: MatcherHolder) -> None:
@@ -300,14 +296,17 @@ async def _build(holder: MatcherHolder) -> None:
     try:
         await asyncio.to_thread(holder.build)
         log.info("matcher ready in %.1f s", asyncio.get_running_loop().time() - started)
-    except Exception as exc:  # keep serving (commands work); the refresh loop retries the build
+    except Exception as exc:  # keep serving (commands work); the next round tries again
         holder.last_error = type(exc).__name__
         log.exception("building the matcher failed; questions are answered once a rebuild succeeds")
 
 
-async def _refresh_loop(app: web.Application, interval: float, build: asyncio.Task[None]) -> None:
+async def _keep_current(app: web.Application, interval: float, *, build: bool) -> None:
+    """Build the matcher first when ``build``; then every ``interval`` seconds rebuild it when the content
+    changed (or when no build succeeded yet), and every hour prune old inbound messages."""
     holder = app[MATCHER]
-    await build
+    if build:
+        await _build(holder)
     loop = asyncio.get_running_loop()
     next_prune = loop.time()
     while True:

@@ -29,9 +29,8 @@ from bot.question_log import QuestionLogger
 from bot.registry import EventContext, EventRegistry
 from bot.writer import Writer
 from core.clock import Clock, SystemClock
-from core.errors import NotFound
 from village_lists.checker import OVERDUE, check_village
-from village_lists.models import Follower
+from village_lists.models import Follower, Village
 from village_lists.repository import (
     bind_follower,
     find_villages,
@@ -118,14 +117,9 @@ def bind(session: Session, openid: str, text: str, now: dt.datetime) -> str:
 
 def unbind(session: Session, openid: str, now: dt.datetime) -> str:
     code = follower_village(session, openid)
-    name: str | None = None
-    if code:
-        try:
-            name = get_village(session, code).name
-        except NotFound:
-            name = code
+    village = session.get(Village, code) if code else None
     unbind_follower(session, openid, now)
-    return replies.unbound(name)
+    return replies.unbound(village.name if village else code)
 
 
 def subscribe(session: Session, openid: str, now: dt.datetime, service_phone: str = "") -> str:
@@ -137,14 +131,8 @@ def subscribe(session: Session, openid: str, now: dt.datetime, service_phone: st
         follower.active = True
         follower.updated_at = now
     session.flush()
-    text = replies.welcome(service_phone)
-    if follower is not None and follower.village_code:
-        try:
-            name = get_village(session, follower.village_code).name
-            text = f"欢迎回来！您已绑定{name}。\n" + text
-        except NotFound:
-            pass
-    return text
+    village = session.get(Village, follower.village_code) if follower and follower.village_code else None
+    return (f"欢迎回来！您已绑定{village.name}。\n" if village else "") + replies.welcome(service_phone)
 
 
 def village_summary(session: Session, code: str, today: dt.date, page_url: str = "") -> str:

@@ -177,11 +177,7 @@ class ProcessMatcher:
     @property
     def pids(self) -> list[int]:
         """The workers' process ids (empty once closed)."""
-        return [] if self._closed else _pids(self._pool)
-
-
-def _pids(pool: ProcessPoolExecutor) -> list[int]:
-    return sorted(pool._processes or {})  # (the executor's own table of its workers)
+        return [] if self._closed else sorted(self._pool._processes or {})  # (the executor's table of its workers)
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:

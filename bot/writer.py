@@ -202,10 +202,8 @@ class Writer:
             job.error = job.error or error
             by_loop.setdefault(job.future.get_loop(), []).append(job)
         for loop, settled in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # (a loop closed at shutdown)
                 loop.call_soon_threadsafe(_settle_all, settled)
-            except RuntimeError:  # the loop is closed (shutdown)
-                pass
 
 
 def _run_all(conn: Connection, jobs: list[_Job]) -> None:

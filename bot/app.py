@@ -296,8 +296,7 @@ async def _build(holder: MatcherHolder) -> None:
     try:
         await asyncio.to_thread(holder.build)
         log.info("matcher ready in %.1f s", asyncio.get_running_loop().time() - started)
-    except Exception as exc:  # keep serving (commands work); the next round tries again
-        holder.last_error = type(exc).__name__
+    except Exception:  # keep serving (commands work); the next round tries again
         log.exception("building the matcher failed; questions are answered once a rebuild succeeds")
 
 
@@ -315,7 +314,6 @@ async def _keep_current(app: web.Application, interval: float, *, build: bool) -
             if await asyncio.to_thread(holder.refresh):
                 log.info("content changed: matcher rebuilt")
         except Exception as exc:
-            holder.last_error = type(exc).__name__
             log.warning("matcher refresh failed (%s)", type(exc).__name__)
         if loop.time() >= next_prune:
             next_prune = loop.time() + PRUNE_EVERY

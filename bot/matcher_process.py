@@ -26,7 +26,6 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
-import os
 import signal
 import threading
 from collections.abc import Mapping
@@ -90,8 +89,8 @@ def _init(database_url: str, factory: str, kwargs: Mapping[str, Any]) -> None:
         _error = f"{type(exc).__name__}: {exc}"
 
 
-def _ready() -> tuple[int, str]:
-    return os.getpid(), _error
+def _ready() -> str:
+    return _error
 
 
 def _ask(question: str, village: str | None, top: int) -> AskResult:
@@ -129,7 +128,7 @@ class ProcessMatcher:
         )
         try:
             for future in [pool.submit(_ready) for _ in range(self.size)]:
-                _, error = future.result(BUILD_TIMEOUT)
+                error = future.result(BUILD_TIMEOUT)
                 if error:
                     raise MatcherWorkerError(f"the matcher worker could not build its index: {error}")
         except BaseException:

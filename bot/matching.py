@@ -86,7 +86,6 @@ class MatcherHolder:
         self.current: QuestionMatcher | None = None
         self.revision: int | None = None
         self.builds = 0
-        self.last_error: str = ""
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._in_flight: dict[Key, asyncio.Future[AskResult]] = {}
@@ -107,7 +106,6 @@ class MatcherHolder:
             self._normalize = normalize if getattr(matcher, "answers_by_normalized_question", False) else None
             old, self.current, self.revision = self.current, matcher, revision
             self.builds += 1
-            self.last_error = ""
         _close(old)  # a worker process finishes the questions it has, then stops
         return matcher
 

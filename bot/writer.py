@@ -75,7 +75,6 @@ class Writer:
         self._submitted = 0  # (written by the event loop's thread only)
         self._done = 0  # (written by the writer's thread only)
         self.passes = 0
-        self.retries = 0
         self.stalled_since: float | None = None
         """``time.monotonic()`` when the database began refusing passes; ``None`` while it takes them."""
 
@@ -129,17 +128,13 @@ class Writer:
         jobs: list[_Job] = []
         stopping = False
         while True:
-            if not jobs:
-                first = self._queue.get()
-                if first is None:
-                    break
-                jobs.extend(first)
+            turns = [] if jobs else [self._queue.get()]  # (a pass that failed is tried again first)
             while not self._queue.empty():  # everything queued meanwhile joins this pass
-                more = self._queue.get()
-                if more is None:
-                    stopping = True
-                else:
-                    jobs.extend(more)
+                turns.append(self._queue.get())
+            stopping = stopping or None in turns
+            jobs += [job for turn in turns if turn is not None for job in turn]
+            if not jobs:
+                break
             try:
                 if conn is None:
                     conn = self.engine.connect()
@@ -150,7 +145,6 @@ class Writer:
                         conn.invalidate()  # a new connection for the next try
                         conn.close()
                     conn = None
-                self.retries += 1
                 if self.stalled_since is None:
                     self.stalled_since = time.monotonic()
                     log.warning("database refuses writes (%s); %d writes wait", type(exc).__name__, self.backlog)

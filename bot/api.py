@@ -8,6 +8,7 @@ answered ``429`` with ``Retry-After``), and an optional ``api_token`` makes it r
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import math
@@ -53,8 +54,7 @@ class TokenBucket:
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     """UTF-8 JSON with Chinese as characters (not ``\\uXXXX``)."""
-    body = json.dumps(data, ensure_ascii=False, default=str)
-    return web.Response(text=body, status=status, content_type="application/json", charset="utf-8")
+    return web.json_response(data, status=status, dumps=functools.partial(json.dumps, ensure_ascii=False, default=str))
 
 
 class ApiHandlers:

@@ -178,18 +178,6 @@ class Answer:
     more: list[str] = field(default_factory=list)
 
 
-def _in_session(fn: Callable[..., T], *args: Any) -> Callable[[Connection], T]:
-    """``fn(session, *args)`` as a write for the :class:`~bot.writer.Writer`: an ORM session on its connection."""
-
-    def work(conn: Connection) -> T:
-        with Session(bind=conn, expire_on_commit=False) as session:
-            result = fn(session, *args)
-            session.flush()
-            return result
-
-    return work
-
-
 class Dialogue:
     """Answers inbound messages; its collaborators are given in the constructor."""
 
@@ -223,8 +211,15 @@ class Dialogue:
         return f"{self.public_url}/v/{code}" if self.public_url else ""
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(session, *args)`` in the writer's next pass."""
-        return await self.writer.write(_in_session(fn, *args))
+        """``fn(session, *args)`` in the writer's next pass, on an ORM session bound to its connection."""
+
+        def work(conn: Connection) -> T:
+            with Session(bind=conn, expire_on_commit=False) as session:
+                result = fn(session, *args)
+                session.flush()
+                return result
+
+        return await self.writer.write(work)
 
     async def village_of(self, openid: str) -> str | None:
         """The village the sender is bound to (``None``: not bound), remembered for ``village_ttl``."""

@@ -214,13 +214,11 @@ class Conversation:
         key = msg.dedupe_key
         if key in self._answering or key in self._unwritten:  # this process has it (in progress or just done)
             return False
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[StoredReply] = loop.create_future()
+        answer: asyncio.Future[StoredReply] = asyncio.get_running_loop().create_future()
         self._answering[key] = answer  # local retries arriving meanwhile wait on it
-        claimed: asyncio.Future[bool] = loop.create_future()
-        claimed.add_done_callback(_retrieve)
         claim = (key, self.sender_key(msg.from_user), msg.msg_type, utcnow())
-        self.writer.submit_batch(self.claims.claim_many, claim, claimed)
+        claimed = self.writer.submit_batch(self.claims.claim_many, claim)
+        claimed.add_done_callback(_retrieve)
         won = False
         try:
             wait = CLAIM_WAIT if self.claim_in_memory else max(self._remaining(started), 1.0)
@@ -299,9 +297,8 @@ class Conversation:
         """Local retries get the reply at once; the row joins the writer's next pass."""
         row = {"key": key, "reply": reply, "via": via, "error": error, "now": utcnow()}
         self._unwritten[key] = row
-        written: asyncio.Future[list[None]] = asyncio.get_running_loop().create_future()
+        written = self.writer.submit(functools.partial(self.claims.finish, rows=[row]))  # (after the pass's claims)
         written.add_done_callback(functools.partial(self._written, row))
-        self.writer.submit(functools.partial(self.claims.finish, rows=[row]), written)  # (after the pass's claims)
         answer = self._answering.pop(key, None)
         if answer is not None and not answer.done():
             answer.set_result(StoredReply(STATUS_DONE, reply, via))

@@ -58,10 +58,9 @@ class QuestionLogger:
             "latency_ms": round(float(latency_ms), 3),
             "created_at": utcnow(),
         }
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        written = self.writer.submit_batch(_insert, row)
         self._unwritten.add(written)
         written.add_done_callback(self._written)
-        self.writer.submit_batch(_insert, row, written)
 
     def _written(self, written: asyncio.Future[None]) -> None:
         self._unwritten.discard(written)

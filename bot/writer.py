@@ -90,25 +90,24 @@ class Writer:
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """Queue ``fn(connection)`` and wait until its pass is committed: its result, or its exception."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self.submit(fn, future)
-        return await future
+        return await self.submit(fn)
 
-    def submit(self, fn: Callable[[Connection], T], future: asyncio.Future[T]) -> None:
-        """Queue ``fn`` with the future its result goes to (the caller may stop waiting; it still runs)."""
-        self._add(_Job(future, fn=fn))
+    def submit(self, fn: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queue ``fn``; the future of its result (the caller may stop waiting: it still runs)."""
+        return self._add(_Job(asyncio.get_running_loop().create_future(), fn=fn))
 
-    def submit_batch(self, batch: Batch, item: Any, future: asyncio.Future[Any]) -> None:
+    def submit_batch(self, batch: Batch, item: Any) -> asyncio.Future[Any]:
         """Queue ``item`` for ``batch``: the items of one pass go to it in one call, before the pass's
-        other writes (e.g. the dedupe claims: one multi-row INSERT); its result for ``item`` goes to ``future``."""
-        self._add(_Job(future, batch=batch, item=item))
+        other writes (e.g. the dedupe claims: one multi-row INSERT); the future of its result for ``item``."""
+        return self._add(_Job(asyncio.get_running_loop().create_future(), batch=batch, item=item))
 
-    def _add(self, job: _Job) -> None:
+    def _add(self, job: _Job) -> asyncio.Future[Any]:
         """The writes queued in one turn of the event loop reach the thread together (one wake-up)."""
         self._submitted += 1
         self._turn.append(job)
         if len(self._turn) == 1:
             job.future.get_loop().call_soon(self._hand_over)
+        return job.future
 
     def _hand_over(self) -> None:
         turn, self._turn = self._turn, []

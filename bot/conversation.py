@@ -152,7 +152,7 @@ class Conversation:
         self.stats = Stats()
         self.outage = Outage("requests")
         self._answering: dict[str, asyncio.Future[StoredReply]] = {}  # key → its answer, for local retries
-        self._unwritten: dict[str, dict[str, Any]] = {}  # answered, row not written yet
+        self._unwritten: dict[str, StoredReply] = {}  # answered, row not written yet
         self.tasks: set[asyncio.Task[Any]] = set()  # late answers and follow-ups, awaited at shutdown
 
     # -- the life of one message ---------------------------------------------------------------
@@ -295,19 +295,19 @@ class Conversation:
 
     def _finish(self, key: str, reply: str | None, via: str, error: str = "") -> None:
         """Local retries get the reply at once; the row joins the writer's next pass."""
+        stored = self._unwritten[key] = StoredReply(STATUS_DONE, reply, via)
         row = {"key": key, "reply": reply, "via": via, "error": error, "now": utcnow()}
-        self._unwritten[key] = row
         written = self.writer.submit(functools.partial(self.claims.finish, rows=[row]))  # (after the pass's claims)
-        written.add_done_callback(functools.partial(self._written, row))
+        written.add_done_callback(functools.partial(self._written, key, stored))
         answer = self._answering.pop(key, None)
         if answer is not None and not answer.done():
-            answer.set_result(StoredReply(STATUS_DONE, reply, via))
+            answer.set_result(stored)
 
-    def _written(self, row: dict[str, Any], written: asyncio.Future[list[None]]) -> None:
+    def _written(self, key: str, stored: StoredReply, written: asyncio.Future[list[None]]) -> None:
         if not written.cancelled() and written.exception() is not None:
-            log.warning("could not store the reply of %s (%s)", row["key"], type(written.exception()).__name__)
-        if self._unwritten.get(row["key"]) is row:
-            del self._unwritten[row["key"]]
+            log.warning("could not store the reply of %s (%s)", key, type(written.exception()).__name__)
+        if self._unwritten.get(key) is stored:
+            del self._unwritten[key]
 
     def _abandon(self, key: str) -> None:
         """Wake local waiters of a message that will never be answered (shutdown)."""
@@ -317,10 +317,10 @@ class Conversation:
 
     async def flush(self) -> int:
         """Wait until the replies kept so far are written (or failed); how many there were."""
-        pending = list(self._unwritten.values())
+        count = len(self._unwritten)
         while self._unwritten:
             await asyncio.sleep(0.005)
-        return len(pending)
+        return count
 
     async def _update_via(self, key: str, via: str, error: str) -> None:
         try:  # (after the row's finish: the writer keeps the order of plain writes)
@@ -352,9 +352,8 @@ class Conversation:
 
     async def lookup(self, key: str) -> StoredReply | None:
         """The reply kept for ``key``: this process's, else the database row (any process's)."""
-        unwritten = self._unwritten.get(key)
-        if unwritten is not None:
-            return StoredReply(STATUS_DONE, unwritten["reply"], unwritten["via"])
+        if key in self._unwritten:
+            return self._unwritten[key]
         async with self.engine.connect() as conn:
             return await conn.run_sync(self.claims.lookup, key)
 

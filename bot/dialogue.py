@@ -68,14 +68,9 @@ class Command:
     arg: str = ""
 
 
-def _clean(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    return re.sub(r"\s+", " ", text).strip(_TRIM)
-
-
 def parse_command(text: str) -> Command:
     """Read a villager's text: one of the commands, or a question (``arg`` holds the cleaned text)."""
-    cleaned = _clean(text or "")
+    cleaned = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip(_TRIM)
     if not cleaned:
         return Command(EMPTY)
     lowered = cleaned.lower()

@@ -13,14 +13,14 @@ import hmac
 import json
 import math
 import time
-from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.conversation import Outage
+from bot.conversation import Conversation, Outage
 from bot.matching import MatcherHolder, MatcherNotReady
 from bot.question_log import QuestionLogger
 
@@ -58,17 +58,17 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 
 class ApiHandlers:
-    """``/api/ask`` and ``/healthz``; ``stats`` returns extra counters for the health report."""
+    """``/api/ask`` and ``/healthz`` (which reports the conversation's counters and the writer's backlog)."""
 
     def __init__(
         self,
         engine: AsyncEngine,
         matcher: MatcherHolder,
         question_log: QuestionLogger,
+        conversation: Conversation,
         *,
         rate_per_minute: int = 30,
         token: str = "",
-        stats: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.engine = engine
         self.limit = TokenBucket(rate_per_minute)
@@ -76,7 +76,7 @@ class ApiHandlers:
         self.token = token
         self.matcher = matcher
         self.question_log = question_log
-        self.stats = stats
+        self.conversation = conversation
 
     async def ask(self, request: web.Request) -> web.Response:
         if self.token and not _bearer_matches(request, self.token):
@@ -115,7 +115,7 @@ class ApiHandlers:
         else:
             self.outage.ok()
         ok = db_ok and self.matcher.ready
-        current = self.matcher.current
+        current, writer = self.matcher.current, self.conversation.writer
         body: dict[str, Any] = {
             "status": "ok" if ok else "degraded",
             "database": db_ok,
@@ -129,9 +129,14 @@ class ApiHandlers:
                 "worker_restarts": getattr(current, "restarts", 0),
             },
             "question_log_pending": self.question_log.pending,
+            "wechat": asdict(self.conversation.stats),
+            "database_writes": {
+                "backlog": writer.backlog,
+                "passes": writer.passes,
+                "stalled": writer.stalled_since is not None,
+            },
+            "background_tasks": len(self.conversation.tasks),
         }
-        if self.stats is not None:
-            body.update(self.stats())
         return json_response(body, status=200 if ok else 503)
 
 

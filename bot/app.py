@@ -17,7 +17,6 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import asdict
 from typing import Any
 
 import aiohttp
@@ -199,17 +198,9 @@ def create_app(
         engine,
         holder,
         question_log,
+        conversation,
         rate_per_minute=settings.api_rate_per_minute,
         token=settings.api_token,
-        stats=lambda: {
-            "wechat": asdict(conversation.stats),
-            "database_writes": {
-                "backlog": writer.backlog,
-                "passes": writer.passes,
-                "stalled": writer.stalled_since is not None,
-            },
-            "background_tasks": len(conversation.tasks),
-        },
     )
 
     app[SETTINGS] = settings

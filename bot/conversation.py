@@ -266,7 +266,7 @@ class Conversation:
             self._finish(key, None, VIA_FAILED, "timeout")
             return
         except asyncio.CancelledError:
-            self._abandon(key)
+            self._wake(key, StoredReply(STATUS_PROCESSING, None, ""))
             raise
         if answer.text is None:
             self._finish(key, None, VIA_NONE)
@@ -299,9 +299,7 @@ class Conversation:
         row = {"key": key, "reply": reply, "via": via, "error": error, "now": utcnow()}
         written = self.writer.submit(functools.partial(self.claims.finish, rows=[row]))  # (after the pass's claims)
         written.add_done_callback(functools.partial(self._written, key, stored))
-        answer = self._answering.pop(key, None)
-        if answer is not None and not answer.done():
-            answer.set_result(stored)
+        self._wake(key, stored)
 
     def _written(self, key: str, stored: StoredReply, written: asyncio.Future[list[None]]) -> None:
         if not written.cancelled() and written.exception() is not None:
@@ -309,11 +307,11 @@ class Conversation:
         if self._unwritten.get(key) is stored:
             del self._unwritten[key]
 
-    def _abandon(self, key: str) -> None:
-        """Wake local waiters of a message that will never be answered (shutdown)."""
+    def _wake(self, key: str, stored: StoredReply) -> None:
+        """Local retries waiting for ``key`` get ``stored`` (``processing``: never answered, at shutdown)."""
         answer = self._answering.pop(key, None)
         if answer is not None and not answer.done():
-            answer.set_result(StoredReply(STATUS_PROCESSING, None, ""))
+            answer.set_result(stored)
 
     async def flush(self) -> int:
         """Wait until the replies kept so far are written (or failed); how many there were."""

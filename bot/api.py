@@ -8,22 +8,21 @@ answered ``429`` with ``Retry-After``), and an optional ``api_token`` makes it r
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
-import logging
 import math
 import time
-from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.conversation import Conversation, Outage
 from bot.matching import MatcherHolder, MatcherNotReady
-from bot.question_log import QuestionEntry, QuestionLogger
-
-log = logging.getLogger(__name__)
+from bot.question_log import QuestionLogger
 
 MAX_QUESTION_CHARS = 200
 DB_CHECK_TIMEOUT = 2.0
@@ -55,30 +54,29 @@ class TokenBucket:
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     """UTF-8 JSON with Chinese as characters (not ``\\uXXXX``)."""
-    body = json.dumps(data, ensure_ascii=False, default=str)
-    return web.Response(text=body, status=status, content_type="application/json", charset="utf-8")
+    return web.json_response(data, status=status, dumps=functools.partial(json.dumps, ensure_ascii=False, default=str))
 
 
 class ApiHandlers:
-    """``/api/ask`` and ``/healthz``; ``stats`` returns extra counters for the health report."""
+    """``/api/ask`` and ``/healthz`` (which reports the conversation's counters and the writer's backlog)."""
 
     def __init__(
         self,
         engine: AsyncEngine,
         matcher: MatcherHolder,
         question_log: QuestionLogger,
+        conversation: Conversation,
         *,
         rate_per_minute: int = 30,
         token: str = "",
-        stats: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.engine = engine
         self.limit = TokenBucket(rate_per_minute)
-        self._db_down = 0
+        self.outage = Outage("health checks")
         self.token = token
         self.matcher = matcher
         self.question_log = question_log
-        self.stats = stats
+        self.conversation = conversation
 
     async def ask(self, request: web.Request) -> web.Response:
         if self.token and not _bearer_matches(request, self.token):
@@ -103,8 +101,7 @@ class ApiHandlers:
             return json_response({"error": "问答资料正在加载，请稍后再试"}, status=503)
         latency = (time.perf_counter() - started) * 1000
         if request.method != "HEAD":
-            entry = QuestionEntry.from_result(question, result, latency, village=village, channel="api")
-            self.question_log.record(entry)
+            self.question_log.record(question, result, latency, village=village, channel="api")
         return json_response(result.to_dict())
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -114,15 +111,11 @@ class ApiHandlers:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
             db_ok = False
-            if not self._db_down:
-                log.warning("health check: database unreachable (%s)", type(exc).__name__)
-            self._db_down += 1
+            self.outage.failed(exc)
         else:
-            if self._db_down:
-                log.warning("health check: database reachable again after %d failed checks", self._db_down)
-            self._db_down = 0
+            self.outage.ok()
         ok = db_ok and self.matcher.ready
-        current = self.matcher.current
+        current, writer = self.matcher.current, self.conversation.writer
         body: dict[str, Any] = {
             "status": "ok" if ok else "degraded",
             "database": db_ok,
@@ -136,9 +129,14 @@ class ApiHandlers:
                 "worker_restarts": getattr(current, "restarts", 0),
             },
             "question_log_pending": self.question_log.pending,
+            "wechat": asdict(self.conversation.stats),
+            "database_writes": {
+                "backlog": writer.backlog,
+                "passes": writer.passes,
+                "stalled": writer.stalled_since is not None,
+            },
+            "background_tasks": len(self.conversation.tasks),
         }
-        if self.stats is not None:
-            body.update(self.stats())
         return json_response(body, status=200 if ok else 503)
 
 

@@ -13,8 +13,8 @@ late-answer tasks all start and stop in ``cleanup_ctx``; the writer, stopping la
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import village_page
 from bot.api import ApiHandlers
@@ -35,7 +35,6 @@ from bot.matching import MatcherFactory, MatcherHolder, default_matcher_factory
 from bot.privacy import OpenidHasher, load_or_create_key
 from bot.question_log import QuestionLogger
 from bot.registry import EventRegistry
-from bot.tasks import BackgroundTasks
 from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.config import Settings
@@ -52,16 +51,13 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("cunwu_settings", Settings)
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("cunwu_engine", AsyncEngine)
 WRITER: web.AppKey[Writer] = web.AppKey("cunwu_writer", Writer)
 HASHER: web.AppKey[OpenidHasher] = web.AppKey("cunwu_openid_hasher", OpenidHasher)
-SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("cunwu_sessionmaker")
 MATCHER: web.AppKey[MatcherHolder] = web.AppKey("cunwu_matcher", MatcherHolder)
 QUESTION_LOG: web.AppKey[QuestionLogger] = web.AppKey("cunwu_question_log", QuestionLogger)
 CONVERSATION: web.AppKey[Conversation] = web.AppKey("cunwu_conversation", Conversation)
 REGISTRY: web.AppKey[EventRegistry] = web.AppKey("cunwu_event_registry", EventRegistry)
 ENDPOINT: web.AppKey[WeChatEndpoint] = web.AppKey("cunwu_wechat_endpoint", WeChatEndpoint)
-TASKS: web.AppKey[BackgroundTasks] = web.AppKey("cunwu_background_tasks", BackgroundTasks)
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("cunwu_http", aiohttp.ClientSession)
 WECHAT: web.AppKey[WeChatClient] = web.AppKey("cunwu_wechat_client", WeChatClient)
-TOKEN_STORE: web.AppKey[TokenStore] = web.AppKey("cunwu_token_store")
 
 DEDUPE_KEEP = dt.timedelta(days=2)
 """Inbound message rows older than this are pruned (WeChat stops retrying after ~15 s)."""
@@ -95,40 +91,32 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
-class _NoResultRows(logging.Filter):
+def _no_result_rows(record: logging.LogRecord) -> bool:
     """SQLAlchemy logs result rows at DEBUG (an access token read back, openids); the statements stay."""
+    return not (isinstance(record.msg, str) and record.msg.startswith(("Row ", "Col ")))
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith(("Row ", "Col ")))
+
+def _malformed_http_in_one_line(record: logging.LogRecord) -> bool:
+    """aiohttp logs a request it cannot parse with a traceback; one INFO line says all there is to say."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, HttpProcessingError) and (exc.code or 400) < 500:
+        record.msg, record.args = "malformed HTTP request refused (%s %s)", (exc.code, type(exc).__name__)
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info, record.exc_text = None, None
+    return True
 
 
 def _keep_secrets_out_of_logs() -> None:
     """At DEBUG nothing the bot reads or writes reaches the logs: statements are logged without their
     parameters (``hide_parameters``), result rows not at all, and aiosqlite's own DEBUG lines (every
-    statement with its parameters) are off."""
+    statement with its parameters) are off. (``addFilter`` adds a filter once.)"""
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
-    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
-    if not any(isinstance(f, _NoResultRows) for f in engine_log.filters):
-        engine_log.addFilter(_NoResultRows())
-
-
-class MalformedHttpFilter(logging.Filter):
-    """aiohttp logs a request it cannot parse with a traceback; one INFO line says all there is to say."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError) and (exc.code or 400) < 500:
-            record.msg, record.args = "malformed HTTP request refused (%s %s)", (exc.code, type(exc).__name__)
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            record.exc_info, record.exc_text = None, None
-        return True
+    logging.getLogger("sqlalchemy.engine.Engine").addFilter(_no_result_rows)
 
 
 def quiet_malformed_http() -> None:
-    """Install :class:`MalformedHttpFilter` on aiohttp's server logger (once)."""
-    server_log = logging.getLogger("aiohttp.server")
-    if not any(isinstance(f, MalformedHttpFilter) for f in server_log.filters):
-        server_log.addFilter(MalformedHttpFilter())
+    """A request aiohttp's server cannot parse is logged as one INFO line, without a traceback."""
+    logging.getLogger("aiohttp.server").addFilter(_malformed_http_in_one_line)
 
 
 def _engine_options(url: str) -> dict[str, Any]:
@@ -158,7 +146,7 @@ def create_app(
     meanwhile (questions get the "系统正在更新资料" reply, ``/healthz`` 503, until it is ready)."""
     clock = clock or SystemClock()
     _keep_secrets_out_of_logs()
-    app = web.Application(client_max_size=MAX_XML_BYTES + 1024, middlewares=[security_headers])
+    app = web.Application(client_max_size=MAX_XML_BYTES, middlewares=[security_headers])
     engine = make_async_engine(settings.database_url, **_engine_options(settings.database_url))
     sync_engine = make_engine(settings.database_url, **_engine_options(settings.database_url))
     sessionmaker = make_async_sessionmaker(engine)
@@ -172,7 +160,6 @@ def create_app(
     hasher = OpenidHasher()  # its key is read (or made) when the app starts
     question_log = QuestionLogger(writer, hasher)
     registry = registry if registry is not None else EventRegistry()
-    tasks = BackgroundTasks()
     dialogue = Dialogue(
         engine,
         writer,
@@ -197,7 +184,6 @@ def create_app(
         registry=registry,
         sessionmaker=sessionmaker,
         send_text=send_text,
-        tasks=tasks,
         sender_key=hasher,
         clock=clock,
         budget=settings.reply_budget_seconds,
@@ -212,30 +198,20 @@ def create_app(
         engine,
         holder,
         question_log,
+        conversation,
         rate_per_minute=settings.api_rate_per_minute,
         token=settings.api_token,
-        stats=lambda: {
-            "wechat": conversation.stats.to_dict(),
-            "database_writes": {
-                "backlog": writer.backlog,
-                "passes": writer.passes,
-                "stalled": writer.stalled_since is not None,
-            },
-            "background_tasks": len(tasks),
-        },
     )
 
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[WRITER] = writer
     app[HASHER] = hasher
-    app[SESSIONMAKER] = sessionmaker
     app[MATCHER] = holder
     app[QUESTION_LOG] = question_log
     app[CONVERSATION] = conversation
     app[REGISTRY] = registry
     app[ENDPOINT] = endpoint
-    app[TASKS] = tasks
     app[village_page.SESSIONMAKER] = sessionmaker
     app[village_page.CLOCK] = clock
 
@@ -246,8 +222,10 @@ def create_app(
     app.router.add_get("/v/{code}", village_page.village_page)
 
     app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_wechat_client(token_store, wechat_timeout, wechat_max_retries))
-    app.cleanup_ctx.append(_matcher(refresh_interval, wait_for_matcher))
+    app.cleanup_ctx.append(
+        functools.partial(_wechat_client, store=token_store, timeout=wechat_timeout, max_retries=wechat_max_retries)
+    )
+    app.cleanup_ctx.append(functools.partial(_matcher, refresh_interval=refresh_interval, wait=wait_for_matcher))
     app.cleanup_ctx.append(_background_tasks)
     return app
 
@@ -266,51 +244,42 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await app[ENGINE].dispose()
 
 
-def _wechat_client(store: TokenStore | None, timeout: float, max_retries: int) -> Any:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout + 5))
-        app[HTTP] = session
-        token_store = store if store is not None else DbTokenStore(app[ENGINE])
-        app[TOKEN_STORE] = token_store
-        if settings.wechat_appid and settings.wechat_secret:
-            app[WECHAT] = WeChatClient(
-                session,
-                settings.wechat_appid,
-                settings.wechat_secret,
-                settings.wechat_api_base,
-                token_store,
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-        else:
-            log.warning("CUNWU_WECHAT_APPID/SECRET not set: late answers cannot be sent as customer-service messages")
-        try:
-            yield
-        finally:
-            await session.close()
-
-    return ctx
+async def _wechat_client(
+    app: web.Application, *, store: TokenStore | None, timeout: float, max_retries: int
+) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout + 5))
+    app[HTTP] = session
+    token_store = store if store is not None else DbTokenStore(app[ENGINE])
+    if settings.wechat_appid and settings.wechat_secret:
+        app[WECHAT] = WeChatClient(
+            session,
+            settings.wechat_appid,
+            settings.wechat_secret,
+            settings.wechat_api_base,
+            token_store,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+    else:
+        log.warning("CUNWU_WECHAT_APPID/SECRET not set: late answers cannot be sent as customer-service messages")
+    try:
+        yield
+    finally:
+        await session.close()
 
 
-def _matcher(refresh_interval: float, wait: bool) -> Any:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        holder = app[MATCHER]
-        loop = asyncio.get_running_loop()
-        build = loop.create_task(_build(holder))
-        if wait:
-            await build
-        task = loop.create_task(_refresh_loop(app, refresh_interval, build))
-        try:
-            yield
-        finally:
-            for t in (task, build):
-                t.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
-            await asyncio.to_thread(holder.close)
-
-    return ctx
+async def _matcher(app: web.Application, *, refresh_interval: float, wait: bool) -> AsyncIterator[None]:
+    """The matcher is built (before the port opens, when ``wait``), then kept current."""
+    if wait:
+        await _build(app[MATCHER])
+    task = asyncio.get_running_loop().create_task(_keep_current(app, refresh_interval, build=not wait))
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.to_thread(app[MATCHER].close)
 
 
 async def _build(holder: MatcherHolder) -> None:
@@ -318,14 +287,16 @@ async def _build(holder: MatcherHolder) -> None:
     try:
         await asyncio.to_thread(holder.build)
         log.info("matcher ready in %.1f s", asyncio.get_running_loop().time() - started)
-    except Exception as exc:  # keep serving (commands work); the refresh loop retries the build
-        holder.last_error = type(exc).__name__
+    except Exception:  # keep serving (commands work); the next round tries again
         log.exception("building the matcher failed; questions are answered once a rebuild succeeds")
 
 
-async def _refresh_loop(app: web.Application, interval: float, build: asyncio.Task[None]) -> None:
+async def _keep_current(app: web.Application, interval: float, *, build: bool) -> None:
+    """Build the matcher first when ``build``; then every ``interval`` seconds rebuild it when the content
+    changed (or when no build succeeded yet), and every hour prune old inbound messages."""
     holder = app[MATCHER]
-    await build
+    if build:
+        await _build(holder)
     loop = asyncio.get_running_loop()
     next_prune = loop.time()
     while True:
@@ -334,7 +305,6 @@ async def _refresh_loop(app: web.Application, interval: float, build: asyncio.Ta
             if await asyncio.to_thread(holder.refresh):
                 log.info("content changed: matcher rebuilt")
         except Exception as exc:
-            holder.last_error = type(exc).__name__
             log.warning("matcher refresh failed (%s)", type(exc).__name__)
         if loop.time() >= next_prune:
             next_prune = loop.time() + PRUNE_EVERY
@@ -348,4 +318,4 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await app[TASKS].close()
+        await app[CONVERSATION].close()

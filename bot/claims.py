@@ -52,10 +52,6 @@ class ClaimStore:
     def __init__(self, dialect: str) -> None:
         self._sqlite = dialect == "sqlite"
 
-    def claim(self, conn: Connection, *, key: str, sender: str, msg_type: str, now: dt.datetime) -> bool:
-        """Insert the row of ``key``: True when this insert won (nobody claimed it before)."""
-        return self.claim_many(conn, [(key, sender, msg_type, now)])[0]
-
     def claim_many(self, conn: Connection, claims: list[tuple[str, str, str, dt.datetime]]) -> list[bool]:
         """Claim ``(key, sender, msg_type, now)`` s in one multi-row INSERT; whether each won. Plain SQL on
         the driver's cursor: it runs for every message, and SQLAlchemy's per-statement work would cost

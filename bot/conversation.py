@@ -25,9 +25,9 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -37,15 +37,14 @@ from bot.claims import ClaimStore, StoredReply
 from bot.dialogue import Answer, Dialogue
 from bot.models import STATUS_DONE, STATUS_PROCESSING, VIA_CUSTOMER_SERVICE, VIA_FAILED, VIA_NONE, VIA_PASSIVE
 from bot.registry import EventContext, EventRegistry
-from bot.tasks import BackgroundTasks
 from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.db import utcnow
 from core.errors import DatabaseError
-from wechat.errors import WeChatError
 from wechat.messages import InboundMessage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LATE_ANSWER_LIMIT = 60.0
 """Seconds a late answer may still take before it is given up."""
@@ -56,6 +55,9 @@ MAX_CS_PARTS = 3
 CLAIM_WAIT = 0.25
 """SQLite: seconds a claim waits for the writer before it is decided in memory. (PostgreSQL: what is
 left of the budget, at least a second; then the apology.)"""
+
+POLL_INTERVAL = 0.05
+"""Seconds between reads of a message another process is answering."""
 
 SendText = Callable[[str, str], Awaitable[None]]
 """``send(openid, text)``: a customer-service text message (``WeChatClient.send_custom_text``)."""
@@ -84,25 +86,23 @@ class Stats:
     claims_in_memory: int = 0
     last_cs_error: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 class Outage:
-    """Logs a database outage as two WARNING lines, when it starts and when it ends (with how many
-    requests failed meanwhile), instead of a traceback per request."""
+    """Logs a database outage as two WARNING lines, when it starts and when it ends (with how many of
+    ``what`` failed meanwhile), instead of a traceback per failure."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str) -> None:
+        self.what = what
         self.failures = 0
 
     def failed(self, exc: BaseException) -> None:
         if self.failures == 0:
-            log.warning("database unreachable (%s); apologising until it is back", type(exc).__name__)
+            log.warning("database unreachable (%s); %s fail until it is back", type(exc).__name__, self.what)
         self.failures += 1
 
     def ok(self) -> None:
         if self.failures:
-            log.warning("database reachable again; %d requests failed meanwhile", self.failures)
+            log.warning("database reachable again; %d %s failed meanwhile", self.failures, self.what)
             self.failures = 0
 
 
@@ -110,16 +110,11 @@ def _is_outage(exc: BaseException) -> bool:
     return isinstance(exc, OSError | DBAPIError | ClaimTimeout) and not isinstance(exc, IntegrityError)
 
 
-def short(openid: str) -> str:
-    """An openid shortened for logs."""
-    return openid[:6] + "…" if len(openid) > 6 else openid
-
-
 def describe(msg: InboundMessage) -> str:
     """A message for logs, without the villager's full openid or what they wrote."""
     if msg.msg_id is not None:
         return f"message {msg.msg_id} ({msg.msg_type})"
-    return f"event {msg.event[:32]!r} from {short(msg.from_user)}"
+    return f"event {msg.event[:32]!r} from {msg.from_user[:6]}…"
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -138,12 +133,10 @@ class Conversation:
         dialogue: Dialogue,
         registry: EventRegistry,
         sessionmaker: async_sessionmaker[AsyncSession],
-        send_text: SendText | None,
-        tasks: BackgroundTasks,
+        send_text: SendText,
         sender_key: Callable[[str], str] = lambda openid: openid,
         clock: Clock | None = None,
         budget: float = 4.0,
-        poll_interval: float = 0.05,
     ) -> None:
         self.writer = writer
         self.engine = engine
@@ -151,17 +144,16 @@ class Conversation:
         self.registry = registry
         self.sessionmaker = sessionmaker
         self.send_text = send_text
-        self.tasks = tasks
         self.sender_key = sender_key
         self.clock = clock or SystemClock()
         self.budget = budget
-        self.poll_interval = poll_interval
         self.claims = ClaimStore(engine.dialect.name)
         self.claim_in_memory = engine.dialect.name == "sqlite"
         self.stats = Stats()
-        self.outage = Outage()
+        self.outage = Outage("requests")
         self._answering: dict[str, asyncio.Future[StoredReply]] = {}  # key → its answer, for local retries
-        self._unwritten: dict[str, dict[str, Any]] = {}  # answered, row not written yet
+        self._unwritten: dict[str, StoredReply] = {}  # answered, row not written yet
+        self.tasks: set[asyncio.Task[Any]] = set()  # late answers and follow-ups, awaited at shutdown
 
     # -- the life of one message ---------------------------------------------------------------
 
@@ -182,23 +174,37 @@ class Conversation:
             self.stats.retries += 1
             stored = await self.wait_for(key, self._remaining(started))
             return stored.reply if stored is not None and stored.via == VIA_PASSIVE and stored.reply else None
-        task = self.tasks.spawn(self._answer(msg))
+        task = self._spawn(self._answer(msg))
         try:
             async with asyncio.timeout(self._remaining(started)):
                 answer = await asyncio.shield(task)
         except TimeoutError:
             self.stats.late_answers += 1
             log.info("answer to %s is late: success now, the answer as a customer-service message", describe(msg))
-            self.tasks.spawn(self._deliver_late(msg, task))
+            self._spawn(self._deliver_late(msg, task))
             return None
         if answer.text is None:
             self._finish(key, None, VIA_NONE)
             return None
         self._finish(key, answer.text, VIA_PASSIVE)
         if answer.more:
-            self.tasks.spawn(self._send_parts(msg, answer.more, key=None, delay=FOLLOW_UP_DELAY))
+            self._spawn(self._send_parts(msg, answer.more, key=None, delay=FOLLOW_UP_DELAY))
         self.stats.replied += 1
         return answer.text
+
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """At shutdown: late answers and follow-ups get ``timeout`` seconds to finish, then are cancelled."""
+        if self.tasks:
+            _, still = await asyncio.wait(set(self.tasks), timeout=timeout)
+            for task in still:
+                task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
 
     def _remaining(self, started: float) -> float:
         return max(0.0, self.budget - (asyncio.get_running_loop().time() - started))
@@ -208,29 +214,26 @@ class Conversation:
         key = msg.dedupe_key
         if key in self._answering or key in self._unwritten:  # this process has it (in progress or just done)
             return False
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[StoredReply] = loop.create_future()
+        answer: asyncio.Future[StoredReply] = asyncio.get_running_loop().create_future()
         self._answering[key] = answer  # local retries arriving meanwhile wait on it
-        claimed: asyncio.Future[bool] = loop.create_future()
-        claimed.add_done_callback(_retrieve)
         claim = (key, self.sender_key(msg.from_user), msg.msg_type, utcnow())
-        self.writer.submit_batch(self.claims.claim_many, claim, claimed)
+        claimed = self.writer.submit_batch(self.claims.claim_many, claim)
+        claimed.add_done_callback(_retrieve)
+        won = False
         try:
-            try:
-                async with asyncio.timeout(CLAIM_WAIT if self.claim_in_memory else max(self._remaining(started), 1.0)):
-                    won = await asyncio.shield(claimed)
-            except TimeoutError:
-                if not self.claim_in_memory:
-                    raise ClaimTimeout() from None
+            wait = CLAIM_WAIT if self.claim_in_memory else max(self._remaining(started), 1.0)
+            done, _ = await asyncio.wait([claimed], timeout=wait)
+            if done:
+                won = claimed.result()
+            elif self.claim_in_memory:
                 self.stats.claims_in_memory += 1  # the row is written when the writer gets to it
                 won = True
-        except BaseException:
-            self._answering.pop(key, None)
-            answer.cancel()
-            raise
-        if not won:
-            self._answering.pop(key, None)
-            answer.cancel()
+            else:
+                raise ClaimTimeout()
+        finally:
+            if not won:
+                self._answering.pop(key, None)
+                answer.cancel()
         return won
 
     async def _answer(self, msg: InboundMessage) -> Answer:
@@ -263,7 +266,7 @@ class Conversation:
             self._finish(key, None, VIA_FAILED, "timeout")
             return
         except asyncio.CancelledError:
-            self._abandon(key)
+            self._wake(key, StoredReply(STATUS_PROCESSING, None, ""))
             raise
         if answer.text is None:
             self._finish(key, None, VIA_NONE)
@@ -277,19 +280,12 @@ class Conversation:
             await asyncio.sleep(delay)  # let the passive reply reach the villager first
         for part in parts[:MAX_CS_PARTS]:
             try:
-                if self.send_text is None:
-                    raise WeChatError("no WeChat API client (CUNWU_WECHAT_APPID/SECRET not set)")
                 await self.send_text(msg.from_user, part)
             except Exception as exc:
                 self.stats.cs_failed += 1
                 code = getattr(exc, "errcode", None)
                 self.stats.last_cs_error = f"{type(exc).__name__} errcode={code}"
-                log.warning(
-                    "customer-service message to %s failed: %s (errcode %s)",
-                    short(msg.from_user),
-                    type(exc).__name__,
-                    code,
-                )
+                log.warning("customer-service message for %s failed: %s", describe(msg), self.stats.last_cs_error)
                 if key:
                     await self._update_via(key, VIA_FAILED, f"{type(exc).__name__} {code}")
                 return
@@ -299,37 +295,33 @@ class Conversation:
 
     def _finish(self, key: str, reply: str | None, via: str, error: str = "") -> None:
         """Local retries get the reply at once; the row joins the writer's next pass."""
+        stored = self._unwritten[key] = StoredReply(STATUS_DONE, reply, via)
         row = {"key": key, "reply": reply, "via": via, "error": error, "now": utcnow()}
-        self._unwritten[key] = row
-        written: asyncio.Future[list[None]] = asyncio.get_running_loop().create_future()
-        written.add_done_callback(functools.partial(self._written, row))
-        self.writer.submit(functools.partial(self.claims.finish, rows=[row]), written)  # (after the pass's claims)
-        answer = self._answering.pop(key, None)
-        if answer is not None and not answer.done():
-            answer.set_result(StoredReply(STATUS_DONE, reply, via))
+        written = self.writer.submit(functools.partial(self.claims.finish, rows=[row]))  # (after the pass's claims)
+        written.add_done_callback(functools.partial(self._written, key, stored))
+        self._wake(key, stored)
 
-    def _written(self, row: dict[str, Any], written: asyncio.Future[list[None]]) -> None:
+    def _written(self, key: str, stored: StoredReply, written: asyncio.Future[list[None]]) -> None:
         if not written.cancelled() and written.exception() is not None:
-            log.warning("could not store the reply of %s (%s)", row["key"], type(written.exception()).__name__)
-        if self._unwritten.get(row["key"]) is row:
-            del self._unwritten[row["key"]]
+            log.warning("could not store the reply of %s (%s)", key, type(written.exception()).__name__)
+        if self._unwritten.get(key) is stored:
+            del self._unwritten[key]
 
-    def _abandon(self, key: str) -> None:
-        """Wake local waiters of a message that will never be answered (shutdown)."""
+    def _wake(self, key: str, stored: StoredReply) -> None:
+        """Local retries waiting for ``key`` get ``stored`` (``processing``: never answered, at shutdown)."""
         answer = self._answering.pop(key, None)
         if answer is not None and not answer.done():
-            answer.set_result(StoredReply(STATUS_PROCESSING, None, ""))
+            answer.set_result(stored)
 
     async def flush(self) -> int:
         """Wait until the replies kept so far are written (or failed); how many there were."""
-        pending = list(self._unwritten.values())
+        count = len(self._unwritten)
         while self._unwritten:
             await asyncio.sleep(0.005)
-        return len(pending)
+        return count
 
     async def _update_via(self, key: str, via: str, error: str) -> None:
-        try:
-            await self.flush()
+        try:  # (after the row's finish: the writer keeps the order of plain writes)
             await self.writer.write(
                 functools.partial(self.claims.update_via, key=key, via=via, error=error, now=utcnow())
             )
@@ -340,17 +332,11 @@ class Conversation:
         """The stored answer of ``key`` once it is done, or ``None`` when ``timeout`` runs out first."""
         answer = self._answering.get(key)
         if answer is not None:
-            try:
-                async with asyncio.timeout(timeout):
-                    result = await asyncio.shield(answer)
-            except TimeoutError:
+            await asyncio.wait([answer], timeout=timeout)
+            if not answer.done():
                 return None
-            except asyncio.CancelledError:
-                if not answer.cancelled():
-                    raise  # we were cancelled ourselves
-                # this process's claim lost to another process: poll the database below
-            else:
-                return result if result.done else None
+            if not answer.cancelled():  # (cancelled: this process's claim lost to another's; poll the database)
+                return answer.result() if answer.result().done else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
         while True:
@@ -360,13 +346,12 @@ class Conversation:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
-            await asyncio.sleep(min(self.poll_interval, remaining))
+            await asyncio.sleep(min(POLL_INTERVAL, remaining))
 
     async def lookup(self, key: str) -> StoredReply | None:
         """The reply kept for ``key``: this process's, else the database row (any process's)."""
-        unwritten = self._unwritten.get(key)
-        if unwritten is not None:
-            return StoredReply(STATUS_DONE, unwritten["reply"], unwritten["via"])
+        if key in self._unwritten:
+            return self._unwritten[key]
         async with self.engine.connect() as conn:
             return await conn.run_sync(self.claims.lookup, key)
 

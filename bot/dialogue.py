@@ -11,27 +11,26 @@ village, the village's list) through the AsyncEngine, writes (bindings, follows)
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 import time
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
+from cachetools import TTLCache
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from bot import replies
 from bot.matching import MatcherHolder, MatcherNotReady
-from bot.question_log import QuestionEntry, QuestionLogger
-from bot.registry import EventContext, EventHandler, EventRegistry
+from bot.question_log import QuestionLogger
+from bot.registry import EventContext, EventRegistry
 from bot.writer import Writer
 from core.clock import Clock, SystemClock
-from core.errors import NotFound
-from village_lists.models import Follower
+from village_lists.checker import OVERDUE, check_village
+from village_lists.models import Follower, Village
 from village_lists.repository import (
     bind_follower,
     find_villages,
@@ -43,7 +42,6 @@ from village_lists.repository import (
 )
 from wechat.messages import InboundMessage
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # ------------------------------------------------------------------------------------------- commands
@@ -70,14 +68,9 @@ class Command:
     arg: str = ""
 
 
-def _clean(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    return re.sub(r"\s+", " ", text).strip(_TRIM)
-
-
 def parse_command(text: str) -> Command:
     """Read a villager's text: one of the commands, or a question (``arg`` holds the cleaned text)."""
-    cleaned = _clean(text or "")
+    cleaned = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip(_TRIM)
     if not cleaned:
         return Command(EMPTY)
     lowered = cleaned.lower()
@@ -106,7 +99,7 @@ def follower_village(session: Session, openid: str) -> str | None:
 def bind(session: Session, openid: str, text: str, now: dt.datetime) -> str:
     """Bind the follower to the village ``text`` names; the reply (confirmation, choice or not found)."""
     if not text:
-        return replies.bind_missing_name()
+        return replies.BIND_MISSING_NAME
     candidates = find_villages(session, text)
     if not candidates:
         return replies.bind_not_found(text)
@@ -119,14 +112,9 @@ def bind(session: Session, openid: str, text: str, now: dt.datetime) -> str:
 
 def unbind(session: Session, openid: str, now: dt.datetime) -> str:
     code = follower_village(session, openid)
-    name: str | None = None
-    if code:
-        try:
-            name = get_village(session, code).name
-        except NotFound:
-            name = code
+    village = session.get(Village, code) if code else None
     unbind_follower(session, openid, now)
-    return replies.unbound(name)
+    return replies.unbound(village.name if village else code)
 
 
 def subscribe(session: Session, openid: str, now: dt.datetime, service_phone: str = "") -> str:
@@ -138,34 +126,16 @@ def subscribe(session: Session, openid: str, now: dt.datetime, service_phone: st
         follower.active = True
         follower.updated_at = now
     session.flush()
-    text = replies.welcome(service_phone)
-    if follower is not None and follower.village_code:
-        try:
-            name = get_village(session, follower.village_code).name
-            text = f"欢迎回来！您已绑定{name}。\n" + text
-        except NotFound:
-            pass
-    return text
-
-
-def unsubscribe(session: Session, openid: str, now: dt.datetime) -> None:
-    """Mark the follower inactive; the row and the binding are kept for a re-follow."""
-    mark_unsubscribed(session, openid, now)
+    village = session.get(Village, follower.village_code) if follower and follower.village_code else None
+    return (f"欢迎回来！您已绑定{village.name}。\n" if village else "") + replies.welcome(service_phone)
 
 
 def village_summary(session: Session, code: str, today: dt.date, page_url: str = "") -> str:
     """A short text of the village's list: what is overdue, then the most recent disclosures."""
     village = get_village(session, code)
     rows = list_rows(session, village.code)
-    overdue: dict[int, str] = {}
-    try:
-        from village_lists.checker import OVERDUE, check_village
-
-        for defect in check_village(session, village.code, today):
-            if defect.kind == OVERDUE and defect.row is not None:
-                overdue[defect.row] = defect.title
-    except Exception:  # the summary still helps without the checker's view
-        log.warning("village summary: checker failed for %s", code, exc_info=True)
+    defects = check_village(session, village.code, today)
+    overdue = {d.row: d.title for d in defects if d.kind == OVERDUE and d.row is not None}
     lines = [f"{village.name}村务公开清单（共 {len(rows)} 项，截至 {today.isoformat()}）"]
     by_seq = {r.seq: r for r in rows}
     if overdue:
@@ -203,47 +173,6 @@ class Answer:
     more: list[str] = field(default_factory=list)
 
 
-_MISSING = object()
-
-
-class VillageCache:
-    """Senders' villages for ``ttl`` seconds (at most ``size`` of them): a question needs its sender's
-    village, and reading it through aiosqlite costs several thread hops. Binding forgets the entry."""
-
-    def __init__(self, ttl: float, size: int = 20_000) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._entries: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
-
-    def get(self, openid: str) -> object:
-        entry = self._entries.get(openid)
-        if entry is None or entry[0] < time.monotonic():
-            return _MISSING
-        return entry[1]
-
-    def put(self, openid: str, village: str | None) -> None:
-        if self.ttl > 0:
-            self._entries[openid] = (time.monotonic() + self.ttl, village)
-            self._entries.move_to_end(openid)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def forget(self, openid: str) -> None:
-        self._entries.pop(openid, None)
-
-
-def _in_session(fn: Callable[..., T], *args: Any) -> Callable[[Connection], T]:
-    """``fn(session, *args)`` as a write for the :class:`~bot.writer.Writer`: an ORM session on its connection."""
-
-    def work(conn: Connection) -> T:
-        with Session(bind=conn, expire_on_commit=False) as session:
-            result = fn(session, *args)
-            session.flush()
-            return result
-
-    return work
-
-
 class Dialogue:
     """Answers inbound messages; its collaborators are given in the constructor."""
 
@@ -259,12 +188,13 @@ class Dialogue:
         service_phone: str = "",
         village_ttl: float | None = None,
     ) -> None:
-        """``village_ttl``: seconds a sender's village is remembered (default: 60 on SQLite, where this
-        is the only process that binds; 2 on PostgreSQL, where another process may bind them)."""
+        """``village_ttl``: seconds a sender's village is remembered, as a question needs it and reading it
+        costs several thread hops (default: 60 on SQLite, where this is the only process that binds; 30
+        on PostgreSQL, where another process may bind them). Binding forgets the sender's entry."""
         self.engine = engine
         if village_ttl is None:
             village_ttl = 60.0 if engine.dialect.name == "sqlite" else 30.0
-        self.villages = VillageCache(village_ttl)
+        self.villages: TTLCache[str, str | None] = TTLCache(maxsize=20_000, ttl=village_ttl)
         self.writer = writer
         self.matcher = matcher
         self.question_log = question_log
@@ -276,61 +206,52 @@ class Dialogue:
         return f"{self.public_url}/v/{code}" if self.public_url else ""
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(session, *args)`` in the writer's next pass."""
-        return await self.writer.write(_in_session(fn, *args))
+        """``fn(session, *args)`` in the writer's next pass, on an ORM session bound to its connection."""
 
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(session, *args)`` on a read session of the AsyncEngine."""
-        async with AsyncSession(self.engine) as session:
-            return await session.run_sync(fn, *args)
+        def work(conn: Connection) -> T:
+            with Session(bind=conn, expire_on_commit=False) as session:
+                result = fn(session, *args)
+                session.flush()
+                return result
+
+        return await self.writer.write(work)
 
     async def village_of(self, openid: str) -> str | None:
         """The village the sender is bound to (``None``: not bound), remembered for ``village_ttl``."""
-        known = self.villages.get(openid)
-        if known is not _MISSING:
-            return cast(str | None, known)
+        try:
+            return self.villages[openid]
+        except KeyError:  # not known, or expired
+            pass
         async with self.engine.connect() as conn:
             village = (await conn.execute(_FOLLOWER_VILLAGE, {"openid": openid})).scalar() or None
-        self.villages.put(openid, village)
+        self.villages[openid] = village
         return village
 
     # -- messages -------------------------------------------------------------------------
 
-    def _command(self, msg: InboundMessage) -> Answer | Command:
-        """What a plain (non-event) message asks for: the command in it, or the answer that needs
-        nothing else (an unsupported type, unrecognised voice, an empty text, help)."""
-        if msg.msg_type == "text":
-            text = msg.content
-        elif msg.msg_type == "voice":
-            if not msg.recognition.strip():
-                return Answer(replies.voice_unrecognised())
-            text = msg.recognition
-        else:
+    async def reply_to(self, msg: InboundMessage) -> Answer:
+        """The answer to a plain (non-event) message: text or voice (its recognised text), else a note."""
+        if msg.msg_type not in ("text", "voice"):
             return Answer(replies.unsupported(msg.msg_type))
-        command = parse_command(text)
+        if msg.msg_type == "voice" and not msg.recognition.strip():
+            return Answer(replies.VOICE_UNRECOGNISED)
+        command = parse_command(msg.content if msg.msg_type == "text" else msg.recognition)
+        openid, now = msg.from_user, self.clock.now()
         if command.kind == EMPTY:
-            return Answer(replies.empty_text())
+            return Answer(replies.EMPTY_TEXT)
         if command.kind == HELP:
             return Answer(replies.help_text(self.service_phone))
-        return command
-
-    async def reply_to(self, msg: InboundMessage) -> Answer:
-        """The answer to a plain (non-event) message."""
-        read = self._command(msg)
-        if isinstance(read, Answer):
-            return read
-        openid, now = msg.from_user, self.clock.now()
-        if read.kind in (BIND, UNBIND):
-            self.villages.forget(openid)
+        if command.kind in (BIND, UNBIND):
+            self.villages.pop(openid, None)
             try:
-                if read.kind == BIND:
-                    return Answer(await self._write(bind, openid, read.arg, now))
+                if command.kind == BIND:
+                    return Answer(await self._write(bind, openid, command.arg, now))
                 return Answer(await self._write(unbind, openid, now))
             finally:
-                self.villages.forget(openid)
-        if read.kind == MY_VILLAGE:
+                self.villages.pop(openid, None)
+        if command.kind == MY_VILLAGE:
             return Answer(await self.my_village(openid))
-        return await self.ask(openid, read.arg)
+        return await self.ask(openid, command.arg)
 
     async def my_village(self, openid: str) -> str:
         today = self.clock.today()
@@ -338,10 +259,11 @@ class Dialogue:
         def summary(session: Session) -> str:
             code = follower_village(session, openid)
             if not code:
-                return replies.not_bound()
+                return replies.NOT_BOUND
             return village_summary(session, code, today, self.page_url(code))
 
-        return await self._read(summary)
+        async with AsyncSession(self.engine) as session:
+            return await session.run_sync(summary)
 
     async def ask(self, openid: str, question: str) -> Answer:
         """A question for the matcher, with the follower's village; logged for the staff report."""
@@ -350,38 +272,32 @@ class Dialogue:
         try:
             result = await self.matcher.ask_async(question, village)
         except MatcherNotReady:
-            return Answer(replies.starting() if self.matcher.builds == 0 else replies.busy())
+            return Answer(replies.STARTING if self.matcher.builds == 0 else replies.BUSY)
         latency = (time.perf_counter() - started) * 1000
-        self.question_log.record(
-            QuestionEntry.from_result(question, result, latency, village=village, openid=openid, channel="wechat")
-        )
+        self.question_log.record(question, result, latency, village=village, openid=openid, channel="wechat")
         text = (result.reply or "").strip() or replies.no_answer(self.service_phone)
         first, more = replies.fit(text, link=self.page_url(village) if village else None)
         return Answer(first, more)
 
     # -- events ---------------------------------------------------------------------------
 
-    def event_handlers(self) -> dict[str, EventHandler]:
-        """The bot's own event handlers, by event name."""
-        return {"subscribe": self._on_subscribe, "unsubscribe": self._on_unsubscribe, "click": self._on_click}
-
-    def register_events(self, registry: EventRegistry, *, replace: bool = False) -> None:
-        """Register the bot's event handlers; a handler already registered stays unless ``replace``."""
-        for name, handler in self.event_handlers().items():
-            if replace or name not in registry:
-                registry.register(name, handler)
+    def register_events(self, registry: EventRegistry) -> None:
+        """Register the bot's event handlers; a handler the composition root registered first stays."""
+        registry.register("subscribe", self._on_subscribe, replace=False)
+        registry.register("unsubscribe", self._on_unsubscribe, replace=False)
+        registry.register("click", self._on_click, replace=False)
 
     async def _on_subscribe(self, ctx: EventContext) -> str | None:
         return await self._write(subscribe, ctx.message.from_user, ctx.now, self.service_phone)
 
     async def _on_unsubscribe(self, ctx: EventContext) -> str | None:
-        await self._write(unsubscribe, ctx.message.from_user, ctx.now)
+        await self._write(mark_unsubscribed, ctx.message.from_user, ctx.now)  # (the binding is kept)
         return None
 
     async def _on_click(self, ctx: EventContext) -> str | None:
         key = ctx.message.event_key.strip().upper()
         if key == replies.MENU_BIND:
-            return replies.bind_prompt()
+            return replies.BIND_PROMPT
         if key == replies.MENU_MY_VILLAGE:
             return await self.my_village(ctx.message.from_user)
         return replies.help_text(self.service_phone)

@@ -33,7 +33,8 @@ DEFAULT_TIMESTAMP_WINDOW = 300.0
 
 
 class WeChatEndpoint:
-    """Handlers for ``/wechat``; collaborators come in through the constructor."""
+    """Handlers for ``/wechat``; collaborators come in through the constructor. Bodies over
+    :data:`~wechat.xml.MAX_XML_BYTES` are refused (413): the app's ``client_max_size`` is that cap."""
 
     def __init__(
         self,
@@ -42,14 +43,12 @@ class WeChatEndpoint:
         crypto: Crypto | None,
         conversation: Conversation,
         timestamp_window: float | None = DEFAULT_TIMESTAMP_WINDOW,
-        max_body: int = MAX_XML_BYTES,
     ) -> None:
         self.token = token
         self.crypto = crypto
         self.conversation = conversation
         self.stats = conversation.stats
         self.timestamp_window = timestamp_window
-        self.max_body = max_body
 
     async def verify(self, request: web.Request) -> web.Response:
         """Answer WeChat's server check: echo ``echostr`` when the signature is right, else 403."""
@@ -57,9 +56,7 @@ class WeChatEndpoint:
         try:
             check_signature(self.token, q.get("signature"), q.get("timestamp"), q.get("nonce"))
         except (BadSignature, ConfigError) as exc:
-            self.stats.rejected += 1
-            log.info("GET /wechat refused: %s", type(exc).__name__)
-            return web.Response(status=403, text="forbidden")
+            return self._refuse(request, exc)
         echostr = q.get("echostr", "")
         if len(echostr) > 512:
             return web.Response(status=400, text="bad request")
@@ -79,27 +76,21 @@ class WeChatEndpoint:
 
     async def _receive(self, request: web.Request, started: float) -> web.Response:
         q = request.query
-        if request.content_length is not None and request.content_length > self.max_body:
-            self.stats.malformed += 1
-            log.info("POST /wechat refused: body of %d bytes", request.content_length)
-            return web.Response(status=413, text="request entity too large")
+        if request.content_length is not None and request.content_length > MAX_XML_BYTES:
+            return self._too_large()  # (before the signature: nothing is read)
         try:
             check_signature(self.token, q.get("signature"), q.get("timestamp"), q.get("nonce"))
             self._check_timestamp(q.get("timestamp", ""))
         except (BadSignature, ConfigError) as exc:
-            self.stats.rejected += 1
-            log.info("POST /wechat refused: %s", exc.detail or type(exc).__name__)
-            return web.Response(status=403, text="forbidden")
-        body = await self._read_body(request)
-        if body is None:
-            self.stats.malformed += 1
-            return web.Response(status=413, text="request entity too large")
+            return self._refuse(request, exc)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:  # a chunked body past the cap
+            return self._too_large()
         try:
             msg = open_request(q, body, crypto=self.crypto)  # the signature is checked above
-        except BadSignature:
-            self.stats.rejected += 1
-            log.info("POST /wechat refused: bad msg_signature")
-            return web.Response(status=403, text="forbidden")
+        except BadSignature as exc:  # msg_signature
+            return self._refuse(request, exc)
         except InvalidRequest as exc:
             self.stats.malformed += 1
             log.info("POST /wechat: malformed message answered with success (%s: %s)", exc.message, exc.detail)
@@ -108,6 +99,15 @@ class WeChatEndpoint:
         if reply is None:
             return _text(SUCCESS)
         return self._seal(msg, reply, q.get("nonce", ""))
+
+    def _refuse(self, request: web.Request, exc: BadSignature | ConfigError) -> web.Response:
+        self.stats.rejected += 1
+        log.info("%s /wechat refused: %s", request.method, exc.detail or type(exc).__name__)
+        return web.Response(status=403, text="forbidden")
+
+    def _too_large(self) -> web.Response:
+        self.stats.malformed += 1
+        return web.Response(status=413, text="request entity too large")
 
     def _check_timestamp(self, timestamp: str) -> None:
         if self.timestamp_window is None:
@@ -118,17 +118,6 @@ class WeChatEndpoint:
             raise BadSignature(detail="timestamp is not a number") from None
         if abs(time.time() - ts) > self.timestamp_window:  # wall-clock time, as WeChat's timestamps
             raise BadSignature(detail="timestamp outside the accepted window")
-
-    async def _read_body(self, request: web.Request) -> bytes | None:
-        """The body, or ``None`` when it is larger than ``max_body``."""
-        if request.content_length is not None:  # already checked against max_body
-            return await request.read()
-        data = bytearray()
-        async for chunk in request.content.iter_chunked(16 * 1024):
-            data += chunk
-            if len(data) > self.max_body:
-                return None
-        return bytes(data)
 
     def _seal(self, msg: InboundMessage, text: str, nonce: str) -> web.Response:
         now = int(time.time())

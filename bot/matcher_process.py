@@ -26,7 +26,6 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
-import os
 import signal
 import threading
 from collections.abc import Mapping
@@ -90,8 +89,8 @@ def _init(database_url: str, factory: str, kwargs: Mapping[str, Any]) -> None:
         _error = f"{type(exc).__name__}: {exc}"
 
 
-def _ready() -> tuple[int, str]:
-    return os.getpid(), _error
+def _ready() -> str:
+    return _error
 
 
 def _ask(question: str, village: str | None, top: int) -> AskResult:
@@ -129,7 +128,7 @@ class ProcessMatcher:
         )
         try:
             for future in [pool.submit(_ready) for _ in range(self.size)]:
-                _, error = future.result(BUILD_TIMEOUT)
+                error = future.result(BUILD_TIMEOUT)
                 if error:
                     raise MatcherWorkerError(f"the matcher worker could not build its index: {error}")
         except BaseException:
@@ -155,12 +154,10 @@ class ProcessMatcher:
             raise MatcherWorkerError("the matcher workers are closed")
         try:
             return pool.submit(_ask, question, village, top).result(ASK_TIMEOUT)
-        except RuntimeError as exc:  # (BrokenProcessPool is one: re-raised for step 5)
-            if isinstance(exc, BrokenProcessPool):
-                raise
-            if self._closed:
-                raise MatcherWorkerError("the matcher workers are closed") from None
-            raise MatcherWorkerError(str(exc)) from None
+        except BrokenProcessPool:
+            raise  # step 5
+        except RuntimeError as exc:  # the worker's own error, or the pool was shut down meanwhile
+            raise MatcherWorkerError("the matcher workers are closed" if self._closed else str(exc)) from None
 
     def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
         with self._lock:  # several threads may find the pool broken at once: one replaces it
@@ -179,30 +176,13 @@ class ProcessMatcher:
     @property
     def pids(self) -> list[int]:
         """The workers' process ids (empty once closed)."""
-        return [] if self._closed else _pids(self._pool)
-
-
-def _pids(pool: ProcessPoolExecutor) -> list[int]:
-    processes = getattr(pool, "_processes", None) or {}  # the executor's own table of its workers
-    return sorted(processes)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+        return [] if self._closed else sorted(self._pool._processes or {})  # (the executor's table of its workers)
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:
     """Stop a broken or hung pool at once (its questions are asked again elsewhere)."""
-    for pid in _pids(pool):
-        if _alive(pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    for process in list((pool._processes or {}).values()):
+        process.kill()  # (SIGKILL; nothing when it is dead already)
     pool.shutdown(wait=False, cancel_futures=True)
 
 

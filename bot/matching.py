@@ -1,29 +1,23 @@
 """The bot's handle on the question matcher: built off the event loop, refreshed when content changes.
 
-The matcher (``content.matcher``) keeps an in-memory index built from the database. The bot
-holds one in a :class:`MatcherHolder`, builds it in a worker thread at start-up and checks
-cheaply, every few seconds, whether the content changed (``refresh_if_changed``); asking runs in
-a worker thread too, so a slow question never stalls the event loop (nor the reply budget).
-
 :meth:`MatcherHolder.ask_async` is what the service calls: a cached answer comes back on the
 event loop; otherwise the question goes to the matcher's own thread (one for a matcher in this
 process: matching is CPU-bound Python, so more threads would only take the GIL from each other and
-from the event loop; one per worker for :mod:`bot.matcher_process`), and
-the same question asked again while it is being matched (a notice went out, many villagers ask
-at once) waits for that answer instead of matching it again.
+from the event loop; one per worker for :mod:`bot.matcher_process`), and the same question asked
+again while it is being matched (a notice went out, many villagers ask at once) waits for that
+answer instead of matching it again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Protocol
 
+from cachetools import LRUCache
 from sqlalchemy.orm import Session, sessionmaker
 
 from content.matcher.results import AskResult
@@ -42,6 +36,8 @@ class QuestionMatcher(Protocol):
     ) -> AskResult: ...
 
 
+Key = tuple[str, str | None, int]
+"""An answer's cache key: the question (as typed, or normalised), the village and ``top``."""
 MatcherFactory = Callable[[Session], QuestionMatcher]
 """Builds a matcher from a (sync) session: ``Matcher.from_session`` by default."""
 
@@ -61,26 +57,6 @@ def default_matcher_factory(session: Session) -> QuestionMatcher:
     return Matcher.from_session(session, village_docs(session))
 
 
-def top_of(result: AskResult) -> tuple[str, str]:
-    """``(id, kind)`` of the best result, ``("", "")`` when there is none."""
-    if not result.results:
-        return "", ""
-    best = result.results[0]
-    return best.id, best.kind
-
-
-def _question_normalizer(matcher: QuestionMatcher) -> Callable[[str], str] | None:
-    """How ``matcher`` normalises a question, when it says its answers depend on nothing else
-    (``answers_by_normalized_question``: the real matcher, in this process or in workers), so
-    questions that differ only in punctuation, spaces, width or traditional characters share one
-    answer. ``None`` for anything else (a stand-in matcher may answer the raw text)."""
-    if getattr(matcher, "answers_by_normalized_question", False):
-        from content.matcher.normalize import normalize
-
-        return normalize
-    return None
-
-
 class MatcherHolder:
     """The current matcher; ``build`` and ``refresh`` are blocking (call them in a thread).
 
@@ -90,7 +66,10 @@ class MatcherHolder:
 
     Answers are cached (LRU, ``cache_size`` entries) under two keys: the question as typed
     (:meth:`cached` reads it without a thread hop, on the event loop), and the normalised question
-    with the village, so ``低保怎么申请？`` and ``低保 怎么申请`` are matched once.
+    with the village, so ``低保怎么申请？`` and ``低保 怎么申请`` are matched once; only for a matcher that
+    says its answers depend on nothing else (``answers_by_normalized_question``: the real one, in this
+    process or in workers; a stand-in may answer the raw text). The matcher's threads and the event
+    loop share the caches, under a lock.
     """
 
     def __init__(
@@ -99,17 +78,17 @@ class MatcherHolder:
         self.factory = factory
         self.session_factory = session_factory
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, str | None, int], AskResult] = OrderedDict()
-        self._normalized: OrderedDict[tuple[str, str | None, int], AskResult] = OrderedDict()
+        self._cache: LRUCache[Key, AskResult] = LRUCache(max(cache_size, 1))
+        self._normalized: LRUCache[Key, AskResult] = LRUCache(max(cache_size, 1))
         self._normalize: Callable[[str], str] | None = None
+        self._cache_lock = threading.Lock()
         self.cache_hits = 0
         self.current: QuestionMatcher | None = None
         self.revision: int | None = None
         self.builds = 0
-        self.last_error: str = ""
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
-        self._in_flight: dict[tuple[str, str | None, int], asyncio.Future[AskResult]] = {}
+        self._in_flight: dict[Key, asyncio.Future[AskResult]] = {}
         self.shared_asks = 0
 
     @property
@@ -117,15 +96,16 @@ class MatcherHolder:
         return self.current is not None
 
     def build(self) -> QuestionMatcher:
+        from content.matcher.normalize import normalize  # (here: a slow import, for the server only)
+
         with self._lock, self.session_factory() as session:
             revision = content_revision(session)
             matcher = self.factory(session)
-            normalizer = _question_normalizer(matcher)
             # answers of the old content are stale: new caches, swapped in with the matcher
-            self._cache, self._normalized, self._normalize = OrderedDict(), OrderedDict(), normalizer
+            self._cache, self._normalized = LRUCache(max(self.cache_size, 1)), LRUCache(max(self.cache_size, 1))
+            self._normalize = normalize if getattr(matcher, "answers_by_normalized_question", False) else None
             old, self.current, self.revision = self.current, matcher, revision
             self.builds += 1
-            self.last_error = ""
         _close(old)  # a worker process finishes the questions it has, then stops
         return matcher
 
@@ -142,13 +122,10 @@ class MatcherHolder:
         """The cached answer to exactly this question, or ``None``: cheap, safe on the event loop."""
         if self.cache_size <= 0 or self.current is None:
             return None
-        key = (question.strip(), village, top)
-        cache = self._cache
-        result = cache.get(key)
+        with self._cache_lock:
+            result = self._cache.get((question.strip(), village, top))
         if result is not None:
             self.cache_hits += 1
-            with contextlib.suppress(KeyError):
-                cache.move_to_end(key)
         return result
 
     def ask(self, question: str, village: str | None = None, top: int = 3) -> AskResult:
@@ -164,16 +141,16 @@ class MatcherHolder:
             return hit
         cache, normalized, normalize = self._cache, self._normalized, self._normalize  # (one build's)
         key = (question.strip(), village, top)
-        nkey = (normalize(question), village, top) if normalize is not None else None
-        result = normalized.get(nkey) if nkey is not None else None
+        nkey = (normalize(question), village, top) if normalize is not None else key
+        with self._cache_lock:
+            result = normalized.get(nkey)
         if result is not None:
             self.cache_hits += 1
         else:
             result = matcher.ask(question, village=village, top=top)
         if self.current is matcher:  # not rebuilt meanwhile
-            _put(cache, key, result, self.cache_size)
-            if nkey is not None:
-                _put(normalized, nkey, result, self.cache_size)
+            with self._cache_lock:
+                cache[key] = normalized[nkey] = result
         return result
 
     async def ask_async(self, question: str, village: str | None = None, top: int = 3) -> AskResult:
@@ -213,12 +190,3 @@ def _close(matcher: object) -> None:
             close()
         except Exception:
             log.warning("closing the old matcher failed", exc_info=True)
-
-
-def _put(cache: OrderedDict[Any, AskResult], key: Any, value: AskResult, size: int) -> None:
-    cache[key] = value
-    with contextlib.suppress(KeyError):
-        cache.move_to_end(key)
-    while len(cache) > size:
-        with contextlib.suppress(KeyError):
-            cache.popitem(last=False)

@@ -10,67 +10,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.orm import Session
 
-from bot.matching import top_of
 from bot.models import QuestionLog
 from bot.writer import Writer
 from content.matcher.results import AskResult
 from core.db import utcnow
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class QuestionEntry:
-    question: str
-    normalized: str
-    answered: bool
-    top_id: str
-    top_kind: str
-    latency_ms: float
-    village: str | None = None
-    openid: str = ""
-    channel: str = "wechat"
-    created_at: dt.datetime | None = None
-
-    @classmethod
-    def from_result(
-        cls, question: str, result: AskResult, latency_ms: float, *, village: str | None, openid: str = "", channel: str
-    ) -> QuestionEntry:
-        """The log entry of one matcher answer."""
-        top_id, top_kind = top_of(result)
-        return cls(
-            question=question,
-            normalized=str(result.normalized or ""),
-            answered=bool(result.answered),
-            top_id=top_id,
-            top_kind=top_kind,
-            latency_ms=latency_ms,
-            village=village,
-            openid=openid,
-            channel=channel,
-        )
-
-    def row(self, hasher: Callable[[str], str]) -> dict[str, Any]:
-        """The table row; ``hasher`` makes the asker's ``user_hash`` (:class:`~bot.privacy.OpenidHasher`)."""
-        return {
-            "user_hash": hasher(self.openid)[:16],
-            "channel": self.channel[:12],
-            "village": self.village,
-            "question": self.question[:2000],
-            "normalized": self.normalized[:2000],
-            "answered": self.answered,
-            "top_id": self.top_id[:64],
-            "top_kind": self.top_kind[:16],
-            "latency_ms": round(float(self.latency_ms), 3),
-            "created_at": self.created_at or utcnow(),
-        }
 
 
 class QuestionLogger:
@@ -81,11 +34,33 @@ class QuestionLogger:
         self.hasher = hasher
         self._unwritten: set[asyncio.Future[None]] = set()
 
-    def record(self, entry: QuestionEntry) -> None:
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def record(
+        self,
+        question: str,
+        result: AskResult,
+        latency_ms: float,
+        *,
+        village: str | None,
+        openid: str = "",
+        channel: str,
+    ) -> None:
+        """Log one answer; ``openid`` is kept only as its ``user_hash`` (:mod:`bot.privacy`)."""
+        best = result.results[0] if result.results else None
+        row = {
+            "user_hash": self.hasher(openid)[:16],
+            "channel": channel[:12],
+            "village": village,
+            "question": question[:2000],
+            "normalized": str(result.normalized or "")[:2000],
+            "answered": bool(result.answered),
+            "top_id": best.id[:64] if best else "",
+            "top_kind": best.kind[:16] if best else "",
+            "latency_ms": round(float(latency_ms), 3),
+            "created_at": utcnow(),
+        }
+        written = self.writer.submit_batch(_insert, row)
         self._unwritten.add(written)
         written.add_done_callback(self._written)
-        self.writer.submit_batch(_insert, entry.row(self.hasher), written)
 
     def _written(self, written: asyncio.Future[None]) -> None:
         self._unwritten.discard(written)
@@ -122,16 +97,7 @@ class QuestionStat:
     top_id: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "normalized": self.normalized,
-            "example": self.example,
-            "asked": self.asked,
-            "unanswered": self.unanswered,
-            "askers": self.askers,
-            "villages": self.villages,
-            "last_asked": self.last_asked.isoformat(),
-            "top_id": self.top_id,
-        }
+        return {**asdict(self), "last_asked": self.last_asked.isoformat()}
 
 
 def questions_report(
@@ -161,22 +127,14 @@ def questions_report(
 
 
 def _stat(key: str, rows: Sequence[QuestionLog]) -> QuestionStat:
-    examples: dict[str, int] = {}
-    for r in rows:
-        examples[r.question] = examples.get(r.question, 0) + 1
-    example = max(examples.items(), key=lambda kv: kv[1])[0]
-    tops = [r.top_id for r in rows if r.top_id]
+    tops = Counter(r.top_id for r in rows if r.top_id).most_common(1)
     return QuestionStat(
         normalized=key,
-        example=example,
+        example=Counter(r.question for r in rows).most_common(1)[0][0],
         asked=len(rows),
         unanswered=sum(1 for r in rows if not r.answered),
         askers=len({r.user_hash for r in rows if r.user_hash}),
         villages=sorted({r.village for r in rows if r.village}),
         last_asked=max(r.created_at for r in rows),
-        top_id=max(set(tops), key=tops.count) if tops else "",
+        top_id=tops[0][0] if tops else "",
     )
-
-
-def count_questions(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(QuestionLog)) or 0)

@@ -14,7 +14,7 @@ A handler gets an :class:`EventContext` and returns the reply text, or ``None`` 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,27 +40,15 @@ class EventRegistry:
     def __init__(self) -> None:
         self._handlers: dict[str, EventHandler] = {}
 
-    def register(self, event_name: str, handler: EventHandler) -> None:
+    def register(self, event_name: str, handler: EventHandler, *, replace: bool = True) -> None:
+        """``replace=False`` keeps a handler already registered under ``event_name``."""
         name = event_name.strip().lower()
         if not name:
             raise ValueError("event name must not be empty")
-        self._handlers[name] = handler
-
-    def unregister(self, event_name: str) -> None:
-        self._handlers.pop(event_name.strip().lower(), None)
-
-    def get(self, event_name: str) -> EventHandler | None:
-        return self._handlers.get(event_name.strip().lower())
-
-    def __contains__(self, event_name: object) -> bool:
-        return isinstance(event_name, str) and event_name.strip().lower() in self._handlers
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._handlers))
+        if replace or name not in self._handlers:
+            self._handlers[name] = handler
 
     async def dispatch(self, ctx: EventContext) -> str | None:
         """The handler's reply for ``ctx.message.event``; ``None`` (→ ``success``) for unknown events."""
-        handler = self.get(ctx.message.event)
-        if handler is None:
-            return None
-        return await handler(ctx)
+        handler = self._handlers.get(ctx.message.event.strip().lower())
+        return None if handler is None else await handler(ctx)

@@ -13,11 +13,18 @@ MENU_MY_VILLAGE = "MY_VILLAGE"
 MENU_HELP = "HELP"
 """Menu ``CLICK`` keys the account's custom menu is configured with."""
 
-_PHONE_LINE = "如需人工帮助，请拨打服务电话：{phone}。"
+BIND_PROMPT = "请发送“绑定 村名”来绑定您所在的村，例如：绑定 清河村（也可以发送村编码，如：绑定 QH01）。"
+BIND_MISSING_NAME = "请在“绑定”后面写上村名，例如：绑定 清河村。"
+NOT_BOUND = "您还没有绑定村庄。请先发送“绑定 村名”，例如：绑定 清河村。"
+VOICE_UNRECOGNISED = "抱歉，没有听清您的语音。请再说一遍，或直接打字提问。"
+EMPTY_TEXT = "请直接发送您想问的问题，例如：“低保怎么申请”。发送“帮助”查看全部用法。"
+BUSY = "系统正在更新资料，请稍后再问。"
+STARTING = "系统正在启动，请稍后再问。"
+CONTINUED = "（接上条）"
 
 
 def _phone(service_phone: str) -> str:
-    return ("\n" + _PHONE_LINE.format(phone=service_phone)) if service_phone else ""
+    return f"\n如需人工帮助，请拨打服务电话：{service_phone}。" if service_phone else ""
 
 
 def welcome(service_phone: str = "") -> str:
@@ -38,14 +45,6 @@ def help_text(service_phone: str = "") -> str:
         "· 解绑：取消村庄绑定\n"
         "· 帮助：显示本说明" + _phone(service_phone)
     )
-
-
-def bind_prompt() -> str:
-    return "请发送“绑定 村名”来绑定您所在的村，例如：绑定 清河村（也可以发送村编码，如：绑定 QH01）。"
-
-
-def bind_missing_name() -> str:
-    return "请在“绑定”后面写上村名，例如：绑定 清河村。"
 
 
 def bound(village_name: str, township: str = "") -> str:
@@ -69,30 +68,10 @@ def unbound(village_name: str | None) -> str:
     return "您还没有绑定村庄。发送“绑定 村名”即可绑定。"
 
 
-def not_bound() -> str:
-    return "您还没有绑定村庄。请先发送“绑定 村名”，例如：绑定 清河村。"
-
-
-def voice_unrecognised() -> str:
-    return "抱歉，没有听清您的语音。请再说一遍，或直接打字提问。"
-
-
-def empty_text() -> str:
-    return "请直接发送您想问的问题，例如：“低保怎么申请”。发送“帮助”查看全部用法。"
-
-
 def unsupported(msg_type: str) -> str:
     kinds = {"image": "图片", "location": "位置", "link": "链接", "video": "视频", "shortvideo": "小视频"}
     kind = kinds.get(msg_type, "这类消息")
     return f"收到您的{kind}，谢谢！目前我只能看懂文字和语音。请用文字或语音提问，发送“帮助”查看用法。"
-
-
-def busy() -> str:
-    return "系统正在更新资料，请稍后再问。"
-
-
-def starting() -> str:
-    return "系统正在启动，请稍后再问。"
 
 
 def error_reply(service_phone: str = "") -> str:
@@ -101,14 +80,6 @@ def error_reply(service_phone: str = "") -> str:
 
 def no_answer(service_phone: str = "") -> str:
     return "抱歉，暂时没有找到相关的公开信息。可以换个说法再问，或发送“帮助”查看用法。" + _phone(service_phone)
-
-
-def village_link(url: str) -> str:
-    return f"\n……详见：{url}"
-
-
-def continued() -> str:
-    return "（接上条）"
 
 
 def fit(text: str, *, limit: int = MAX_REPLY_CHARS, link: str | None = None) -> tuple[str, list[str]]:
@@ -122,14 +93,14 @@ def fit(text: str, *, limit: int = MAX_REPLY_CHARS, link: str | None = None) -> 
     if len(text) <= limit:
         return text, []
     if link:
-        tail = village_link(link)
+        tail = f"\n……详见：{link}"
         return _cut(text, limit - len(tail)) + tail, []
     parts: list[str] = []
     remaining = text
     while remaining:
-        budget = limit if not parts else limit - len(continued())
+        budget = limit if not parts else limit - len(CONTINUED)
         piece = _cut(remaining, budget) if len(remaining) > budget else remaining
-        parts.append(piece if not parts else continued() + piece)
+        parts.append(piece if not parts else CONTINUED + piece)
         remaining = remaining[len(piece) :].lstrip()
     return parts[0], parts[1:]
 

@@ -1,20 +1,19 @@
 """``GET /v/<code>``: a village's disclosure list as a mobile page (the link in the bot's 我村公开 reply).
 
-Wiring: put a session factory under :data:`SESSIONMAKER` (sync ``sessionmaker`` or
-``async_sessionmaker``) and optionally a clock under :data:`CLOCK`, then
+Wiring: put an ``async_sessionmaker`` under :data:`SESSIONMAKER` and optionally a clock under
+:data:`CLOCK`, then
 ``app.router.add_get("/v/{code}", village_page)``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 from html import escape
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from core.clock import Clock, SystemClock
 from core.errors import NotFound
@@ -22,8 +21,7 @@ from village_lists.checker import check_village
 from village_lists.page import render_village_page
 from village_lists.repository import get_village, list_rows
 
-SessionFactory = sessionmaker[Session] | async_sessionmaker[AsyncSession]
-SESSIONMAKER: web.AppKey[SessionFactory] = web.AppKey("village_page_sessionmaker")
+SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("village_page_sessionmaker")
 CLOCK: web.AppKey[Clock] = web.AppKey("village_page_clock")
 CODE_RE = re.compile(r"^[A-Za-z0-9]{2,16}$")
 
@@ -32,11 +30,6 @@ def _render(session: Session, code: str, today: dt.date) -> str:
     village = get_village(session, code)
     rows = list_rows(session, village.code)
     return render_village_page(village, rows, check_village(session, village.code, today), today)
-
-
-def _sync_render(factory: sessionmaker[Session], code: str, today: dt.date) -> str:
-    with factory() as session:
-        return _render(session, code, today)
 
 
 def _not_found(code: str) -> web.Response:
@@ -52,15 +45,11 @@ async def village_page(request: web.Request) -> web.Response:
     code = request.match_info.get("code", "")
     if not CODE_RE.match(code):
         return _not_found(code)
-    factory = request.app[SESSIONMAKER]
     clock = request.app.get(CLOCK) or SystemClock()
     today = clock.today()
     try:
-        if isinstance(factory, async_sessionmaker):
-            async with factory() as session:
-                html = await session.run_sync(_render, code, today)
-        else:
-            html = await asyncio.to_thread(_sync_render, factory, code, today)
+        async with request.app[SESSIONMAKER]() as session:
+            html = await session.run_sync(_render, code, today)
     except NotFound:
         return _not_found(code)
     return web.Response(

@@ -42,14 +42,14 @@ RETRY_PAUSE = 0.05
 
 @dataclass
 class _Job:
-    fn: Write | None
-    loop: asyncio.AbstractEventLoop
+    """A queued write (``fn``) or an item for a batch function; then its outcome."""
+
     future: asyncio.Future[Any]
+    fn: Write | None = None
     batch: Batch | None = None
     item: Any = None
-
-    def run_alone(self, conn: Connection) -> Any:
-        return self.batch(conn, [self.item])[0] if self.batch is not None else self.fn(conn)  # type: ignore[misc]
+    result: Any = None
+    error: BaseException | None = None
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -67,16 +67,14 @@ def _unavailable(exc: BaseException) -> bool:
 class Writer:
     """One connection and one thread for every write of this process; start with :meth:`start`."""
 
-    def __init__(self, engine: Engine, *, name: str = "cunwu-writer") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.name = name
         self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._turn: list[_Job] = []  # submitted in this turn of the event loop
         self._thread: threading.Thread | None = None
         self._submitted = 0  # (written by the event loop's thread only)
         self._done = 0  # (written by the writer's thread only)
         self.passes = 0
-        self.retries = 0
         self.stalled_since: float | None = None
         """``time.monotonic()`` when the database began refusing passes; ``None`` while it takes them."""
 
@@ -87,31 +85,29 @@ class Writer:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread = threading.Thread(target=self._run, name="cunwu-writer", daemon=True)
             self._thread.start()
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """Queue ``fn(connection)`` and wait until its pass is committed: its result, or its exception."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self.submit(fn, future)
-        return await future
+        return await self.submit(fn)
 
-    def submit(self, fn: Callable[[Connection], T], future: asyncio.Future[T]) -> None:
-        """Queue ``fn`` with the future its result goes to (the caller may stop waiting; it still runs).
-        The writes submitted in one turn of the event loop reach the thread together (one wake-up)."""
-        self._submitted += 1
-        self._turn.append(_Job(fn, future.get_loop(), future))
-        if len(self._turn) == 1:
-            future.get_loop().call_soon(self._hand_over)
+    def submit(self, fn: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queue ``fn``; the future of its result (the caller may stop waiting: it still runs)."""
+        return self._add(_Job(asyncio.get_running_loop().create_future(), fn=fn))
 
-    def submit_batch(self, batch: Batch, item: Any, future: asyncio.Future[Any]) -> None:
+    def submit_batch(self, batch: Batch, item: Any) -> asyncio.Future[Any]:
         """Queue ``item`` for ``batch``: the items of one pass go to it in one call, before the pass's
-        other writes (e.g. the dedupe claims: one multi-row INSERT); its result for ``item`` goes to ``future``."""
+        other writes (e.g. the dedupe claims: one multi-row INSERT); the future of its result for ``item``."""
+        return self._add(_Job(asyncio.get_running_loop().create_future(), batch=batch, item=item))
+
+    def _add(self, job: _Job) -> asyncio.Future[Any]:
+        """The writes queued in one turn of the event loop reach the thread together (one wake-up)."""
         self._submitted += 1
-        self._turn.append(_Job(None, future.get_loop(), future, batch, item))
+        self._turn.append(job)
         if len(self._turn) == 1:
-            future.get_loop().call_soon(self._hand_over)
+            job.future.get_loop().call_soon(self._hand_over)
+        return job.future
 
     def _hand_over(self) -> None:
         turn, self._turn = self._turn, []
@@ -131,121 +127,98 @@ class Writer:
         jobs: list[_Job] = []
         stopping = False
         while True:
+            turns = [] if jobs else [self._queue.get()]  # (a pass that failed is tried again first)
+            while not self._queue.empty():  # everything queued meanwhile joins this pass
+                turns.append(self._queue.get())
+            stopping = stopping or None in turns
+            jobs += [job for turn in turns if turn is not None for job in turn]
             if not jobs:
-                first = self._queue.get()
-                if first is None:
-                    break
-                jobs.extend(first)
-            while True:  # everything queued meanwhile joins this pass
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                else:
-                    jobs.extend(more)
+                break
             try:
                 if conn is None:
                     conn = self.engine.connect()
                 self._pass(conn, jobs)
-            except Exception as exc:
-                if conn is not None and (conn.invalidated or _unavailable(exc)):
+            except Exception as exc:  # step 4: the database refused the whole pass
+                if conn is not None:
                     with contextlib.suppress(Exception):
                         conn.invalidate()  # a new connection for the next try
                         conn.close()
                     conn = None
-                if _unavailable(exc) or conn is None:
-                    self._stalled(exc)
-                    if stopping and self.stalled_since and time.monotonic() - self.stalled_since > 1:
-                        self._settle(jobs, exc)  # shutting down: give up rather than hang
-                        break
-                    time.sleep(RETRY_PAUSE)
-                    continue  # the same jobs (and whatever came meanwhile) go in the next pass
-                self._settle(jobs, exc)
-            else:
-                if self.stalled_since is not None:
-                    log.warning(
-                        "database writes resumed after %.1f s (%d writes were waiting)",
-                        time.monotonic() - self.stalled_since,
-                        len(jobs),
-                    )
-                    self.stalled_since = None
+                if self.stalled_since is None:
+                    self.stalled_since = time.monotonic()
+                    log.warning("database refuses writes (%s); %d writes wait", type(exc).__name__, self.backlog)
+                if stopping and time.monotonic() - (self.stalled_since or 0) > 1:
+                    self._hand_back(jobs, exc)  # shutting down: give up rather than hang
+                    break
+                time.sleep(RETRY_PAUSE)
+                continue  # the same jobs (and whatever came meanwhile) go in the next pass
+            if self.stalled_since is not None:
+                log.warning(
+                    "database writes resumed after %.1f s (%d writes were waiting)",
+                    time.monotonic() - self.stalled_since,
+                    len(jobs),
+                )
+                self.stalled_since = None
             jobs = []
             if stopping:
                 break
         if conn is not None:
             conn.close()
 
-    def _stalled(self, exc: BaseException) -> None:
-        self.retries += 1
-        if self.stalled_since is None:
-            self.stalled_since = time.monotonic()
-            log.warning(
-                "database refuses writes (%s); %d writes wait and will be retried", type(exc).__name__, self.backlog
-            )
-
     def _pass(self, conn: Connection, jobs: list[_Job]) -> None:
-        """Steps 2 and 3: all in one transaction, else each alone."""
-        results: list[tuple[Any, BaseException | None]] = []
+        """Steps 2 and 3: all in one transaction, else each alone; a refusal of the whole pass is raised."""
         try:
             with conn.begin():
-                results = _run_all(conn, jobs)
+                _run_all(conn, jobs)
         except Exception as exc:
-            if _unavailable(exc) or len(jobs) == 1:
-                if _unavailable(exc):
-                    raise
-                results = [(None, exc)]
+            if _unavailable(exc):
+                raise
+            if len(jobs) == 1:
+                jobs[0].error = exc
             else:
-                results = []
                 for job in jobs:
                     try:
                         with conn.begin():
-                            results.append((job.run_alone(conn), None))
+                            _run_all(conn, [job])
                     except Exception as one:
                         if _unavailable(one):
                             raise
-                        results.append((None, one))
+                        job.error = one
         self.passes += 1
-        self._hand_back(jobs, results)
+        self._hand_back(jobs)
 
-    def _settle(self, jobs: list[_Job], exc: BaseException) -> None:
-        self._hand_back(jobs, [(None, exc)] * len(jobs))
-
-    def _hand_back(self, jobs: list[_Job], results: list[tuple[Any, BaseException | None]]) -> None:
+    def _hand_back(self, jobs: list[_Job], error: BaseException | None = None) -> None:
         """Step 5: one wake-up of each event loop per pass, whatever the number of its writes."""
         self._done += len(jobs)
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
-        for job, (value, error) in zip(jobs, results, strict=True):
-            by_loop.setdefault(job.loop, []).append((job, value, error))
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        for job in jobs:
+            job.error = job.error or error
+            by_loop.setdefault(job.future.get_loop(), []).append(job)
         for loop, settled in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # (a loop closed at shutdown)
                 loop.call_soon_threadsafe(_settle_all, settled)
-            except RuntimeError:  # the loop is closed (shutdown)
-                pass
 
 
-def _run_all(conn: Connection, jobs: list[_Job]) -> list[tuple[Any, BaseException | None]]:
+def _run_all(conn: Connection, jobs: list[_Job]) -> None:
     """The batched writes first (one call per batch function), then the others in order."""
-    results: list[tuple[Any, BaseException | None]] = [(None, None)] * len(jobs)
-    groups: dict[Batch, list[int]] = {}
-    for n, job in enumerate(jobs):
+    groups: dict[Batch, list[_Job]] = {}
+    for job in jobs:
+        job.error = None  # (of an earlier try of this pass)
         if job.batch is not None:
-            groups.setdefault(job.batch, []).append(n)
-    for batch, numbers in groups.items():
-        for n, value in zip(numbers, batch(conn, [jobs[n].item for n in numbers]), strict=True):
-            results[n] = (value, None)
-    for n, job in enumerate(jobs):
+            groups.setdefault(job.batch, []).append(job)
+    for batch, batched in groups.items():
+        for job, result in zip(batched, batch(conn, [job.item for job in batched]), strict=True):
+            job.result = result
+    for job in jobs:
         if job.fn is not None:
-            results[n] = (job.fn(conn), None)
-    return results
+            job.result = job.fn(conn)
 
 
-def _settle_all(settled: list[tuple[_Job, Any, BaseException | None]]) -> None:
-    for job, value, error in settled:
+def _settle_all(jobs: list[_Job]) -> None:
+    for job in jobs:
         if job.future.done():
             continue
-        if error is not None:
-            job.future.set_exception(error)
+        if job.error is not None:
+            job.future.set_exception(job.error)
         else:
-            job.future.set_result(value)
+            job.future.set_result(job.result)

@@ -36,7 +36,7 @@ async def writers(migrated_url: str) -> AsyncIterator[tuple[Writer, Writer]]:
 
 
 def _claim(store: ClaimStore, key: str) -> Any:
-    return lambda conn: store.claim(conn, key=key, sender=OPENID, msg_type="text", now=utcnow())
+    return lambda conn: store.claim_many(conn, [(key, OPENID, "text", utcnow())])[0]
 
 
 async def test_claim_is_won_once_and_many_claims_share_a_pass(writers: tuple[Writer, Writer]) -> None:
@@ -164,13 +164,9 @@ async def test_the_bot_keeps_answering_while_an_import_holds_the_write_lock(
 async def test_claims_of_one_pass_go_in_one_statement_each_won_once(writers: tuple[Writer, Writer]) -> None:
     a, b = writers
     store = ClaimStore(a.engine.dialect.name)
-    loop = asyncio.get_running_loop()
-    futures = [loop.create_future() for _ in range(1200)]  # more than one statement's worth
-    for n, future in enumerate(futures):
-        a.submit_batch(store.claim_many, (f"b:{n % 1100}", OPENID, "text", utcnow()), future)
+    claims = [(f"b:{n % 1100}", OPENID, "text", utcnow()) for n in range(1200)]  # more than one statement's worth
+    futures = [a.submit_batch(store.claim_many, claim) for claim in claims]
     won = await asyncio.gather(*futures)
     assert won == [True] * 1100 + [False] * 100  # a key twice: the first one won
-    again = [loop.create_future() for _ in range(3)]
-    for n, future in enumerate(again):
-        b.submit_batch(store.claim_many, (f"b:{n + 1099}", OPENID, "text", utcnow()), future)
+    again = [b.submit_batch(store.claim_many, (f"b:{n + 1099}", OPENID, "text", utcnow())) for n in range(3)]
     assert await asyncio.gather(*again) == [False, True, True]

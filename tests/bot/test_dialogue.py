@@ -78,7 +78,7 @@ def test_fit_without_link_splits_into_parts() -> None:
     first, rest = replies.fit(text)
     assert rest
     assert all(len(p) <= replies.MAX_REPLY_CHARS for p in [first, *rest])
-    joined = first + "".join(p.removeprefix(replies.continued()) for p in rest)
+    joined = first + "".join(p.removeprefix(replies.CONTINUED) for p in rest)
     assert joined.replace("\n", "") == text
 
 
@@ -86,7 +86,7 @@ def test_every_fixed_reply_is_short() -> None:
     texts = [
         replies.welcome("0883-6712001"),
         replies.help_text("0883-6712001"),
-        replies.bind_prompt(),
+        replies.BIND_PROMPT,
         replies.unsupported("image"),
         replies.no_answer("0883-6712001"),
     ]
@@ -240,7 +240,7 @@ async def test_long_answer_without_village_continues_as_customer_service_message
             break
         await asyncio.sleep(0.02)
     sent = fake.messages_for("custom_send")
-    assert sent and sent[0]["body"]["text"]["content"].startswith(replies.continued())
+    assert sent and sent[0]["body"]["text"]["content"].startswith(replies.CONTINUED)
 
 
 def test_sample_paths_exist() -> None:

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.village_page import CLOCK, SESSIONMAKER, SessionFactory, village_page
+from bot.village_page import CLOCK, SESSIONMAKER, village_page
 from core.clock import FixedClock
 from core.db import make_async_engine, make_async_sessionmaker
 from tests.conftest import Cunwu
@@ -33,7 +34,7 @@ def sample(cunwu: Cunwu, session_factory: sessionmaker[Session]) -> sessionmaker
     return session_factory
 
 
-def _app(factory: SessionFactory) -> web.Application:
+def _app(factory: async_sessionmaker[AsyncSession]) -> web.Application:
     app = web.Application()
     app[SESSIONMAKER] = factory
     app[CLOCK] = FixedClock(TODAY)
@@ -78,8 +79,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def served(sample: sessionmaker[Session]) -> AsyncIterator[str]:
-    runner = web.AppRunner(_app(sample))
+async def served(sample: sessionmaker[Session], migrated_url: str) -> AsyncIterator[str]:
+    engine = make_async_engine(migrated_url)
+    runner = web.AppRunner(_app(make_async_sessionmaker(engine)))
     await runner.setup()
     port = _free_port()
     site = web.TCPSite(runner, "127.0.0.1", port)
@@ -88,6 +90,7 @@ async def served(sample: sessionmaker[Session]) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+        await engine.dispose()
 
 
 async def _chromium(tmp_path: Path, *args: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from core.schema import upgrade
 from tests.bot.conftest import BotFactory, StubMatcher
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = 8000
+ROWS = 15000
 RATE = 20  # questions a second
 
 
@@ -62,8 +62,9 @@ async def test_villagers_are_answered_while_a_catalog_import_runs(
     replies: list[str | None] = []
     latencies: list[float] = []
     health: list[int] = []
-    n = 0
+    n = during = 0
     while importing.returncode is None or n < RATE:  # at least a second of questions
+        during += importing.returncode is None
         sent = loop.time()
         reply = await wx.text(f"oImport{n:06d}", f"低保怎么申请{n}", msg_id=90_000 + n)
         latencies.append(loop.time() - sent)
@@ -83,4 +84,4 @@ async def test_villagers_are_answered_while_a_catalog_import_runs(
     with engine.connect() as conn:
         imported = conn.execute(text("SELECT count(*) FROM catalog_items")).scalar_one()
     engine.dispose()
-    assert imported > 7000 and n > 2 * RATE  # the import was real, and took seconds of questions
+    assert imported > 14_000 and during >= 10  # the import was real, and questions came while it ran

@@ -156,5 +156,36 @@ def uncovered_topic(query: Query, touches: Callable[[Unit], bool]) -> bool:
     return bool(topic) and not any(touches(u) for u in topic)
 
 
+# "X那边": a place named with a deictic ("over there") is where the question is about.
+_OVER_THERE = ("那边", "那头", "那搭", "那块", "那儿")
+# Endings of words that name a kind of place, not one place (外省, 县里, 对面, 城头): "外省那边住院" is ours.
+_GENERIC_PLACE = tuple("省县市州乡镇村里边面头外")
+# …and of nouns that name a spot of our own (老街, 后沟, 河坝): only a tagged place name may end so.
+_LOCAL_SPOT = tuple("街路沟坝河山坡塘田地庄屯寨组院林场园厂口桥湾岗")
+
+
+def elsewhere(text: str, tag: Callable[[str], list[tuple[str, str]]], known: Callable[[str], bool]) -> str | None:
+    """The place the question asks about, when it is another one (上海那边养老金一个月发多少,
+    大理那边征地一亩赔好多): a word right before "那边" that jieba tags as a place name (or a noun
+    not ending as a local spot does: 老街, 后沟) and that no document of the index knows (our own
+    villages and towns are known), not a kind of place (外省, 县里). None otherwise.
+
+    ``tag(text)``: the text cut into (word, part of speech); ``known(word)``: some document has it.
+    """
+    for deictic in _OVER_THERE:
+        at = text.find(deictic)
+        if at < 2:
+            continue
+        words = tag(text[:at].rsplit(" ", 1)[-1])
+        if not words:
+            continue
+        word, flag = words[-1]
+        if len(word) < 2 or not _is_han(word) or word.endswith(_GENERIC_PLACE):
+            continue
+        if (flag == "ns" or (flag == "n" and not word.endswith(_LOCAL_SPOT))) and not known(word):
+            return word
+    return None
+
+
 def _is_han(word: str) -> bool:
     return all("\u4e00" <= ch <= "\u9fff" for ch in word)

@@ -287,9 +287,11 @@ class Analyzer:
         words = [w for seg in text.split(" ") for w in cut(seg)]
         lex = {m.term: m.canonical for m in matches}
         units: list[Unit] = []
-        for word in words:
+        for n, word in enumerate(words):
             if word in STOPWORDS or not word.strip():
                 continue
+            if word == "个人" and n and words[n - 1].isdigit():
+                continue  # 1个人: a measure word and 人 (per person), not 个人 (personal)
             if not _HAN.search(word) and word not in self.index.vocab:
                 continue  # English or stray letters the catalog never uses
             alts: list[frozenset[str]] = [frozenset(bigrams(word))]

@@ -42,6 +42,7 @@ _MULTIPLIERS = set("十百千万")
 _NUMERAL_RUN = re.compile(f"[{_NUMERAL_CHARS}]+")
 # A single numeral is converted only before one of these units ("一年级" → "1年级", "一卡通" stays).
 _UNITS = set("岁元块亩天日月年周个次人户口斤档级项万千百")
+_YEAR_DIGITS = str.maketrans("零〇一二三四五六七八九", "00123456789")
 _SPACES = re.compile(r"\s+")
 _DECIMAL_POINT = re.compile(r"(?<=\d) (?=\d)")
 
@@ -96,6 +97,8 @@ def _numeral(match: re.Match[str]) -> str:
         return run
     if run.startswith("两") or run.startswith("万") or run.startswith("千") or run.startswith("百"):
         return run
+    if len(run) == 4 and nxt == "年" and not has_multiplier:
+        return run.translate(_YEAR_DIGITS)  # 二零二一年: a year read digit by digit
     try:
         value = cn2an.cn2an(run, "strict")
     except (ValueError, KeyError, TypeError, IndexError):

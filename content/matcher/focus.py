@@ -172,6 +172,9 @@ def elsewhere(text: str, tag: Callable[[str], list[tuple[str, str]]], known: Cal
 
     ``tag(text)``: the text cut into (word, part of speech); ``known(word)``: some document has it.
     """
+    first = tag(text.split(" ", 1)[0])
+    if len(first) > 1 and first[0][1] == "ns" and _other_place(first[0][0], known):
+        return first[0][0]  # 宁夏的低保标准多少: the question opens on another place
     for deictic in _OVER_THERE:
         at = text.find(deictic)
         if at < 2:
@@ -185,6 +188,10 @@ def elsewhere(text: str, tag: Callable[[str], list[tuple[str, str]]], known: Cal
         if (flag == "ns" or (flag == "n" and not word.endswith(_LOCAL_SPOT))) and not known(word):
             return word
     return None
+
+
+def _other_place(word: str, known: Callable[[str], bool]) -> bool:
+    return len(word) >= 2 and _is_han(word) and not word.endswith(_GENERIC_PLACE) and not known(word)
 
 
 def _is_han(word: str) -> bool:

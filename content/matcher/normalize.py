@@ -29,7 +29,10 @@ FILLERS = ("就是说", "那个", "这个", "然后", "嗯", "呃", "唔", "额"
 # 额 is also the 额 of 额度, 金额, 名额, 差额: a filler only outside such a word, and north-western
 # 我 before 家, 们, 村… (额家, 额们: the dialect table makes it 我).
 _FILLER_BEFORE = {"额": "(?<![金名限差余数份超定总配小大巨面税])"}
-_FILLER_AFTER = {"唔": "(?![使得系会好知识够记食该同到去想合满清啱着理准用敢肯收算见])", "额": "(?![度外定家们村屋娃爸妈爷奶孙])"}
+_FILLER_AFTER = {
+    "唔": "(?![使得系会好知识够记食该同到去想合满清啱着理准用敢肯收算见])",
+    "额": "(?![度外定家们村屋娃爸妈爷奶孙])",
+}
 _FILLER_RE = re.compile(
     "|".join(
         _FILLER_BEFORE.get(f, "") + re.escape(f) + _FILLER_AFTER.get(f, "")

@@ -78,6 +78,7 @@ class Matcher:
     linked: dict[str, tuple[int, ...]] = field(default_factory=dict)  # catalog code → linked interpretations
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pos: list[jieba.posseg.POSTokenizer] = field(default_factory=list)  # made when first needed
+    _places: list[str] = field(default_factory=list)  # townships and publishers, joined when first needed
     answers_by_normalized_question: ClassVar[bool] = True
     """Its answers are a function of ``normalize(question)`` and the village: callers may cache by that."""
 
@@ -183,9 +184,15 @@ class Matcher:
         return [(w.word, w.flag) for w in self._pos[0].cut(text, HMM=False)]
 
     def _known(self, word: str) -> bool:
-        """Some document of the index has one of the word's bigrams."""
+        """Some document of the index has one of the word's bigrams, or the word names a place of its
+        own: a township or a publisher (云岭县民政局)."""
         vocab = self.index.vocab
-        return any(b in vocab for b in bigrams(word))
+        if any(b in vocab for b in bigrams(word)):
+            return True
+        if not self._places:
+            names = {d.township or "" for d in self.index.docs} | {p for d in self.index.docs for p in d.publishers}
+            self._places.append(" ".join(sorted(names)))
+        return word in self._places[0]
 
     def _misses_focus(self, query: Query, best: Scored) -> bool:
         """The best document covers a word of the question, not what it asks (see ``focus``)."""

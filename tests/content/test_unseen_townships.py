@@ -92,13 +92,16 @@ def test_a_shared_word_or_a_chit_chat_cue_is_declined(sample: Matcher, question:
     assert not res.answered, res.reply
 
 
-@pytest.mark.parametrize("question", ["普洱那边低保一个月好多", "大理那边征地一亩赔好多"])
+@pytest.mark.parametrize("question", ["普洱那边低保一个月好多", "大理那边征地一亩赔好多", "宁夏的低保标准多少"])
 def test_a_question_about_another_place_is_declined(sample: Matcher, question: str) -> None:
     res = sample.ask(question)
     assert not res.answered, res.reply
 
 
-@pytest.mark.parametrize("question", ["村头那块地要着征了，一亩赔好多钱嘛", "外省那边住院能报吗"])
+@pytest.mark.parametrize(
+    "question",
+    ["村头那块地要着征了，一亩赔好多钱嘛", "外省那边住院能报吗", "云岭县社会救助家庭经济状况核对工作规程在哪里看"],
+)
 def test_a_place_of_our_own_or_a_kind_of_place_is_no_other_place(sample: Matcher, question: str) -> None:
     assert sample.ask(question).answered
 

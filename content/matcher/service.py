@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-import jieba.posseg
 from sqlalchemy.orm import Session
 
 from content.matcher import reply as replies
@@ -77,7 +76,6 @@ class Matcher:
     answer_threshold: float = ANSWER_THRESHOLD
     linked: dict[str, tuple[int, ...]] = field(default_factory=dict)  # catalog code → linked interpretations
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _pos: list[jieba.posseg.POSTokenizer] = field(default_factory=list)  # made when first needed
     _places: list[str] = field(default_factory=list)  # townships and publishers, joined when first needed
     answers_by_normalized_question: ClassVar[bool] = True
     """Its answers are a function of ``normalize(question)`` and the village: callers may cache by that."""
@@ -146,7 +144,7 @@ class Matcher:
         chat = smalltalk.offtopic_match(query.normalized)  # chit-chat: weather, prices, repairs…
         if chat is not None and chat.strength == smalltalk.STRONG:
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
-        if elsewhere(query.text, self._tags, self._known) is not None:
+        if elsewhere(query.text, self._cut, self._known) is not None:
             # "上海那边…": the question asks about another place than the townships we hold
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         mask = self.index.mask(township, village)
@@ -177,11 +175,8 @@ class Matcher:
         results = tuple(ResultRef(doc.kind, doc.id, doc.title, score) for doc, score in shown)
         return AskResult(answered, text, results, _ms(started), query.normalized)
 
-    def _tags(self, text: str) -> list[tuple[str, str]]:
-        """``text`` cut into words with jieba's parts of speech (the general dictionary's tags)."""
-        if not self._pos:
-            self._pos.append(jieba.posseg.POSTokenizer(self.analyzer.tokenizer))
-        return [(w.word, w.flag) for w in self._pos[0].cut(text, HMM=False)]
+    def _cut(self, text: str) -> list[str]:
+        return list(self.analyzer.tokenizer.lcut(text, HMM=False))
 
     def _known(self, word: str) -> bool:
         """Some document of the index has one of the word's bigrams, or the word names a place of its

@@ -14,6 +14,10 @@ answering document covers only one or two other words of it, is a shared word (`
 Function words do not count as heads (的话, 的时候, 的那个…, and words of the general dictionary
 common enough to be grammar rather than a topic: 出来, 情况), and a head already covered by the
 document (its synonym included) is the document's own matter.
+
+A question about another place than the townships the index holds (宁夏的低保标准, 上海那边养老金)
+asks what none of its documents answers, whatever words it shares with them (``elsewhere``): a
+place is one of the general dictionary's place names that no document knows.
 """
 
 from __future__ import annotations

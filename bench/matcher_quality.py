@@ -64,6 +64,10 @@ SETS = [
     QuestionSet("qinghe facts 2 (tuned)", TUNED / "township_dongbei" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("lingnan (tuned)", TUNED / "township_lingnan" / "questions.jsonl", "lingnan", False),
     QuestionSet("qinghe facts 3 (tuned)", TUNED / "township_lingnan" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("xibei (tuned)", TUNED / "township_xibei" / "questions.jsonl", "xibei", False),
+    QuestionSet("qinghe facts 4 (tuned)", TUNED / "township_xibei" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("jiangnan (tuned)", TUNED / "township_jiangnan" / "questions.jsonl", "jiangnan", False),
+    QuestionSet("qinghe facts 5 (tuned)", TUNED / "township_jiangnan" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("holdout (old)", DATA / "holdout_questions.jsonl", "sample", True),
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),
@@ -73,6 +77,8 @@ TOWNSHIPS = {
     "henan": HELDOUT / "township_henan",
     "dongbei": TUNED / "township_dongbei",
     "lingnan": TUNED / "township_lingnan",
+    "xibei": TUNED / "township_xibei",
+    "jiangnan": TUNED / "township_jiangnan",
 }
 
 

@@ -57,6 +57,16 @@ def asks_beyond_fields(query: Query, item: Doc) -> bool:
     return any(c in element for f in facets for c in (*f.cues, *f.passage_cues) for element in item.elements)
 
 
+def _fits(query: Query, choice: Choice, focused: bool) -> bool:
+    """A linked interpretation's passage answers for the item: it speaks to the facet
+    (``LINKED_FACET``) and to the question's focus when it has one; or it holds the value asked (3个月,
+    300元) and covers most of the focus (``LINKED_VALUE_TOPIC``)."""
+    if choice.facet >= T.LINKED_FACET and (choice.topic > 0 or not focused):
+        return True
+    holds = any(f.value is not None and f.value.search(choice.passage.text) for f in query.facets)
+    return holds and choice.topic >= T.LINKED_VALUE_TOPIC
+
+
 def _linked_choice(
     docs: Sequence[Doc], linked: dict[str, tuple[int, ...]], query: Query, item: Doc
 ) -> tuple[Doc, Choice] | None:
@@ -67,7 +77,7 @@ def _linked_choice(
         ranked = rank_passages(query, interp, query.facets)
         # the passage must speak to the facet, and to the question's focus when it has one
         focused = bool(focus(query, interp))
-        fits = [c for c in ranked if c.facet >= T.LINKED_FACET and (c.topic > 0 or not focused)]
+        fits = [c for c in ranked if _fits(query, c, focused)]
         if fits and (best is None or fits[0].score > best[1].score):
             best = (interp, fits[0])
     return best

@@ -14,6 +14,10 @@ answering document covers only one or two other words of it, is a shared word (`
 Function words do not count as heads (的话, 的时候, 的那个…, and words of the general dictionary
 common enough to be grammar rather than a topic: 出来, 情况), and a head already covered by the
 document (its synonym included) is the document's own matter.
+
+A question about another place than the townships the index holds (宁夏的低保标准, 上海那边养老金)
+asks what none of its documents answers, whatever words it shares with them (``elsewhere``): a
+place is one of the general dictionary's place names that no document knows.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from functools import lru_cache
 
 from content.matcher import tunables as T
 from content.matcher.facets import facets
-from content.matcher.query import STOPWORDS, Query, Unit
+from content.matcher.query import STOPWORDS, Query, Unit, base_tokenizer
 
 # "What to do" is how a villager asks about anything: it does not make a question a how-to-apply one.
 _WHAT_TO_DO = ("怎么办", "咋办", "咋个办")
@@ -154,6 +158,53 @@ def uncovered_topic(query: Query, touches: Callable[[Unit], bool]) -> bool:
         if len(u.word) >= 2 and u.word not in cues and u.word not in _ANY_QUESTION and _is_han(u.word)
     ]
     return bool(topic) and not any(touches(u) for u in topic)
+
+
+# "X那边": a place named with a deictic ("over there") is where the question is about.
+_OVER_THERE = ("那边", "那头", "那搭", "那块", "那儿")
+# Endings of words that name a kind of place, not one place (外省, 县里, 对面, 城头): "外省那边住院" is ours.
+_GENERIC_PLACE = tuple("省县市州乡镇村里边面头外")
+
+
+@lru_cache(maxsize=1)
+def place_names() -> frozenset[str]:
+    """The place names of jieba's general dictionary (part of speech ``ns``: 上海, 榆林, 大理州)."""
+    with base_tokenizer().get_dict_file() as fh:
+        rows = (line.decode("utf-8").split() for line in fh)
+        return frozenset(parts[0] for parts in rows if len(parts) == 3 and parts[2] == "ns")
+
+
+def _a_place(word: str) -> bool:
+    """A place name of the general dictionary, or one with its 市, 县, 州… left out (大理 of 大理州)."""
+    places = place_names()
+    return word in places or any(word + end in places for end in "市县州省区")
+
+
+def elsewhere(text: str, cut: Callable[[str], list[str]], known: Callable[[str], bool]) -> str | None:
+    """The place the question asks about, when it is another one, or None: a place name no document
+    of the index knows (our own villages, towns and county are known; a kind of place such as 外省 or
+    县里 is none) that opens the question (宁夏的低保标准多少) or comes right before "那边"
+    (上海那边养老金一个月发多少, 大理那边征地一亩赔好多).
+
+    ``cut(text)``: the text cut into words; ``known(word)``: the index has it.
+    """
+    first = cut(text.split(" ", 1)[0])
+    if len(first) > 1 and _other_place(first[0], known):
+        return first[0]
+    for deictic in _OVER_THERE:
+        at = text.find(deictic)
+        if at < 2:
+            continue
+        words = cut(text[:at].rsplit(" ", 1)[-1])
+        if words and _other_place(words[-1], known):
+            return words[-1]
+    return None
+
+
+def _other_place(word: str, known: Callable[[str], bool]) -> bool:
+    if len(word) < 2 or not _is_han(word) or word.endswith(_GENERIC_PLACE):
+        return False
+    return _a_place(word) and not known(word)
 
 
 def _is_han(word: str) -> bool:

@@ -26,9 +26,13 @@ DIALECT_PATH = Path(__file__).resolve().parent.parent / "data" / "dialect.tsv"
 # Spoken fillers that carry no meaning (speech recognition keeps them).
 FILLERS = ("就是说", "那个", "这个", "然后", "嗯", "呃", "唔", "额", "emm", "em")
 # 唔 is also Cantonese 不 (唔使, 得唔得, 系唔系): a filler only when no verb or adjective follows it;
-# 额 is also the 额 of 额度, 金额, 名额, 差额: a filler only outside such a word.
+# 额 is also the 额 of 额度, 金额, 名额, 差额: a filler only outside such a word, and north-western
+# 我 before 家, 们, 村… (额家, 额们: the dialect table makes it 我).
 _FILLER_BEFORE = {"额": "(?<![金名限差余数份超定总配小大巨面税])"}
-_FILLER_AFTER = {"唔": "(?![使得系会好知识够记食该同到去想合满清啱着理准用敢肯收算见])", "额": "(?![度外定])"}
+_FILLER_AFTER = {
+    "唔": "(?![使得系会好知识够记食该同到去想合满清啱着理准用敢肯收算见])",
+    "额": "(?![度外定家们村屋娃爸妈爷奶孙])",
+}
 _FILLER_RE = re.compile(
     "|".join(
         _FILLER_BEFORE.get(f, "") + re.escape(f) + _FILLER_AFTER.get(f, "")
@@ -41,6 +45,7 @@ _MULTIPLIERS = set("十百千万")
 _NUMERAL_RUN = re.compile(f"[{_NUMERAL_CHARS}]+")
 # A single numeral is converted only before one of these units ("一年级" → "1年级", "一卡通" stays).
 _UNITS = set("岁元块亩天日月年周个次人户口斤档级项万千百")
+_YEAR_DIGITS = str.maketrans("零〇一二三四五六七八九", "00123456789")
 _SPACES = re.compile(r"\s+")
 _DECIMAL_POINT = re.compile(r"(?<=\d) (?=\d)")
 
@@ -95,6 +100,8 @@ def _numeral(match: re.Match[str]) -> str:
         return run
     if run.startswith("两") or run.startswith("万") or run.startswith("千") or run.startswith("百"):
         return run
+    if len(run) == 4 and nxt == "年" and not has_multiplier:
+        return run.translate(_YEAR_DIGITS)  # 二零二一年: a year read digit by digit
     try:
         value = cn2an.cn2an(run, "strict")
     except (ValueError, KeyError, TypeError, IndexError):

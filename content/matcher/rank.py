@@ -108,6 +108,11 @@ def score_candidates(
         # asks about internal work this doc says nothing about
         for ig in internal_grams:
             offtopic_arr |= ~present[:, [cols[g] for g in ig]].all(axis=1)
+        # an interpretation whose body names the internal work (镇纪委's phone) speaks of it
+        for c in np.flatnonzero(offtopic_arr).tolist():
+            body = body_grams(index.docs[ids[c]])
+            if body and all(ig <= body or all(present[c, cols[g]] for g in ig) for ig in internal_grams):
+                offtopic_arr[c] = False
     # First pass, over all candidates at once: the same operands in the same order as adding up
     # each candidate's features one by one, so every score is the same float.
     bm = np.array(bm25_scores, dtype=np.float64)

@@ -26,10 +26,11 @@ from content.matcher.documents import (
     load_documents,
     township_phones,
 )
-from content.matcher.focus import uncovered_head, uncovered_topic, unknown_last_word
+from content.matcher.focus import elsewhere, uncovered_head, uncovered_topic, unknown_last_word
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
+from content.matcher.normalize import bigrams
 from content.matcher.query import Analyzer, Query, Unit, base_tokenizer
 from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, prepare, score_candidates
 from content.matcher.results import AskResult, ResultRef
@@ -75,6 +76,7 @@ class Matcher:
     answer_threshold: float = ANSWER_THRESHOLD
     linked: dict[str, tuple[int, ...]] = field(default_factory=dict)  # catalog code → linked interpretations
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _places: list[str] = field(default_factory=list)  # townships and publishers, joined when first needed
     answers_by_normalized_question: ClassVar[bool] = True
     """Its answers are a function of ``normalize(question)`` and the village: callers may cache by that."""
 
@@ -142,6 +144,9 @@ class Matcher:
         chat = smalltalk.offtopic_match(query.normalized)  # chit-chat: weather, prices, repairs…
         if chat is not None and chat.strength == smalltalk.STRONG:
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
+        if elsewhere(query.text, self._cut, self._known) is not None:
+            # "上海那边…": the question asks about another place than the townships we hold
+            return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         mask = self.index.mask(township, village)
         cands = self.index.candidates(query.tokens, mask, CANDIDATES)
         scored = _dedupe(score_candidates(self.index, query, cands, self.weights))
@@ -169,6 +174,20 @@ class Matcher:
             text = replies.abstain_reply(phone, [doc for doc, _ in shown])
         results = tuple(ResultRef(doc.kind, doc.id, doc.title, score) for doc, score in shown)
         return AskResult(answered, text, results, _ms(started), query.normalized)
+
+    def _cut(self, text: str) -> list[str]:
+        return list(self.analyzer.tokenizer.lcut(text, HMM=False))
+
+    def _known(self, word: str) -> bool:
+        """Some document of the index has one of the word's bigrams, or the word names a place of its
+        own: a township or a publisher (云岭县民政局)."""
+        vocab = self.index.vocab
+        if any(b in vocab for b in bigrams(word)):
+            return True
+        if not self._places:
+            names = {d.township or "" for d in self.index.docs} | {p for d in self.index.docs for p in d.publishers}
+            self._places.append(" ".join(sorted(names)))
+        return word in self._places[0]
 
     def _misses_focus(self, query: Query, best: Scored) -> bool:
         """The best document covers a word of the question, not what it asks (see ``focus``)."""

@@ -162,6 +162,8 @@ def uncovered_topic(query: Query, touches: Callable[[Unit], bool]) -> bool:
 
 # "X那边": a place named with a deictic ("over there") is where the question is about.
 _OVER_THERE = ("那边", "那头", "那搭", "那块", "那儿")
+_AWAY = ("住院", "看病", "就医", "就诊", "治病", "生孩子", "生娃", "打工", "务工", "上班", "上学", "读书")
+"""What a villager goes to another place for, while their cover stays at home (异地就医, 务工, 随迁就学)."""
 # Endings of words that name a kind of place, not one place (外省, 县里, 对面, 城头): "外省那边住院" is ours.
 _GENERIC_PLACE = tuple("省县市州乡镇村里边面头外")
 
@@ -184,21 +186,28 @@ def elsewhere(text: str, cut: Callable[[str], list[str]], known: Callable[[str],
     """The place the question asks about, when it is another one, or None: a place name no document
     of the index knows (our own villages, towns and county are known; a kind of place such as 外省 or
     县里 is none) that opens the question (宁夏的低保标准多少) or comes right before "那边"
-    (上海那边养老金一个月发多少, 大理那边征地一亩赔好多).
+    (上海那边养老金一个月发多少, 大理那边征地一亩赔好多). A villager who is there to be treated, to
+    work or to study (昆明住院能报销吗, 大理那边打工医保咋个交) asks about their own cover, which goes
+    with them (异地就医, 异地务工): that question is ours.
 
     ``cut(text)``: the text cut into words; ``known(word)``: the index has it.
     """
     first = cut(text.split(" ", 1)[0])
-    if len(first) > 1 and _other_place(first[0], known):
+    if len(first) > 1 and _other_place(first[0], known) and not _away(text[len(first[0]) :]):
         return first[0]
     for deictic in _OVER_THERE:
         at = text.find(deictic)
-        if at < 2:
+        if at < 2 or _away(text[at + len(deictic) :]):
             continue
         words = cut(text[:at].rsplit(" ", 1)[-1])
         if words and _other_place(words[-1], known):
             return words[-1]
     return None
+
+
+def _away(rest: str) -> bool:
+    """``rest`` (what follows the place) says the villager is there for care, work or school."""
+    return rest.lstrip("的那边里去在 ").startswith(_AWAY)
 
 
 def _other_place(word: str, known: Callable[[str], bool]) -> bool:

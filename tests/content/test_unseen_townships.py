@@ -100,7 +100,13 @@ def test_a_question_about_another_place_is_declined(sample: Matcher, question: s
 
 @pytest.mark.parametrize(
     "question",
-    ["村头那块地要着征了，一亩赔好多钱嘛", "外省那边住院能报吗", "云岭县社会救助家庭经济状况核对工作规程在哪里看"],
+    [
+        "村头那块地要着征了，一亩赔好多钱嘛",
+        "外省那边住院能报吗",
+        "云岭县社会救助家庭经济状况核对工作规程在哪里看",
+        "昆明住院能报销吗",  # the villager's own cover, in another place
+        "昆明那边住院能报吗",
+    ],
 )
 def test_a_place_of_our_own_or_a_kind_of_place_is_no_other_place(sample: Matcher, question: str) -> None:
     assert sample.ask(question).answered
@@ -118,6 +124,8 @@ def test_elsewhere_needs_an_unknown_place_name() -> None:
 
     assert elsewhere("上海那边养老金发多少", cut, lambda w: False) == "上海"
     assert elsewhere("宁夏低保标准多少", cut, lambda w: False) == "宁夏"
+    assert elsewhere("上海那边住院能报吗", cut, lambda w: False) is None  # the villager's own cover there
+    assert elsewhere("宁夏打工医保咋交", cut, lambda w: False) is None
     assert elsewhere("芒洪那边泼水节", cut, lambda w: w == "芒洪") is None  # a place the documents name
     assert elsewhere("县城老街那边要征收", cut, lambda w: False) is None  # a spot of our own, no place name
     assert elsewhere("外省那边住院", cut, lambda w: False) is None  # a kind of place

@@ -136,14 +136,11 @@ class MatcherHolder:
             raise MatcherNotReady()
         if self.cache_size <= 0:
             return matcher.ask(question, village=village, top=top)
-        hit = self.cached(question, village, top)
-        if hit is not None:
-            return hit
         cache, normalized, normalize = self._cache, self._normalized, self._normalize  # (one build's)
         key = (question.strip(), village, top)
         nkey = (normalize(question), village, top) if normalize is not None else key
         with self._cache_lock:
-            result = normalized.get(nkey)
+            result = cache.get(key) or normalized.get(nkey)
         if result is not None:
             self.cache_hits += 1
         else:

@@ -31,9 +31,7 @@ class QuestionMatcher(Protocol):
     """What the holder asks: the real :class:`~content.matcher.service.Matcher`, a
     :class:`~bot.matcher_process.ProcessMatcher` (the same, in worker processes), or a test's stand-in."""
 
-    def ask(
-        self, question: str, village: str | None = None, township: str | None = None, top: int = 3
-    ) -> AskResult: ...
+    def ask(self, question: str, village: str | None = None, *, top: int = 3) -> AskResult: ...
 
 
 Key = tuple[str, str | None, int]

@@ -38,11 +38,16 @@ class _Node:
 
 
 def _to_text(data: str | bytes) -> str:
-    """``data`` as text, refused when it is not UTF-8 or over :data:`MAX_XML_BYTES`."""
-    try:
-        raw = data.encode("utf-8") if isinstance(data, str) else data
-    except UnicodeEncodeError as exc:  # lone surrogates
-        raise InvalidRequest("微信消息含有无效字符", detail=str(exc)) from exc
+    """``data`` as text, refused when it is not text, not UTF-8 or over :data:`MAX_XML_BYTES`."""
+    if isinstance(data, str):
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError as exc:  # lone surrogates
+            raise InvalidRequest("微信消息含有无效字符", detail=str(exc)) from exc
+    elif isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+    else:
+        raise InvalidRequest("微信消息类型错误", detail=type(data).__name__)
     if len(raw) > MAX_XML_BYTES:
         raise InvalidRequest("微信消息过大", detail=f"{len(raw)} bytes")
     try:

@@ -17,6 +17,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
+from cachetools import TTLCache
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,12 +30,12 @@ DB_CHECK_TIMEOUT = 2.0
 
 
 class TokenBucket:
-    """``rate`` requests a minute per key, in bursts of up to ``rate``; :meth:`take` says how long to wait."""
+    """``rate`` requests a minute per key, in bursts of up to ``rate``; :meth:`take` says how long to wait.
+    A bucket idle for a minute is full again, so it is forgotten (at most ``size`` are kept)."""
 
     def __init__(self, rate: int, *, size: int = 10_000) -> None:
         self.rate = rate
-        self.size = size
-        self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, at)
+        self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(maxsize=size, ttl=60.0)  # key → (tokens, at)
 
     def take(self, key: str) -> float:
         """0 when a request may go now (a token taken), else the seconds until one is available."""
@@ -43,18 +44,15 @@ class TokenBucket:
         now = time.monotonic()
         tokens, at = self._buckets.get(key, (float(self.rate), now))
         tokens = min(float(self.rate), tokens + (now - at) * self.rate / 60.0)
-        if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) * 60.0 / self.rate
-        if len(self._buckets) >= self.size and key not in self._buckets:
-            self._buckets.clear()  # (a flood of addresses: forget them all rather than grow)
-        self._buckets[key] = (tokens - 1.0, now)
-        return 0.0
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        return 0.0 if allowed else (1.0 - tokens) * 60.0 / self.rate
 
 
-def json_response(data: Any, status: int = 200) -> web.Response:
+def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
     """UTF-8 JSON with Chinese as characters (not ``\\uXXXX``)."""
-    return web.json_response(data, status=status, dumps=functools.partial(json.dumps, ensure_ascii=False, default=str))
+    dumps = functools.partial(json.dumps, ensure_ascii=False, default=str)
+    return web.json_response(data, status=status, dumps=dumps, **kwargs)
 
 
 class ApiHandlers:
@@ -83,9 +81,8 @@ class ApiHandlers:
             return json_response({"error": "需要有效的访问令牌（Authorization: Bearer）"}, status=401)
         wait = self.limit.take(request.remote or "")
         if wait > 0:
-            response = json_response({"error": "请求太频繁，请稍后再试"}, status=429)
-            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-            return response
+            retry_after = str(max(1, math.ceil(wait)))
+            return json_response({"error": "请求太频繁，请稍后再试"}, status=429, headers={"Retry-After": retry_after})
         question = request.query.get("q", "").strip()
         village = request.query.get("village", "").strip().upper() or None
         if not question:

@@ -39,7 +39,7 @@ from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.db import make_async_engine, make_async_sessionmaker, make_engine, make_sessionmaker, utcnow
-from wechat.client import WeChatClient
+from wechat.client import WeChatClient, client_from_settings
 from wechat.crypto import make_crypto
 from wechat.errors import PlatformUnavailable
 from wechat.token_store import DbTokenStore, TokenStore
@@ -235,7 +235,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     queued, and the engines are disposed."""
     writer = app[WRITER]
     writer.start()
-    app[HASHER].key = await writer.write(load_or_create_key)
+    app[HASHER].key = await writer.submit(load_or_create_key)
     try:
         yield
     finally:
@@ -252,15 +252,7 @@ async def _wechat_client(
     app[HTTP] = session
     token_store = store if store is not None else DbTokenStore(app[ENGINE])
     if settings.wechat_appid and settings.wechat_secret:
-        app[WECHAT] = WeChatClient(
-            session,
-            settings.wechat_appid,
-            settings.wechat_secret,
-            settings.wechat_api_base,
-            token_store,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        app[WECHAT] = client_from_settings(session, settings, token_store, timeout=timeout, max_retries=max_retries)
     else:
         log.warning("CUNWU_WECHAT_APPID/SECRET not set: late answers cannot be sent as customer-service messages")
     try:

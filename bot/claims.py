@@ -12,7 +12,6 @@ Writes run in :class:`~bot.writer.Writer`'s connection; reads on any connection 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -81,18 +80,16 @@ class ClaimStore:
             inserted.discard(key[:KEY_CHARS])
         return won
 
-    def finish(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[None]:
-        """Store the replies (rows of ``key``, ``reply``, ``via``, ``error``, ``now``) in one statement."""
+    def finish(self, conn: Connection, *, key: str, reply: str | None, via: str, error: str, now: dt.datetime) -> None:
+        """Store the reply of ``key`` (plain SQL, as the claim: it runs for every message)."""
         p = "?" if self._sqlite else "%s"
         sql = f"UPDATE bot_inbound_messages SET status = '{STATUS_DONE}', reply = {p}, via = {p}, error = {p},"
         sql += f" updated_at = {p} WHERE dedupe_key = {p}"
-        params = [(r["reply"], r["via"], r["error"][:200], self._when(r["now"]), r["key"][:KEY_CHARS]) for r in rows]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(sql, params)
+            cursor.execute(sql, (reply, via, error[:200], self._when(now), key[:KEY_CHARS]))
         finally:
             cursor.close()
-        return [None] * len(rows)
 
     def _when(self, now: dt.datetime) -> Any:
         """``now`` as UTCDateTime stores it: UTC, and on SQLite without an offset."""

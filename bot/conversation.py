@@ -296,8 +296,8 @@ class Conversation:
     def _finish(self, key: str, reply: str | None, via: str, error: str = "") -> None:
         """Local retries get the reply at once; the row joins the writer's next pass."""
         stored = self._unwritten[key] = StoredReply(STATUS_DONE, reply, via)
-        row = {"key": key, "reply": reply, "via": via, "error": error, "now": utcnow()}
-        written = self.writer.submit(functools.partial(self.claims.finish, rows=[row]))  # (after the pass's claims)
+        finish = functools.partial(self.claims.finish, key=key, reply=reply, via=via, error=error, now=utcnow())
+        written = self.writer.submit(finish)  # (after the pass's claims)
         written.add_done_callback(functools.partial(self._written, key, stored))
         self._wake(key, stored)
 
@@ -322,7 +322,7 @@ class Conversation:
 
     async def _update_via(self, key: str, via: str, error: str) -> None:
         try:  # (after the row's finish: the writer keeps the order of plain writes)
-            await self.writer.write(
+            await self.writer.submit(
                 functools.partial(self.claims.update_via, key=key, via=via, error=error, now=utcnow())
             )
         except Exception:
@@ -357,4 +357,4 @@ class Conversation:
 
     async def prune(self, before: dt.datetime) -> int:
         """Delete inbound-message rows created before ``before``."""
-        return await self.writer.write(functools.partial(self.claims.prune, before=before))
+        return await self.writer.submit(functools.partial(self.claims.prune, before=before))

@@ -91,11 +91,6 @@ def parse_command(text: str) -> Command:
 # --------------------------------------------------------------------------------- sync operations
 
 
-def follower_village(session: Session, openid: str) -> str | None:
-    follower = get_follower(session, openid)
-    return follower.village_code if follower is not None else None
-
-
 def bind(session: Session, openid: str, text: str, now: dt.datetime) -> str:
     """Bind the follower to the village ``text`` names; the reply (confirmation, choice or not found)."""
     if not text:
@@ -111,7 +106,8 @@ def bind(session: Session, openid: str, text: str, now: dt.datetime) -> str:
 
 
 def unbind(session: Session, openid: str, now: dt.datetime) -> str:
-    code = follower_village(session, openid)
+    follower = get_follower(session, openid)
+    code = follower.village_code if follower is not None else None
     village = session.get(Village, code) if code else None
     unbind_follower(session, openid, now)
     return replies.unbound(village.name if village else code)
@@ -214,7 +210,7 @@ class Dialogue:
                 session.flush()
                 return result
 
-        return await self.writer.write(work)
+        return await self.writer.submit(work)
 
     async def village_of(self, openid: str) -> str | None:
         """The village the sender is bound to (``None``: not bound), remembered for ``village_ttl``."""
@@ -235,7 +231,7 @@ class Dialogue:
             return Answer(replies.unsupported(msg.msg_type))
         if msg.msg_type == "voice" and not msg.recognition.strip():
             return Answer(replies.VOICE_UNRECOGNISED)
-        command = parse_command(msg.content if msg.msg_type == "text" else msg.recognition)
+        command = parse_command(msg.text)
         openid, now = msg.from_user, self.clock.now()
         if command.kind == EMPTY:
             return Answer(replies.EMPTY_TEXT)
@@ -254,16 +250,11 @@ class Dialogue:
         return await self.ask(openid, command.arg)
 
     async def my_village(self, openid: str) -> str:
-        today = self.clock.today()
-
-        def summary(session: Session) -> str:
-            code = follower_village(session, openid)
-            if not code:
-                return replies.NOT_BOUND
-            return village_summary(session, code, today, self.page_url(code))
-
+        code = await self.village_of(openid)
+        if not code:
+            return replies.NOT_BOUND
         async with AsyncSession(self.engine) as session:
-            return await session.run_sync(summary)
+            return await session.run_sync(village_summary, code, self.clock.today(), self.page_url(code))
 
     async def ask(self, openid: str, question: str) -> Answer:
         """A question for the matcher, with the follower's village; logged for the staff report."""

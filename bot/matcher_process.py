@@ -136,10 +136,8 @@ class ProcessMatcher:
             raise
         return pool
 
-    def ask(self, question: str, village: str | None = None, township: str | None = None, top: int = 3) -> AskResult:
+    def ask(self, question: str, village: str | None = None, *, top: int = 3) -> AskResult:
         """Step 4, and step 5 when a worker died."""
-        if township is not None:
-            raise ValueError("the bot's matcher is asked by village, not township")
         pool = self._pool
         try:
             return self._submit(pool, question, village, top)

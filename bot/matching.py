@@ -31,9 +31,7 @@ class QuestionMatcher(Protocol):
     """What the holder asks: the real :class:`~content.matcher.service.Matcher`, a
     :class:`~bot.matcher_process.ProcessMatcher` (the same, in worker processes), or a test's stand-in."""
 
-    def ask(
-        self, question: str, village: str | None = None, township: str | None = None, top: int = 3
-    ) -> AskResult: ...
+    def ask(self, question: str, village: str | None = None, *, top: int = 3) -> AskResult: ...
 
 
 Key = tuple[str, str | None, int]
@@ -136,14 +134,11 @@ class MatcherHolder:
             raise MatcherNotReady()
         if self.cache_size <= 0:
             return matcher.ask(question, village=village, top=top)
-        hit = self.cached(question, village, top)
-        if hit is not None:
-            return hit
         cache, normalized, normalize = self._cache, self._normalized, self._normalize  # (one build's)
         key = (question.strip(), village, top)
         nkey = (normalize(question), village, top) if normalize is not None else key
         with self._cache_lock:
-            result = normalized.get(nkey)
+            result = cache.get(key) or normalized.get(nkey)
         if result is not None:
             self.cache_hits += 1
         else:

@@ -1,8 +1,8 @@
 """The bot's one write route: a thread that owns one connection and commits queued writes per pass.
 
 As datasette does it. A write is a function of a SQLAlchemy :class:`~sqlalchemy.Connection`
-(plain SQL, or an ORM :class:`~sqlalchemy.orm.Session` bound to it). :meth:`Writer.write` queues
-one and waits for its result. The thread:
+(plain SQL, or an ORM :class:`~sqlalchemy.orm.Session` bound to it). :meth:`Writer.submit` queues
+one and gives the future of its result. The thread:
 
 1. waits for the first queued writes (those of one turn of the event loop arrive together), then
    takes every write queued meanwhile (a *pass*);
@@ -88,12 +88,9 @@ class Writer:
             self._thread = threading.Thread(target=self._run, name="cunwu-writer", daemon=True)
             self._thread.start()
 
-    async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Queue ``fn(connection)`` and wait until its pass is committed: its result, or its exception."""
-        return await self.submit(fn)
-
     def submit(self, fn: Callable[[Connection], T]) -> asyncio.Future[T]:
-        """Queue ``fn``; the future of its result (the caller may stop waiting: it still runs)."""
+        """Queue ``fn(connection)``; the future of its result (or exception) once its pass is committed
+        (the caller may stop waiting: it still runs)."""
         return self._add(_Job(asyncio.get_running_loop().create_future(), fn=fn))
 
     def submit_batch(self, batch: Batch, item: Any) -> asyncio.Future[Any]:
@@ -173,17 +170,14 @@ class Writer:
         except Exception as exc:
             if _unavailable(exc):
                 raise
-            if len(jobs) == 1:
-                jobs[0].error = exc
-            else:
-                for job in jobs:
-                    try:
-                        with conn.begin():
-                            _run_all(conn, [job])
-                    except Exception as one:
-                        if _unavailable(one):
-                            raise
-                        job.error = one
+            for job in jobs:
+                try:
+                    with conn.begin():
+                        _run_all(conn, [job])
+                except Exception as one:
+                    if _unavailable(one):
+                        raise
+                    job.error = one
         self.passes += 1
         self._hand_back(jobs)
 

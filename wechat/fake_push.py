@@ -9,8 +9,8 @@ Mounted by :class:`wechat.fake_platform.FakePlatform` (``install(platform, app)`
   (same API, same recipient, same content), counted from the log; see :func:`count_duplicates`.
 
 :func:`job_events` derives from the message log the ``MASSSENDJOBFINISH`` and ``TEMPLATESENDJOBFINISH``
-events WeChat would post to the account's server, so they always agree with it; :func:`event_xml`
-renders one as WeChat's XML.
+events WeChat would post to the account's server, so they always agree with it
+(:func:`~wechat.xml.render_xml` writes one as WeChat's XML).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-
-from wechat.xml import render_xml
 
 if TYPE_CHECKING:
     from wechat.fake_platform import FakePlatform
@@ -45,11 +43,6 @@ def job_events(messages: Iterable[Mapping[str, Any]], *, appid_user: str = "gh_f
         head = {"ToUserName": appid_user, "FromUserName": sender, "CreateTime": str(1_790_000_000 + m["seq"])}
         events.append({**head, "MsgType": "event", **fields})
     return events
-
-
-def event_xml(event: Mapping[str, str]) -> str:
-    """One event as the plain-text XML WeChat posts."""
-    return render_xml(event)
 
 
 def _identity(message: Mapping[str, Any]) -> str | None:

@@ -51,12 +51,15 @@ class FakeConfig:
 class Fault:
     """The next ``count`` calls to ``api`` (or to any non-token API) fail as described."""
 
-    api: str | None
-    count: int
+    api: str | None = None
+    count: int = 1
     errcode: int | None = None
     errmsg: str = ""
     status: int | None = None
     delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.errmsg = self.errmsg or f"fake fault {self.errcode}"
 
     def matches(self, api: str) -> bool:
         return api not in TOKEN_APIS if self.api is None else self.api == api
@@ -136,20 +139,11 @@ class FakeState:
         """Every issued token is expired from now on (the next call with one answers 42001)."""
         self.tokens.update(dict.fromkeys(self.tokens, self.now() - 1))
 
-    def inject(
-        self,
-        *,
-        api: str | None = None,
-        errcode: int | None = None,
-        errmsg: str = "",
-        status: int | None = None,
-        delay: float = 0.0,
-        count: int = 1,
-    ) -> Fault:
-        """The next ``count`` calls (to ``api``, or any non-token API) fail as described."""
-        fault = Fault(api, count, errcode, errmsg or f"fake fault {errcode}", status, delay)
-        self.faults.append(fault)
-        return fault
+    def inject(self, **fault: Any) -> Fault:
+        """The next ``count`` calls (to ``api``, or any non-token API) fail as described (the fields of
+        :class:`Fault`)."""
+        self.faults.append(Fault(**fault))
+        return self.faults[-1]
 
     def stats(self) -> Payload:
         return {

@@ -31,19 +31,6 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def _split_chars(text: str, limit: int) -> list[str]:
-    parts: list[str] = []
-    current, size = "", 0
-    for ch in text:
-        n = _size(ch)
-        if current and size + n > limit:
-            parts.append(current)
-            current, size = "", 0
-        current += ch
-        size += n
-    return [*parts, current] if current else parts
-
-
 def _pack(pieces: list[str], sep: str, limit: int, split_piece: Callable[[str], list[str]]) -> list[str]:
     """Join ``pieces`` with ``sep`` into parts of at most ``limit`` bytes; a piece too long is split."""
     out: list[str] = []
@@ -66,7 +53,8 @@ def split_message(text: str, limit_bytes: int) -> list[str]:
     """Split ``text`` into parts of at most ``limit_bytes`` UTF-8 bytes each.
 
     Paragraphs (separated by a blank line) are kept together where they fit; a paragraph too
-    long is split on lines, a line too long on characters. Blank-only parts are dropped.
+    long is split on lines, a line too long on characters (a character always fits). Blank-only parts
+    are dropped.
     """
     if limit_bytes < 4:
         raise ValueError("limit_bytes must be at least 4 (one UTF-8 character)")
@@ -78,7 +66,7 @@ def split_message(text: str, limit_bytes: int) -> list[str]:
     paragraphs = [p.strip("\n") for p in text.split("\n\n") if p.strip()]
 
     def split_paragraph(paragraph: str) -> list[str]:
-        return _pack(paragraph.split("\n"), "\n", limit_bytes, lambda line: _split_chars(line, limit_bytes))
+        return _pack(paragraph.split("\n"), "\n", limit_bytes, lambda line: _pack(list(line), "", limit_bytes, list))
 
     return [p for p in _pack(paragraphs, "\n\n", limit_bytes, split_paragraph) if p.strip()]
 

@@ -42,13 +42,13 @@ def _claim(store: ClaimStore, key: str) -> Any:
 async def test_claim_is_won_once_and_many_claims_share_a_pass(writers: tuple[Writer, Writer]) -> None:
     a, b = writers
     store = ClaimStore(a.engine.dialect.name)
-    results = await asyncio.gather(*(w.write(_claim(store, "msg:1")) for w in [a, b, a, b, a, b]))
+    results = await asyncio.gather(*(w.submit(_claim(store, "msg:1")) for w in [a, b, a, b, a, b]))
     assert sorted(results) == [False] * 5 + [True]
     keys = [f"msg:{n}" for n in range(100, 140)]
     passes = a.passes
-    assert all(await asyncio.gather(*(a.write(_claim(store, k)) for k in keys)))
+    assert all(await asyncio.gather(*(a.submit(_claim(store, k)) for k in keys)))
     assert a.passes - passes < len(keys)  # queued claims went together
-    assert not any(await asyncio.gather(*(b.write(_claim(store, k)) for k in keys)))
+    assert not any(await asyncio.gather(*(b.submit(_claim(store, k)) for k in keys)))
 
 
 async def test_a_failing_write_fails_alone(writers: tuple[Writer, Writer]) -> None:
@@ -58,7 +58,7 @@ async def test_a_failing_write_fails_alone(writers: tuple[Writer, Writer]) -> No
     def broken(conn: Connection) -> None:
         conn.execute(text("SELECT * FROM no_such_table"))
 
-    jobs = [a.write(_claim(store, f"k{n}")) if n != 3 else a.write(broken) for n in range(8)]
+    jobs = [a.submit(_claim(store, f"k{n}")) if n != 3 else a.submit(broken) for n in range(8)]
     results = await asyncio.gather(*jobs, return_exceptions=True)
     assert isinstance(results[3], Exception)
     assert [r for n, r in enumerate(results) if n != 3] == [True] * 7
@@ -74,7 +74,7 @@ async def test_retries_wait_for_the_answer_locally_and_across_processes(
     app_b, _ = await make_bot(migrated_url, matcher=StubMatcher())
     a, b = app_a[CONVERSATION], app_b[CONVERSATION]
     store = a.claims
-    assert await app_a[WRITER].write(_claim(store, "msg:9")) is True
+    assert await app_a[WRITER].submit(_claim(store, "msg:9")) is True
     assert await b.wait_for("msg:9", 0.3) is None  # claimed, never answered: nothing within the time
     a._finish("msg:9", "答复", VIA_CUSTOMER_SERVICE)
     assert (await a.lookup("msg:9")).reply == "答复"  # type: ignore[union-attr]
@@ -84,7 +84,7 @@ async def test_retries_wait_for_the_answer_locally_and_across_processes(
     assert await b.wait_for("never-claimed", 0.1) is None
     assert await a.prune(utcnow() - dt.timedelta(days=1)) == 0
     assert await a.prune(utcnow() + dt.timedelta(seconds=1)) == 1
-    assert await app_a[WRITER].write(_claim(store, "msg:9"))  # a message that old would be new again
+    assert await app_a[WRITER].submit(_claim(store, "msg:9"))  # a message that old would be new again
 
 
 async def test_two_app_instances_on_one_database_answer_a_retry_once(make_bot: BotFactory, migrated_url: str) -> None:

@@ -19,8 +19,9 @@ from push.channels.official import clientmsgid
 from push.models import Delivery
 from tests.conftest import Cunwu
 from tests.push.conftest import FakeServer, groups_by_village, make_due, robot_key, sample_notice
-from wechat.fake_push import count_duplicates, event_xml, job_events
+from wechat.fake_push import count_duplicates, job_events
 from wechat.messages import parse_message
+from wechat.xml import render_xml
 
 ALL_VILLAGES = ("QH01", "QH02", "QH03", "QH04", "QH05")
 
@@ -188,7 +189,7 @@ async def test_receipts_update_rows_through_the_bot_registry(township: Cunwu, fa
     engine = make_async_engine(township.url)
     try:
         for event in events:
-            message = parse_message(event_xml(event))
+            message = parse_message(render_xml(event))
             await registry.dispatch(EventContext(message, make_async_sessionmaker(engine), dt.datetime.now(dt.UTC)))
     finally:
         await engine.dispose()

@@ -90,6 +90,7 @@ async def main() -> None:
         "CUNWU_WECHAT_TOKEN": TOKEN,
         "CUNWU_WECHAT_AES_KEY": AES_KEY,
         "CUNWU_WECHAT_APPID": APPID,
+        "CUNWU_WECHAT_API_BASE": "http://127.0.0.1:9",  # no real WeChat API: a development server
         "CUNWU_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PYTHONWARNINGS": "ignore",
     }
@@ -99,7 +100,10 @@ async def main() -> None:
     big = tmp / "catalog.csv"
     big_catalog(big, args.rows)
     questions = [json.loads(line)["q"] for line in (ROOT / "examples/qinghe/sample_questions.jsonl").open()]
-    server = subprocess.Popen([*cunwu, "serve", "--port", str(port)], env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    server_log = tmp / "serve.log"
+    server = subprocess.Popen(
+        [*cunwu, "serve", "--port", str(port)], env=env, cwd=ROOT, stderr=server_log.open("w", encoding="utf-8")
+    )
     latencies: list[float] = []
     outcomes = {"answer": 0, "apology": 0, "success": 0, "error": 0}
     health: dict[int, int] = {}
@@ -112,7 +116,9 @@ async def main() -> None:
                         if r.status == 200:
                             break
                 except aiohttp.ClientError:
-                    pass
+                    if server.poll() is not None:
+                        log = server_log.read_text(encoding="utf-8")
+                        raise SystemExit(f"cunwu serve exited ({server.returncode}):\n{log}") from None
                 await asyncio.sleep(0.5)
             sim = WeChatSim(session, Crypto(TOKEN, AES_KEY, APPID), TOKEN, url=f"http://127.0.0.1:{port}/wechat")
             loop = asyncio.get_running_loop()

@@ -6,7 +6,8 @@ interpretation, or, for village rows, the village's own list row); a leak row's 
 hidden text and nowhere in public text.  Also checks the township files: must-carry rows present in
 every village list and the 3-working-day rule for interpretations.
 
-Usage: python check.py [questions.jsonl DATA_DIR] ...   (defaults: both sets of this folder)
+Usage: python check.py [questions.jsonl DATA_DIR] ...   (default: every set of every township folder here,
+its ``questions.jsonl`` against the folder and its ``qinghe_facts.jsonl`` against the sample township)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+SAMPLE = HERE.parents[2] / "examples" / "qinghe"
 KINDS = {
     "colloquial",
     "dialect",
@@ -73,7 +75,7 @@ def load_township(folder: Path, errors: list[str]) -> tuple[dict[str, str], dict
 
     File-level findings are errors for this folder's township and notes for another one (the
     sample township carries known defects on purpose)."""
-    strict = folder.resolve() == HERE
+    strict = folder.resolve() != SAMPLE
     found: list[str] = []
     public: dict[str, str] = {}
     hidden: dict[str, str] = {}
@@ -194,8 +196,9 @@ def check_set(qpath: Path, folder: Path) -> list[str]:
 
 def main(argv: list[str]) -> int:
     pairs = list(zip(argv[0::2], argv[1::2], strict=True)) or [
-        (str(HERE / "questions.jsonl"), str(HERE)),
-        (str(HERE / "qinghe_facts.jsonl"), str(HERE.parents[3] / "examples" / "qinghe")),
+        pair
+        for folder in sorted(HERE.glob("township_*"))
+        for pair in ((str(folder / "questions.jsonl"), str(folder)), (str(folder / "qinghe_facts.jsonl"), str(SAMPLE)))
     ]
     errors: list[str] = []
     for qfile, folder in pairs:

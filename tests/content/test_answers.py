@@ -6,21 +6,16 @@ The matcher is built from the sample loaded through the real CLI; the fact-annot
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from admin_cli.main import cli
 from content.matcher.documents import KIND_INTERPRETATION, Doc
 from content.matcher.evaluation import Outcome, evaluate, holds_facts, load_rows
 from content.matcher.facets import Facets, facets
 from content.matcher.passages import choose, doc_passages
 from content.matcher.reply import MAX_CHARS
 from content.matcher.service import Matcher
-from core.db import make_engine, make_sessionmaker
-from village_lists.documents import village_docs
 
 REPO = Path(__file__).resolve().parents[2]
 FACTS_SET = REPO / "tests" / "data" / "facts_tune.jsonl"
@@ -28,14 +23,8 @@ ANSWER_FLOOR, ABSTAIN_FLOOR = 0.90, 0.95
 
 
 @pytest.fixture(scope="module")
-def matcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matcher]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('answers') / 'cunwu.db'}"
-    result = CliRunner().invoke(cli, ["--db", url, "load-sample"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    engine = make_engine(url)
-    with make_sessionmaker(engine)() as session:
-        yield Matcher.from_session(session, village_docs(session))
-    engine.dispose()
+def matcher(sample_matcher: Matcher) -> Matcher:
+    return sample_matcher
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ import``, ``village import``, ``village import-list --dir``) as an operator woul
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,14 +66,8 @@ def test_a_village_row_stands_for_its_catalog_item() -> None:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matcher]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('sample') / 'cunwu.db'}"
-    result = CliRunner().invoke(cli, ["--db", url, "load-sample"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    engine = make_engine(url)
-    with make_sessionmaker(engine)() as session:
-        yield Matcher.from_session(session, village_docs(session))
-    engine.dispose()
+def sample(sample_matcher: Matcher) -> Matcher:
+    return sample_matcher
 
 
 def test_a_word_only_the_body_holds_is_covered(sample: Matcher) -> None:

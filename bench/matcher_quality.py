@@ -71,10 +71,12 @@ SETS = [
     QuestionSet("holdout (old)", DATA / "holdout_questions.jsonl", "sample", True),
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),
+    QuestionSet("chuanyu (held out)", HELDOUT / "township_chuanyu" / "questions.jsonl", "chuanyu", True),
 ]
 TOWNSHIPS = {
     "sample": SAMPLE,
     "henan": HELDOUT / "township_henan",
+    "chuanyu": HELDOUT / "township_chuanyu",
     "dongbei": TUNED / "township_dongbei",
     "lingnan": TUNED / "township_lingnan",
     "xibei": TUNED / "township_xibei",

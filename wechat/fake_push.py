@@ -75,11 +75,11 @@ def install(platform: FakePlatform, app: web.Application) -> None:
     async def upload(request: web.Request) -> web.Response:
         platform.calls["loudspeaker_upload"] += 1
         form = await request.post()
-        files = [
-            {"name": f.filename, "size": len(f.file.read())}
-            for f in form.getall("file", [])
-            if isinstance(f, web.FileField)
-        ]
+        files = []
+        for f in form.getall("file", []):
+            if isinstance(f, web.FileField):
+                with f.file:  # (aiohttp spools each upload to a temporary file: closed here, not by the GC)
+                    files.append({"name": f.filename, "size": len(f.file.read())})
         village, notice_id = form.get("village"), form.get("notice_id")
         if not isinstance(village, str) or not isinstance(notice_id, str) or not files:
             return web.json_response({"errcode": 40001, "errmsg": "village, notice_id and file are required"})

@@ -1,7 +1,7 @@
 """``cunwu serve``: run the bot (WeChat endpoint, JSON API, village pages) with aiohttp.
 
 This module is the composition root: push's notice page, scheduler and one delivery worker join the
-bot's process, and push's receipt handlers are registered in the bot's event registry.
+bot's process, and push's receipt handlers join the bot's event handlers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from admin_cli.context import CliContext, pass_ctx
 from bot.app import create_app, new_event_loop, quiet_malformed_http
-from bot.registry import EventRegistry
+from bot.dialogue import EventHandler
 from core.schema import ensure_current
 from push.runtime import receipt_handlers, start_in_process
 
@@ -36,16 +36,10 @@ def _safe_url(url: str) -> str:
         return "(invalid database URL)"
 
 
-def build_registry() -> EventRegistry:
-    """The bot's event registry with other packages' handlers in it.
-
-    push registers its delivery receipts here (``MASSSENDJOBFINISH``, ``TEMPLATESENDJOBFINISH``);
-    the bot adds its own handlers (subscribe, unsubscribe, click) in ``create_app``.
-    """
-    registry = EventRegistry()
-    for event, handler in receipt_handlers().items():
-        registry.register(event, handler)
-    return registry
+def event_handlers() -> dict[str, EventHandler]:
+    """Other packages' handlers of the events WeChat posts to the bot: push's delivery receipts
+    (``MASSSENDJOBFINISH``, ``TEMPLATESENDJOBFINISH``). The bot has its own (subscribe, unsubscribe, click)."""
+    return receipt_handlers()
 
 
 @click.command("serve")
@@ -73,7 +67,7 @@ def cli(obj: CliContext, host: str | None, port: int | None) -> None:
         _safe_url(settings.database_url),
         "safe" if settings.safe_mode else "plain",
     )
-    app = create_app(settings, registry=build_registry(), wait_for_matcher=False)  # the port opens at once
+    app = create_app(settings, events=event_handlers(), wait_for_matcher=False)  # the port opens at once
     start_in_process(app, settings)  # push: the notice page /n/<id>, the scheduler and one worker
     loop = new_event_loop()
     log.debug("event loop: %s", type(loop).__module__)

@@ -16,7 +16,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -28,17 +28,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import village_page
 from bot.api import ApiHandlers
 from bot.conversation import Conversation
-from bot.dialogue import Dialogue
+from bot.dialogue import Dialogue, EventHandler
 from bot.endpoint import WeChatEndpoint
 from bot.matcher_process import ProcessMatcherFactory
 from bot.matching import MatcherFactory, MatcherHolder, default_matcher_factory
 from bot.privacy import OpenidHasher, load_or_create_key
 from bot.question_log import QuestionLogger
-from bot.registry import EventRegistry
 from bot.writer import Writer
 from core.clock import Clock, SystemClock
 from core.config import Settings
-from core.db import make_async_engine, make_async_sessionmaker, make_engine, make_sessionmaker, utcnow
+from core.db import make_async_engine, make_engine, make_sessionmaker, utcnow
 from wechat.client import WeChatClient, client_from_settings
 from wechat.crypto import make_crypto
 from wechat.errors import PlatformUnavailable
@@ -54,7 +53,6 @@ HASHER: web.AppKey[OpenidHasher] = web.AppKey("cunwu_openid_hasher", OpenidHashe
 MATCHER: web.AppKey[MatcherHolder] = web.AppKey("cunwu_matcher", MatcherHolder)
 QUESTION_LOG: web.AppKey[QuestionLogger] = web.AppKey("cunwu_question_log", QuestionLogger)
 CONVERSATION: web.AppKey[Conversation] = web.AppKey("cunwu_conversation", Conversation)
-REGISTRY: web.AppKey[EventRegistry] = web.AppKey("cunwu_event_registry", EventRegistry)
 ENDPOINT: web.AppKey[WeChatEndpoint] = web.AppKey("cunwu_wechat_endpoint", WeChatEndpoint)
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("cunwu_http", aiohttp.ClientSession)
 WECHAT: web.AppKey[WeChatClient] = web.AppKey("cunwu_wechat_client", WeChatClient)
@@ -108,8 +106,8 @@ def _malformed_http_in_one_line(record: logging.LogRecord) -> bool:
 
 def _keep_secrets_out_of_logs() -> None:
     """At DEBUG nothing the bot reads or writes reaches the logs: statements are logged without their
-    parameters (``hide_parameters``), result rows not at all, and aiosqlite's own DEBUG lines (every
-    statement with its parameters) are off. (``addFilter`` adds a filter once.)"""
+    parameters (``hide_parameters``, :mod:`core.db`'s default), result rows not at all, and
+    aiosqlite's own DEBUG lines (every statement with its parameters) are off."""
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
     logging.getLogger("sqlalchemy.engine.Engine").addFilter(_no_result_rows)
 
@@ -120,11 +118,10 @@ def quiet_malformed_http() -> None:
 
 
 def _engine_options(url: str) -> dict[str, Any]:
-    """SQL is logged without its parameters (they hold access tokens and openids); PostgreSQL gets a
-    real pool, each connection checked before use (``pool_pre_ping``)."""
+    """PostgreSQL gets a real pool, each connection checked before use (``pool_pre_ping``)."""
     if make_url(url).get_backend_name() == "sqlite":
-        return {"hide_parameters": True}
-    return {"hide_parameters": True, "pool_size": 10, "max_overflow": 10, "pool_pre_ping": True, "pool_recycle": 1800}
+        return {}
+    return {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True, "pool_recycle": 1800}
 
 
 def create_app(
@@ -132,7 +129,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     matcher_factory: MatcherFactory | None = None,
-    registry: EventRegistry | None = None,
+    events: Mapping[str, EventHandler] | None = None,
     token_store: TokenStore | None = None,
     refresh_interval: float = 5.0,
     timestamp_window: float | None = 300.0,
@@ -141,7 +138,7 @@ def create_app(
     answer_cache_size: int = 2048,
     wait_for_matcher: bool = True,
 ) -> web.Application:
-    """The bot app. ``registry`` may already hold other packages' event handlers (push receipts).
+    """The bot app. ``events``: other packages' event handlers by event name (push's receipts).
     ``wait_for_matcher=False`` (``cunwu serve``): accept connections at once and build the matcher
     meanwhile (questions get the "系统正在更新资料" reply, ``/healthz`` 503, until it is ready)."""
     clock = clock or SystemClock()
@@ -149,7 +146,6 @@ def create_app(
     app = web.Application(client_max_size=MAX_XML_BYTES, middlewares=[security_headers])
     engine = make_async_engine(settings.database_url, **_engine_options(settings.database_url))
     sync_engine = make_engine(settings.database_url, **_engine_options(settings.database_url))
-    sessionmaker = make_async_sessionmaker(engine)
     writer = Writer(sync_engine)
     if matcher_factory is None:
         workers = settings.matcher_processes
@@ -159,7 +155,6 @@ def create_app(
     holder = MatcherHolder(matcher_factory, make_sessionmaker(sync_engine), cache_size=answer_cache_size)
     hasher = OpenidHasher()  # its key is read (or made) when the app starts
     question_log = QuestionLogger(writer, hasher)
-    registry = registry if registry is not None else EventRegistry()
     dialogue = Dialogue(
         engine,
         writer,
@@ -168,8 +163,8 @@ def create_app(
         clock=clock,
         public_url=settings.public_url,
         service_phone=settings.service_phone,
+        events=events,
     )
-    dialogue.register_events(registry)  # a handler registered by the composition root wins
 
     async def send_text(openid: str, text: str) -> None:
         client = app.get(WECHAT)
@@ -181,11 +176,8 @@ def create_app(
         writer=writer,
         engine=engine,
         dialogue=dialogue,
-        registry=registry,
-        sessionmaker=sessionmaker,
         send_text=send_text,
         sender_key=hasher,
-        clock=clock,
         budget=settings.reply_budget_seconds,
     )
     endpoint = WeChatEndpoint(
@@ -210,9 +202,8 @@ def create_app(
     app[MATCHER] = holder
     app[QUESTION_LOG] = question_log
     app[CONVERSATION] = conversation
-    app[REGISTRY] = registry
     app[ENDPOINT] = endpoint
-    app[village_page.SESSIONMAKER] = sessionmaker
+    app[village_page.SESSIONMAKER] = dialogue.sessionmaker
     app[village_page.CLOCK] = clock
 
     app.router.add_get("/wechat", endpoint.verify)

@@ -9,7 +9,7 @@
    once (an import holds the write lock) the claim is decided in memory and written when the lock
    frees: the villager is answered meanwhile. On PostgreSQL a claim that waits longer than the
    budget ends in an apology (:class:`ClaimTimeout`) while WeChat still waits.
-2. **Answer** through the dialogue (or the event registry), within the reply budget.
+2. **Answer** through the dialogue, within the reply budget.
 3. **Reply** passively when the answer came in time; otherwise ``success`` now and the answer later
    as customer-service messages (**late delivery**), as WeChat allows.
 4. **Keep** the reply: retries waiting here get it at once; the row joins the writer's next pass
@@ -30,15 +30,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import replies
 from bot.claims import ClaimStore, StoredReply
 from bot.dialogue import Answer, Dialogue
 from bot.models import STATUS_DONE, STATUS_PROCESSING, VIA_CUSTOMER_SERVICE, VIA_FAILED, VIA_NONE, VIA_PASSIVE
-from bot.registry import EventContext, EventRegistry
 from bot.writer import Writer
-from core.clock import Clock, SystemClock
 from core.db import utcnow
 from core.errors import DatabaseError
 from wechat.messages import InboundMessage
@@ -131,21 +129,15 @@ class Conversation:
         writer: Writer,
         engine: AsyncEngine,
         dialogue: Dialogue,
-        registry: EventRegistry,
-        sessionmaker: async_sessionmaker[AsyncSession],
         send_text: SendText,
         sender_key: Callable[[str], str] = lambda openid: openid,
-        clock: Clock | None = None,
         budget: float = 4.0,
     ) -> None:
         self.writer = writer
         self.engine = engine
         self.dialogue = dialogue
-        self.registry = registry
-        self.sessionmaker = sessionmaker
         self.send_text = send_text
         self.sender_key = sender_key
-        self.clock = clock or SystemClock()
         self.budget = budget
         self.claims = ClaimStore(engine.dialect.name)
         self.claim_in_memory = engine.dialect.name == "sqlite"
@@ -239,11 +231,7 @@ class Conversation:
     async def _answer(self, msg: InboundMessage) -> Answer:
         """Step 2: the dialogue's answer; an error becomes an apology, not an exception."""
         try:
-            if msg.msg_type == "event":
-                ctx = EventContext(message=msg, sessionmaker=self.sessionmaker, now=self.clock.now())
-                answer = Answer(await self.registry.dispatch(ctx))
-            else:
-                answer = await self.dialogue.reply_to(msg)
+            answer = await self.dialogue.reply_to(msg)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -1,7 +1,7 @@
 """What the bot answers: commands (绑定/解绑/帮助/我村公开), questions, events and other messages.
 
 :func:`parse_command` is pure. The sync functions (:func:`bind`, :func:`unbind`,
-:func:`village_summary` …) take a session and the current time, like every repository here.
+:func:`subscribe`) take a session and the current time, like every repository here.
 :class:`Dialogue` ties them together for one inbound message: it reads what it needs (the sender's
 village, the village's list) through the AsyncEngine, writes (bindings, follows) through the
 :class:`~bot.writer.Writer`, and asks the matcher with one call,
@@ -14,29 +14,26 @@ import datetime as dt
 import re
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cachetools import TTLCache
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from bot import replies
 from bot.matching import MatcherHolder, MatcherNotReady
 from bot.question_log import QuestionLogger
-from bot.registry import EventContext, EventRegistry
 from bot.writer import Writer
 from core.clock import Clock, SystemClock
-from village_lists.checker import OVERDUE, check_village
 from village_lists.models import Follower, Village
+from village_lists.page import village_text
 from village_lists.repository import (
     bind_follower,
     find_villages,
     get_follower,
-    get_village,
-    list_rows,
     mark_unsubscribed,
     unbind_follower,
 )
@@ -126,39 +123,23 @@ def subscribe(session: Session, openid: str, now: dt.datetime, service_phone: st
     return (f"欢迎回来！您已绑定{village.name}。\n" if village else "") + replies.welcome(service_phone)
 
 
-def village_summary(session: Session, code: str, today: dt.date, page_url: str = "") -> str:
-    """A short text of the village's list: what is overdue, then the most recent disclosures."""
-    village = get_village(session, code)
-    rows = list_rows(session, village.code)
-    defects = check_village(session, village.code, today)
-    overdue = {d.row: d.title for d in defects if d.kind == OVERDUE and d.row is not None}
-    lines = [f"{village.name}村务公开清单（共 {len(rows)} 项，截至 {today.isoformat()}）"]
-    by_seq = {r.seq: r for r in rows}
-    if overdue:
-        lines.append(f"逾期未公开 {len(overdue)} 项：")
-        for seq in sorted(overdue):
-            row = by_seq.get(seq)
-            last = row.last_disclosed.isoformat() if row and row.last_disclosed else "无记录"
-            lines.append(f"· {overdue[seq] or (row.title if row else seq)}（最近公开：{last}）")
-    else:
-        lines.append("目前没有逾期未公开的事项。")
-    recent = sorted((r for r in rows if r.last_disclosed), key=lambda r: (r.last_disclosed, -r.seq), reverse=True)
-    if recent:
-        lines.append("最近公开：")
-        for row in recent[:6]:
-            assert row.last_disclosed is not None
-            lines.append(f"· {row.last_disclosed.isoformat()} {row.title}")
-    text = "\n".join(lines)
-    if page_url:
-        tail = f"\n完整清单：{page_url}"
-        text, _ = replies.fit(text, limit=replies.MAX_REPLY_CHARS - len(tail))
-        text += tail
-    return text
-
-
 # ----------------------------------------------------------------------------------------- dialogue
 
 _FOLLOWER_VILLAGE = select(Follower.__table__.c.village_code).where(Follower.__table__.c.openid == bindparam("openid"))
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """What an event handler gets: the event (``message.raw`` holds its XML fields), an async session
+    factory and the current time."""
+
+    message: InboundMessage
+    sessionmaker: async_sessionmaker[AsyncSession]
+    now: dt.datetime
+
+
+EventHandler = Callable[[EventContext], Awaitable[str | None]]
+"""Answers an event: the reply text, or ``None`` for ``success`` (nothing shown to the villager)."""
 
 
 @dataclass
@@ -183,10 +164,13 @@ class Dialogue:
         public_url: str = "",
         service_phone: str = "",
         village_ttl: float | None = None,
+        events: Mapping[str, EventHandler] | None = None,
     ) -> None:
-        """``village_ttl``: seconds a sender's village is remembered, as a question needs it and reading it
-        costs several thread hops (default: 60 on SQLite, where this is the only process that binds; 30
-        on PostgreSQL, where another process may bind them). Binding forgets the sender's entry."""
+        """``events``: other packages' event handlers by event name (push's delivery receipts), so the
+        bot never imports them; one named like the bot's own replaces it. ``village_ttl``: seconds a
+        sender's village is remembered, as a question needs it and reading it costs several thread
+        hops (default: 60 on SQLite, where this is the only process that binds; 30 on PostgreSQL,
+        where another process may bind them). Binding forgets the sender's entry."""
         self.engine = engine
         if village_ttl is None:
             village_ttl = 60.0 if engine.dialect.name == "sqlite" else 30.0
@@ -197,6 +181,13 @@ class Dialogue:
         self.clock = clock or SystemClock()
         self.public_url = public_url.rstrip("/")
         self.service_phone = service_phone
+        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self.events: dict[str, EventHandler] = {
+            "subscribe": self._on_subscribe,
+            "unsubscribe": self._on_unsubscribe,
+            "click": self._on_click,
+            **{name.lower(): handler for name, handler in (events or {}).items()},
+        }
 
     def page_url(self, code: str) -> str:
         return f"{self.public_url}/v/{code}" if self.public_url else ""
@@ -226,7 +217,12 @@ class Dialogue:
     # -- messages -------------------------------------------------------------------------
 
     async def reply_to(self, msg: InboundMessage) -> Answer:
-        """The answer to a plain (non-event) message: text or voice (its recognised text), else a note."""
+        """The answer to a message: an event's handler (``success`` for an event nobody handles), a
+        text or voice message (its recognised text), else a note."""
+        if msg.msg_type == "event":
+            handler = self.events.get(msg.event)
+            ctx = EventContext(msg, self.sessionmaker, self.clock.now())
+            return Answer(None if handler is None else await handler(ctx))
         if msg.msg_type not in ("text", "voice"):
             return Answer(replies.unsupported(msg.msg_type))
         if msg.msg_type == "voice" and not msg.recognition.strip():
@@ -254,7 +250,9 @@ class Dialogue:
         if not code:
             return replies.NOT_BOUND
         async with AsyncSession(self.engine) as session:
-            return await session.run_sync(village_summary, code, self.clock.today(), self.page_url(code))
+            text = await session.run_sync(village_text, code, self.clock.today())
+        tail = f"\n完整清单：{self.page_url(code)}" if self.public_url else ""
+        return replies.fit(text, limit=replies.MAX_REPLY_CHARS - len(tail))[0] + tail
 
     async def ask(self, openid: str, question: str) -> Answer:
         """A question for the matcher, with the follower's village; logged for the staff report."""
@@ -271,12 +269,6 @@ class Dialogue:
         return Answer(first, more)
 
     # -- events ---------------------------------------------------------------------------
-
-    def register_events(self, registry: EventRegistry) -> None:
-        """Register the bot's event handlers; a handler the composition root registered first stays."""
-        registry.register("subscribe", self._on_subscribe, replace=False)
-        registry.register("unsubscribe", self._on_unsubscribe, replace=False)
-        registry.register("click", self._on_click, replace=False)
 
     async def _on_subscribe(self, ctx: EventContext) -> str | None:
         return await self._write(subscribe, ctx.message.from_user, ctx.now, self.service_phone)

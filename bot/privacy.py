@@ -15,6 +15,7 @@ from typing import cast
 from sqlalchemy import Connection, Table, select
 
 from bot.models import BotSecret
+from core.db import insert_ignore
 
 KEY_NAME = "openid_hmac"
 
@@ -24,13 +25,7 @@ def load_or_create_key(conn: Connection) -> bytes:
     table = cast(Table, BotSecret.__table__)
     row = conn.execute(select(table.c.value).where(table.c.name == KEY_NAME)).scalar()
     if row is None:
-        dialect = conn.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        value = secrets.token_hex(32)
-        conn.execute(insert(table).values(name=KEY_NAME, value=value).on_conflict_do_nothing(index_elements=["name"]))
+        conn.execute(insert_ignore(conn.dialect.name, table).values(name=KEY_NAME, value=secrets.token_hex(32)))
         row = conn.execute(select(table.c.value).where(table.c.name == KEY_NAME)).scalar_one()
     return bytes.fromhex(row)
 

@@ -7,29 +7,19 @@ Wiring: put an ``async_sessionmaker`` under :data:`SESSIONMAKER` and optionally 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from html import escape
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from core.clock import Clock, SystemClock
 from core.errors import NotFound
-from village_lists.checker import check_village
-from village_lists.page import render_village_page
-from village_lists.repository import get_village, list_rows
+from village_lists.page import village_html
 
 SESSIONMAKER: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("village_page_sessionmaker")
 CLOCK: web.AppKey[Clock] = web.AppKey("village_page_clock")
 CODE_RE = re.compile(r"^[A-Za-z0-9]{2,16}$")
-
-
-def _render(session: Session, code: str, today: dt.date) -> str:
-    village = get_village(session, code)
-    rows = list_rows(session, village.code)
-    return render_village_page(village, rows, check_village(session, village.code, today), today)
 
 
 def _not_found(code: str) -> web.Response:
@@ -49,7 +39,7 @@ async def village_page(request: web.Request) -> web.Response:
     today = clock.today()
     try:
         async with request.app[SESSIONMAKER]() as session:
-            html = await session.run_sync(_render, code, today)
+            html = await session.run_sync(village_html, code, today)
     except NotFound:
         return _not_found(code)
     return web.Response(

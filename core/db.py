@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -119,6 +120,12 @@ def make_async_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if u.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def insert_ignore(dialect: str, table: Any) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` into ``table`` (a Table or a mapped class) for the dialect
+    named (``sqlite`` or ``postgresql``)."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.db import insert_ignore
 from push.delivery import UNDEDUPLICABLE, Claimed
 from push.models import Delivery, QuotaCounter, RateLimit
 
@@ -39,15 +39,6 @@ _CLAIM_COLUMNS = (
 )
 
 
-def _insert_ignore(session: Session, table: Any) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(name)
-
-
 def enqueue(
     session: Session,
     rows: Sequence[Mapping[str, Any]],
@@ -61,7 +52,7 @@ def enqueue(
     added = 0
     for start in range(0, len(rows), batch):
         chunk = [dict(r) for r in rows[start : start + batch]]
-        result = session.execute(_insert_ignore(session, Delivery).returning(Delivery.id), chunk)
+        result = session.execute(insert_ignore(session.get_bind().dialect.name, Delivery).returning(Delivery.id), chunk)
         added += len(result.all())
         if progress is not None:
             progress(min(start + batch, len(rows)), len(rows))
@@ -152,7 +143,7 @@ def acquire_rate(
     (see :func:`next_free`). Held in the database so every worker process shares the budget.
     """
     with engine.begin() as conn:
-        conn.execute(_insert_ignore_conn(conn, RateLimit).values(key=key, next_at=0.0))
+        conn.execute(insert_ignore(conn.dialect.name, RateLimit).values(key=key, next_at=0.0))
         start = case((RateLimit.next_at > now, RateLimit.next_at), else_=now)
         row = conn.execute(
             update(RateLimit)
@@ -172,7 +163,7 @@ def next_free(engine: Engine, key: str) -> float:
 def take_quota(engine: Engine, key: str, limit: int) -> bool:
     """Use one unit of a quota (``key`` names the period); False when ``limit`` units are used already."""
     with engine.begin() as conn:
-        conn.execute(_insert_ignore_conn(conn, QuotaCounter).values(key=key, used=0))
+        conn.execute(insert_ignore(conn.dialect.name, QuotaCounter).values(key=key, used=0))
         row = conn.execute(
             update(QuotaCounter)
             .where(QuotaCounter.key == key, QuotaCounter.used < limit)
@@ -190,12 +181,6 @@ def give_back_quota(engine: Engine, key: str) -> None:
             .where(QuotaCounter.key == key, QuotaCounter.used > 0)
             .values(used=QuotaCounter.used - 1)
         )
-
-
-def _insert_ignore_conn(conn: Any, table: Any) -> Any:
-    name = conn.dialect.name
-    dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
-    return dialect_insert(table).on_conflict_do_nothing()
 
 
 def counts(session: Session, notice_ids: Iterable[str] | None = None) -> dict[str, int]:

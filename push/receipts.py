@@ -1,8 +1,8 @@
 """Delivery receipts: ``MASSSENDJOBFINISH`` and ``TEMPLATESENDJOBFINISH`` events update the delivery rows.
 
-WeChat posts these events to the bot's endpoint; ``admin_cli`` registers the handlers below in the bot's
-event registry (``bot.registry.EventRegistry``), so bot and push never import each other. A handler gets the
-registry's context (``ctx.message.raw`` holds the event's XML fields, ``ctx.sessionmaker`` an async session
+WeChat posts these events to the bot's endpoint; ``admin_cli`` hands the handlers below to the bot
+(``create_app(events=…)``), so bot and push never import each other. A handler gets the bot's
+``EventContext`` (``ctx.message.raw`` holds the event's XML fields, ``ctx.sessionmaker`` an async session
 factory) and returns ``None`` (reply ``success``). The row is found by the ``msg_id`` the send returned.
 """
 

@@ -150,7 +150,7 @@ def start_in_process(app: web.Application, settings: Settings) -> None:
 
 
 def receipt_handlers() -> dict[str, Any]:
-    """Event name → handler, for ``EventRegistry.register`` in the composition root."""
+    """Event name → handler, for the bot's ``create_app(events=…)`` in the composition root."""
     from push.receipts import HANDLERS
 
     return dict(HANDLERS)

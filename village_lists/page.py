@@ -1,7 +1,8 @@
-"""The villager-facing page of a village's list (``GET /v/<村编码>``): standalone, mobile-first HTML.
+"""What villagers see of their village's list: the page (``GET /v/<村编码>``, standalone mobile-first
+HTML) and the short text the bot sends for 我村公开.
 
-Villagers see the items their village discloses, when each was last disclosed, and which are
-overdue. Only 逾期未公开 findings are shown: the other defects are for the township staff.
+Both show the items the village discloses, when each was last disclosed, and which are overdue.
+Only 逾期未公开 findings are shown: the other defects are for the township staff.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from village_lists.checker import Defect, overdue_rows
+from sqlalchemy.orm import Session
+
+from village_lists.checker import Defect, check_village, overdue_rows
 from village_lists.export import cn_date, group_rows
 from village_lists.models import ListRow, Village
+from village_lists.repository import get_village, list_rows
 
 _CSS = """
 * { box-sizing: border-box; }
@@ -41,6 +45,34 @@ li.overdue { border-left: 5px solid #c0392b; }
 details summary { font-size: 14px; color: #0b6e4f; cursor: pointer; }
 footer { font-size: 13px; color: #666; padding: 16px; text-align: center; }
 """
+
+
+def village_html(session: Session, code: str, today: dt.date) -> str:
+    """The page of the village ``code`` (:class:`~core.errors.NotFound` for an unknown code)."""
+    village = get_village(session, code)
+    return render_village_page(
+        village, list_rows(session, village.code), check_village(session, village.code, today), today
+    )
+
+
+def village_text(session: Session, code: str, today: dt.date) -> str:
+    """A short text of the village's list: what is overdue, then the most recent disclosures."""
+    village = get_village(session, code)
+    rows = list_rows(session, village.code)
+    late = overdue_rows(check_village(session, village.code, today))
+    lines = [f"{village.name}村务公开清单（共 {len(rows)} 项，截至 {today.isoformat()}）"]
+    if late:
+        lines.append(f"逾期未公开 {len(late)} 项：")
+        for row in (r for r in rows if r.seq in late):
+            last = row.last_disclosed.isoformat() if row.last_disclosed else "无记录"
+            lines.append(f"· {row.title}（最近公开：{last}）")
+    else:
+        lines.append("目前没有逾期未公开的事项。")
+    recent = sorted((r for r in rows if r.last_disclosed), key=lambda r: (r.last_disclosed, -r.seq), reverse=True)
+    if recent:
+        lines.append("最近公开：")
+        lines += [f"· {row.last_disclosed.isoformat()} {row.title}" for row in recent[:6] if row.last_disclosed]
+    return "\n".join(lines)
 
 
 def render_village_page(

@@ -15,7 +15,6 @@ protected by ``clientmsgid``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import random
@@ -70,7 +69,6 @@ class WeChatClient:
         *,
         timeout: float = 10.0,
         max_retries: int = 3,
-        use_stable_token: bool = False,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if max_retries < 0:
@@ -82,7 +80,6 @@ class WeChatClient:
         self._store = token_store
         self.timeout = timeout
         self.max_retries = max_retries
-        self.use_stable_token = use_stable_token
         self._sleep = sleep
 
     def __repr__(self) -> str:
@@ -94,14 +91,10 @@ class WeChatClient:
         """A valid access token (fetched only when the shared store has none)."""
         return await self._store.get_token(self.appid, self._fetch_token)
 
-    async def _fetch_token(self, *, force: bool = False) -> FetchedToken:
-        """A new token; ``force`` makes the stable-token API issue one even when its token is still valid."""
+    async def _fetch_token(self) -> FetchedToken:
+        """A new token from ``/cgi-bin/token``."""
         credentials = {"grant_type": "client_credential", "appid": self.appid, "secret": self._secret}
-        if self.use_stable_token:
-            body = {**credentials, "force_refresh": force}
-            payload = await self._request("POST", "/cgi-bin/stable_token", json_body=body)
-        else:
-            payload = await self._request("GET", "/cgi-bin/token", params=credentials)
+        payload = await self._request("GET", "/cgi-bin/token", params=credentials)
         token = payload.get("access_token")
         expires_in = payload.get("expires_in", 7200)
         if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
@@ -119,7 +112,7 @@ class WeChatClient:
         except TokenInvalid as exc:
             log.info("access token rejected (errcode %s); refreshing once", exc.errcode)
             await self._store.invalidate(self.appid, token)
-        token = await self._store.get_token(self.appid, functools.partial(self._fetch_token, force=True))
+        token = await self._store.get_token(self.appid, self._fetch_token)
         return await self._request(method, path, token=token, json_body=json_body, accept=accept)
 
     async def _request(

@@ -1,6 +1,6 @@
 """A fake WeChat + WeCom platform: an aiohttp server with the real request and response formats.
 
-Endpoints (the ones Cunwu uses): ``/cgi-bin/token``, ``/cgi-bin/stable_token``,
+Endpoints (the ones Cunwu uses): ``/cgi-bin/token``,
 ``/cgi-bin/message/custom/send``, ``/cgi-bin/message/template/send``, ``/cgi-bin/tags/create``,
 ``/cgi-bin/tags/get``, ``/cgi-bin/tags/members/batchtagging``, ``…/batchuntagging``,
 ``/cgi-bin/message/mass/sendall`` and WeCom's ``/cgi-bin/webhook/send?key=``. Requests are
@@ -23,6 +23,9 @@ Every accepted request (except token fetches, which are counted) is recorded:
 
   Without ``"api"`` a fault applies to any API call except the token endpoints.
   ``GET /_fake/faults`` lists pending faults; ``DELETE /_fake/faults`` clears them.
+- ``POST /_vendor/loudspeaker/upload`` — a loudspeaker vendor's upload API (not WeChat's): multipart
+  ``village``, ``notice_id``, optional ``slot`` and one or more ``file`` parts; recorded as
+  ``loudspeaker_upload``.
 
 Tests use it in-process: ``platform = FakePlatform(FakeConfig(...))``, ``app = platform.make_app()``
 (or :func:`create_fake_app`), then call ``platform.inject(...)``, ``platform.messages`` …
@@ -38,7 +41,6 @@ from collections.abc import Mapping
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from wechat import fake_push
 from wechat.fake_official_account import OfficialAccountFake
 from wechat.fake_state import Answer, FakeConfig, Fault, Handler, Payload, content_of, json_response, ok
 
@@ -57,7 +59,6 @@ class FakePlatform(OfficialAccountFake):
         app[FAKE_PLATFORM] = self
         routes: list[tuple[str, str, str, Handler]] = [
             ("GET", "/cgi-bin/token", "token", self._token),
-            ("POST", "/cgi-bin/stable_token", "stable_token", self._stable_token),
             ("POST", "/cgi-bin/message/custom/send", "custom_send", self._custom_send),
             ("POST", "/cgi-bin/message/template/send", "template_send", self._template_send),
             ("POST", "/cgi-bin/tags/create", "tags_create", self._tags_create),
@@ -75,7 +76,7 @@ class FakePlatform(OfficialAccountFake):
         app.router.add_get("/_fake/faults", self._get_faults)
         app.router.add_post("/_fake/faults", self._post_faults)
         app.router.add_delete("/_fake/faults", self._delete_faults)
-        fake_push.install(self, app)  # loudspeaker vendor, duplicate count
+        app.router.add_post("/_vendor/loudspeaker/upload", self._loudspeaker_upload)
         return app
 
     def _webhook_send(self, query: Mapping[str, str], body: Payload) -> Payload:
@@ -97,6 +98,24 @@ class FakePlatform(OfficialAccountFake):
         sent.append(now)
         self.record("webhook_send", body, key=key)
         return ok()
+
+    async def _loudspeaker_upload(self, request: web.Request) -> web.Response:
+        """A loudspeaker vendor's upload API (not WeChat's; push's loudspeaker channel may use one)."""
+        self.calls["loudspeaker_upload"] += 1
+        form = await request.post()
+        files = []
+        for f in form.getall("file", []):
+            if isinstance(f, web.FileField):
+                with f.file:  # (aiohttp spools each upload to a temporary file: closed here, not by the GC)
+                    files.append({"name": f.filename, "size": len(f.file.read())})
+        village, notice_id = form.get("village"), form.get("notice_id")
+        if not isinstance(village, str) or not isinstance(notice_id, str) or not files:
+            return json_response({"errcode": 40001, "errmsg": "village, notice_id and file are required"})
+        self.record(
+            "loudspeaker_upload",
+            {"village": village, "notice_id": notice_id, "slot": str(form.get("slot", "")), "files": files},
+        )
+        return json_response(ok(files=len(files)))
 
     # -- inspection and faults --------------------------------------------------------------
 

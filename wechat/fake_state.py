@@ -27,7 +27,7 @@ Payload = dict[str, Any]
 Handler = Callable[[Mapping[str, str], Payload], Payload]
 """An API of the fake: the query and the JSON body (``{}`` for a GET) in, WeChat's JSON answer out."""
 
-TOKEN_APIS = frozenset({"token", "stable_token"})
+TOKEN_APIS = frozenset({"token"})
 NO_ACCESS_TOKEN = TOKEN_APIS | {"webhook_send"}
 
 
@@ -96,7 +96,6 @@ class FakeState:
         self.config = config or FakeConfig()
         self.messages: list[Payload] = []
         self.tokens: dict[str, float] = {}
-        self.stable_token: str | None = None
         self.token_fetches = 0
         self.tokens_issued = 0
         self.calls: Counter[str] = Counter()
@@ -231,12 +230,3 @@ class FakeState:
     def _token(self, query: Mapping[str, str], body: Payload) -> Payload:
         self._check_app(query)
         return {"access_token": self._issue(), "expires_in": self.config.token_ttl}
-
-    def _stable_token(self, query: Mapping[str, str], body: Payload) -> Payload:
-        self._check_app(body)
-        current = self.stable_token
-        expires = self.tokens.get(current or "", 0.0)
-        if current is None or body.get("force_refresh") is True or expires <= self.now():
-            current = self.stable_token = self._issue()
-            expires = self.tokens[current]
-        return {"access_token": current, "expires_in": max(1, int(expires - self.now()))}

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.app import CONVERSATION, ENDPOINT, QUESTION_LOG, REGISTRY
+from bot.app import CONVERSATION, ENDPOINT, QUESTION_LOG
+from bot.dialogue import EventContext
 from bot.models import VIA_CUSTOMER_SERVICE, VIA_FAILED, VIA_PASSIVE
-from bot.registry import EventContext
 from core.db import make_engine, make_sessionmaker
 from tests.bot.conftest import TOKEN, BotFactory, StubMatcher
 from village_lists.models import Follower
@@ -138,17 +138,16 @@ async def test_menu_clicks(make_bot: BotFactory, migrated_url: str, stub: StubMa
     assert stub.calls == []
 
 
-async def test_event_registry_plugins_and_unknown_events(
+async def test_other_packages_event_handlers_and_unknown_events(
     make_bot: BotFactory, migrated_url: str, stub: StubMatcher
 ) -> None:
-    app, wx = await make_bot(migrated_url, matcher=stub)
     seen: list[str] = []
 
     async def receipt(ctx: EventContext) -> str | None:
         seen.append(ctx.message.raw.get("MsgID", ""))
         return None
 
-    app[REGISTRY].register("MASSSENDJOBFINISH", receipt)
+    _, wx = await make_bot(migrated_url, matcher=stub, events={"MASSSENDJOBFINISH": receipt})
     now = int(time.time())
     xml = (
         "<xml><ToUserName><![CDATA[gh_cunwu]]></ToUserName><FromUserName><![CDATA[oSystem]]></FromUserName>"

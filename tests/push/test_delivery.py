@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from admin_cli.serve_cmd import build_registry
-from bot.registry import EventContext
+from admin_cli.serve_cmd import event_handlers
+from bot.dialogue import EventContext
 from core.db import make_async_engine, make_async_sessionmaker
 from push.channels.official import clientmsgid
 from push.models import Delivery
 from tests.conftest import Cunwu
 from tests.push.conftest import FakeServer, groups_by_village, make_due, robot_key, sample_notice
-from wechat.fake_push import count_duplicates, job_events
+from tests.push.platform_log import count_duplicates, job_events
 from wechat.messages import parse_message
 from wechat.xml import render_xml
 
@@ -181,16 +181,17 @@ def test_mass_send_45065_is_recorded_not_resent(township: Cunwu, fake: FakeServe
     assert not [m for m in fake.platform.messages if m["api"] == "mass_sendall"]
 
 
-async def test_receipts_update_rows_through_the_bot_registry(township: Cunwu, fake: FakeServer) -> None:
+async def test_receipts_update_rows_through_the_handlers_the_bot_gets(township: Cunwu, fake: FakeServer) -> None:
     await asyncio.to_thread(send, township, "TZ-2026-032")
     events = job_events(fake.platform.messages)
     assert [e["Event"] for e in events] == ["MASSSENDJOBFINISH"]
-    registry = build_registry()  # the composition root's registry, as `cunwu serve` builds it
+    handlers = {name.lower(): h for name, h in event_handlers().items()}  # as `cunwu serve` gives them to the bot
     engine = make_async_engine(township.url)
     try:
         for event in events:
             message = parse_message(render_xml(event))
-            await registry.dispatch(EventContext(message, make_async_sessionmaker(engine), dt.datetime.now(dt.UTC)))
+            ctx = EventContext(message, make_async_sessionmaker(engine), dt.datetime.now(dt.UTC))
+            await handlers[message.event](ctx)
     finally:
         await engine.dispose()
     data = await asyncio.to_thread(show, township, "TZ-2026-032")

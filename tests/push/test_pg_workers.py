@@ -25,8 +25,8 @@ from core.db import make_engine
 from push.models import Delivery, Notice
 from tests.conftest import Cunwu
 from tests.push.conftest import FakeServer, sample_notice
+from tests.push.platform_log import count_duplicates
 from village_lists.models import Follower
-from wechat.fake_push import count_duplicates
 
 pytestmark = pytest.mark.pg
 SCALE = int(os.environ.get("CUNWU_TEST_PG_DELIVERIES", "10000"))

@@ -223,18 +223,6 @@ async def test_wrong_secret(session: aiohttp.ClientSession, server: TestServer) 
     assert exc.value.errcode == 40125
 
 
-async def test_stable_token(
-    session: aiohttp.ClientSession, server: TestServer, platform: FakePlatform, sleeps: Sleeps
-) -> None:
-    client = make_client(session, str(server.make_url("")), sleeps, use_stable_token=True)
-    await client.send_custom_text("o_villager", "x")
-    assert platform.calls["stable_token"] == 1 and platform.calls.get("token", 0) == 0
-    platform.expire_tokens()
-    await client.send_custom_text("o_villager", "y")
-    assert platform.calls["stable_token"] == 2
-    assert platform.tokens_issued == 2
-
-
 async def test_client_from_settings(session: aiohttp.ClientSession, server: TestServer, platform: FakePlatform) -> None:
     settings = Settings(wechat_appid="wx_test", wechat_secret=SECRET, wechat_api_base=str(server.make_url("")))
     client = client_from_settings(session, settings, MemoryTokenStore())

@@ -84,15 +84,6 @@ async def test_old_token_survives_a_refetch_for_five_minutes(http: TestClient, p
     assert (await post_json(http, "/cgi-bin/message/custom/send", body, access_token=first))["errcode"] == 42001
 
 
-async def test_stable_token_does_not_rotate(http: TestClient) -> None:
-    body = {"grant_type": "client_credential", "appid": APPID, "secret": SECRET}
-    a = await post_json(http, "/cgi-bin/stable_token", body)
-    b = await post_json(http, "/cgi-bin/stable_token", body)
-    assert a["access_token"] == b["access_token"]
-    c = await post_json(http, "/cgi-bin/stable_token", {**body, "force_refresh": True})
-    assert c["access_token"] != a["access_token"]
-
-
 async def test_messages_recorded_and_cleared(http: TestClient) -> None:
     t = await token(http)
     for text in ["一", "二"]:

@@ -51,7 +51,7 @@ chat: venv
 	$(DEV_ENV) $(BIN)/cunwu chat --encrypt --url http://127.0.0.1:$(PORT)/wechat
 
 test: venv
-	$(BIN)/pytest -q -rs $(PYTEST_ARGS)
+	$(BIN)/pytest -q -rs -n auto $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -26,7 +26,7 @@ from content.matcher.documents import (
     load_documents,
     township_phones,
 )
-from content.matcher.focus import elsewhere, uncovered_head, uncovered_topic, unknown_last_word
+from content.matcher.focus import elsewhere, named_household, uncovered_head, uncovered_topic, unknown_last_word
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
@@ -77,6 +77,7 @@ class Matcher:
     linked: dict[str, tuple[int, ...]] = field(default_factory=dict)  # catalog code → linked interpretations
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _places: list[str] = field(default_factory=list)  # townships and publishers, joined when first needed
+    _people: list[str] = field(default_factory=list)  # the village rows' responsible persons, likewise
     answers_by_normalized_question: ClassVar[bool] = True
     """Its answers are a function of ``normalize(question)`` and the village: callers may cache by that."""
 
@@ -147,6 +148,9 @@ class Matcher:
         if elsewhere(query.text, self._cut, self._known) is not None:
             # "上海那边…": the question asks about another place than the townships we hold
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
+        if "家" in query.text and named_household(query.text, self._cut, self._a_name) is not None:
+            # "王福贵家的坝地补了多少": another household's affairs, which no public document discloses
+            return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         mask = self.index.mask(township, village)
         cands = self.index.candidates(query.tokens, mask, CANDIDATES)
         scored = _dedupe(score_candidates(self.index, query, cands, self.weights))
@@ -188,6 +192,14 @@ class Matcher:
             names = {d.township or "" for d in self.index.docs} | {p for d in self.index.docs for p in d.publishers}
             self._places.append(" ".join(sorted(names)))
         return word in self._places[0]
+
+    def _a_name(self, word: str) -> bool:
+        """A word of the dictionary, of the index, or a person the documents name (a village's 责任人)."""
+        if self.analyzer.tokenizer.FREQ.get(word, 0) > 0 or self._known(word):
+            return True
+        if not self._people:
+            self._people.append(" ".join(sorted({d.responsible for d in self.index.docs if d.responsible})))
+        return word in self._people[0]
 
     def _misses_focus(self, query: Query, best: Scored) -> bool:
         """The best document covers a word of the question, not what it asks (see ``focus``)."""

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from admin_cli.main import cli
 from content.matcher.documents import load_documents
 from content.matcher.evaluation import Outcome, evaluate, holds_facts, load_rows
-from content.matcher.focus import elsewhere
+from content.matcher.focus import elsewhere, named_household
 from content.matcher.normalize import normalize
 from content.matcher.service import Matcher
 from core.db import make_engine, make_sessionmaker
@@ -122,6 +122,31 @@ def test_elsewhere_needs_an_unknown_place_name() -> None:
     assert elsewhere("芒洪那边泼水节", cut, lambda w: w == "芒洪") is None  # a place the documents name
     assert elsewhere("县城老街那边要征收", cut, lambda w: False) is None  # a spot of our own, no place name
     assert elsewhere("外省那边住院", cut, lambda w: False) is None  # a kind of place
+
+
+def test_a_named_household_is_another_familys_affair(sample: Matcher) -> None:
+    for question in ["芒洪村王福贵家的征地补偿款给了多少", "听说沈阿根家的低保被取消了"]:
+        assert not sample.ask(question).answered, question
+    assert named_household("种田人家能领啥补贴", sample._cut, sample._a_name) is None  # 种田/人家: no name
+    assert named_household("王德明家的低保", sample._cut, sample._a_name) is None  # a village's responsible person
+
+
+def test_named_household_needs_a_name_of_its_own() -> None:
+    words = ["王福贵", "种田", "人家", "农户", "王家", "村", "家", "的", "路"]
+
+    def cut(text: str) -> list[str]:
+        out: list[str] = []
+        while text:
+            word = next((w for w in words if text.startswith(w)), text[0])
+            out.append(word)
+            text = text[len(word) :]
+        return out
+
+    assert named_household("王福贵家的地", cut, lambda w: False) == "王福贵"
+    assert named_household("王福贵家的地", cut, lambda w: w == "王福贵") is None  # a person the documents name
+    assert named_household("种田人家", cut, lambda w: False) is None  # 家 is part of 人家
+    assert named_household("补到农户家", cut, lambda w: w == "农户") is None  # a dictionary word
+    assert named_household("王家村的路", cut, lambda w: False) is None
 
 
 def _township(folder: Path) -> str:

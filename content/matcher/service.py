@@ -6,10 +6,12 @@ content revision counter moves (``refresh_if_changed``), never on every request.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar
 
 from sqlalchemy.orm import Session
@@ -31,6 +33,7 @@ from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
 from content.matcher.normalize import bigrams
+from content.matcher.passages import doc_passages
 from content.matcher.query import Analyzer, Query, Unit, base_tokenizer
 from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, prepare, score_candidates
 from content.matcher.results import AskResult, ResultRef
@@ -202,15 +205,26 @@ class Matcher:
         return word in self._people[0]
 
     def _misses_focus(self, query: Query, best: Scored) -> bool:
-        """The best document covers a word of the question, not what it asks (see ``focus``)."""
+        """The best document covers a word of the question, not what it asks (see ``focus``).
+
+        The document covers what its searched fields (and, for a catalog item, its linked
+        interpretations') have, and, for a question asking a value only a body holds (a phone
+        number), what the passages holding that value say: the office they name.
+        """
         grams: list[set[str]] = []  # the document's bigrams (and its linked interpretations'), once asked
+
+        valued = [f.value for f in query.facets if f.value is not None and f.name in T.VALUE_FACETS]
 
         def doc_grams() -> set[str]:
             if not grams:
                 dbig = set(self.index.doc_bigrams(best.doc_index))
+                docs = [best.doc_index]
                 if best.doc.kind == KIND_CATALOG:
-                    for n in self.linked.get(best.doc.id, ()):
+                    docs += self.linked.get(best.doc.id, ())
+                    for n in docs[1:]:
                         dbig |= self.index.doc_bigrams(n)
+                for n in docs if valued else ():
+                    dbig |= value_grams(self.index.docs[n], tuple(valued))
                 grams.append(dbig)
             return grams[0]
 
@@ -230,6 +244,17 @@ class Matcher:
         if "的" in query.text and uncovered_head(query, covers, common, touches) is not None:
             return True
         return unknown_last_word(query, covers, common) is not None
+
+
+@lru_cache(maxsize=4096)
+def value_grams(doc: Doc, values: tuple[re.Pattern[str], ...]) -> frozenset[str]:
+    """The bigrams of an interpretation's passages that hold a value asked (a phone number): the
+    office such a passage names (镇林业站 0743-8621073) is what the question is about."""
+    grams: set[str] = set()
+    for p in doc_passages(doc):
+        if any(v.search(p.text) for v in values):
+            grams |= bigrams(p.norm)
+    return frozenset(grams)
 
 
 def _ms(started: float) -> float:

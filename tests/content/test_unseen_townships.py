@@ -193,3 +193,11 @@ def test_tuned_township_floors(tmp_path: Path, name: str) -> None:
     assert m.top1 >= top1, m.failures[:10]
     assert m.answer >= answer, [f for f in m.failures if "facts" in f][:10]
     assert m.abstain >= abstain, [f["q"] for f in m.failures if f["answered"] and not f["expect"]]
+
+
+def test_an_office_named_only_beside_its_phone_number_is_covered(tmp_path: Path) -> None:
+    """林业站 is in no searched field of the Xiangxi township, only in the answer that gives its phone."""
+    matcher, _ = _load(TUNED / "township_xiangxi", tmp_path / "cunwu.db")
+    res = matcher.ask("雾溪镇林业站电话号码")
+    assert res.answered and holds_facts(res.reply, ["0743-8621073"]), res.reply
+    assert not matcher.ask("林业站的护林员穿的迷彩服哪里买").answered

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import ClassVar
@@ -243,7 +243,27 @@ class Matcher:
             return True
         if "的" in query.text and uncovered_head(query, covers, common, touches) is not None:
             return True
-        return unknown_last_word(query, covers, common) is not None
+        word = unknown_last_word(query, covers, common)
+        return word is not None and not self._said_together(query, best, word, covers)
+
+    def _said_together(self, query: Query, best: Scored, word: str, covers: Callable[[Unit], bool]) -> bool:
+        """One passage of the answering document (or of an interpretation linked to the item) says
+        ``word`` together with another word of the question the document covers: 蓝色预警…停止出港
+        answers "台风蓝色预警的时候船还能不能出港", so its last word is the document's matter. (Only
+        for the last-word rule: the whole body mentions much in passing, and for the head of "X的Y"
+        one passage naming both is still too loose.)"""
+        grams = bigrams(word)
+        others = [u for u in query.units if u.word != word and len(u.word) >= 2 and covers(u)]
+        if not grams or not others:
+            return False
+        docs = [best.doc_index]
+        if best.doc.kind == KIND_CATALOG:
+            docs += self.linked.get(best.doc.id, ())
+        for n in docs:
+            for passage in passage_grams(self.index.docs[n]):
+                if grams <= passage and any(alt and alt <= passage for u in others for alt in u.alts):
+                    return True
+        return False
 
 
 @lru_cache(maxsize=4096)
@@ -255,6 +275,12 @@ def value_grams(doc: Doc, values: tuple[re.Pattern[str], ...]) -> frozenset[str]
         if any(v.search(p.text) for v in values):
             grams |= bigrams(p.norm)
     return frozenset(grams)
+
+
+@lru_cache(maxsize=4096)
+def passage_grams(doc: Doc) -> tuple[frozenset[str], ...]:
+    """The bigrams of each passage of an interpretation (a Q&A pair, a summary sentence)."""
+    return tuple(frozenset(bigrams(p.norm)) for p in doc_passages(doc))
 
 
 def _ms(started: float) -> float:

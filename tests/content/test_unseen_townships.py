@@ -201,3 +201,10 @@ def test_an_office_named_only_beside_its_phone_number_is_covered(tmp_path: Path)
     res = matcher.ask("雾溪镇林业站电话号码")
     assert res.answered and holds_facts(res.reply, ["0743-8621073"]), res.reply
     assert not matcher.ask("林业站的护林员穿的迷彩服哪里买").answered
+
+
+def test_a_last_word_one_passage_says_with_the_matter_is_answered(tmp_path: Path) -> None:
+    """出港 is only in the body of the Jiaodong typhoon document, in the passage on 蓝色预警."""
+    matcher, _ = _load(TUNED / "township_jiaodong", tmp_path / "cunwu.db")
+    res = matcher.ask("那个我问问台风蓝色预警的时候船还能不能出港啊")
+    assert res.answered and holds_facts(res.reply, ["停止出港"]), res.reply

@@ -54,6 +54,11 @@ FLOORS = {
         ("额家窑洞裂咧", "我家窑洞裂咧"),  # north-western 额 is 我 before 家, 们, 村…
         ("二零二一年退的耕", "2021年退的耕"),  # a year read digit by digit
         ("低保户家的娃能当兵不", "低保户家的孩子能当兵不"),
+        ("养老保险么子时候交", "养老保险什么时候交"),  # Hunan-flavoured
+        ("油茶苗子要么样的才算数", "油茶苗子要什么样的才算数"),
+        ("好大年纪能贷", "多大年纪能贷"),
+        ("夜来听说海域证得上哪块办", "昨天听说海域证得去哪里办"),  # Jiaodong
+        ("哪块地要征", "哪块地要征"),  # which plot: no 哪里
     ],
 )
 def test_dialect_words_are_made_standard(raw: str, expected: str) -> None:

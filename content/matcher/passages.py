@@ -60,6 +60,23 @@ def doc_passages(doc: Doc) -> tuple[Passage, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=4096)
+def passage_grams(doc: Doc) -> tuple[frozenset[str], ...]:
+    """The bigrams of each passage of an interpretation (a Q&A pair, a summary sentence)."""
+    return tuple(frozenset(bigrams(p.norm)) for p in doc_passages(doc))
+
+
+@lru_cache(maxsize=4096)
+def value_grams(doc: Doc, values: tuple[re.Pattern[str], ...]) -> frozenset[str]:
+    """The bigrams of an interpretation's passages that hold a value asked (a phone number): the
+    office such a passage names (镇林业站 0743-8621073) is what the question is about."""
+    grams: set[str] = set()
+    for p in doc_passages(doc):
+        if any(v.search(p.text) for v in values):
+            grams |= bigrams(p.norm)
+    return frozenset(grams)
+
+
 def _both(text: str) -> str:
     """A passage's text normalised as written, and as a question is (dialect words made standard:
     a township that writes 咋整 in its Q&A answers a question rewritten to 怎么办)."""

@@ -6,12 +6,10 @@ content revision counter moves (``refresh_if_changed``), never on every request.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import ClassVar
 
 from sqlalchemy.orm import Session
@@ -33,7 +31,7 @@ from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
 from content.matcher.normalize import bigrams
-from content.matcher.passages import doc_passages
+from content.matcher.passages import passage_grams, value_grams
 from content.matcher.query import Analyzer, Query, Unit, base_tokenizer
 from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, prepare, score_candidates
 from content.matcher.results import AskResult, ResultRef
@@ -264,23 +262,6 @@ class Matcher:
                 if grams <= passage and any(alt and alt <= passage for u in others for alt in u.alts):
                     return True
         return False
-
-
-@lru_cache(maxsize=4096)
-def value_grams(doc: Doc, values: tuple[re.Pattern[str], ...]) -> frozenset[str]:
-    """The bigrams of an interpretation's passages that hold a value asked (a phone number): the
-    office such a passage names (镇林业站 0743-8621073) is what the question is about."""
-    grams: set[str] = set()
-    for p in doc_passages(doc):
-        if any(v.search(p.text) for v in values):
-            grams |= bigrams(p.norm)
-    return frozenset(grams)
-
-
-@lru_cache(maxsize=4096)
-def passage_grams(doc: Doc) -> tuple[frozenset[str], ...]:
-    """The bigrams of each passage of an interpretation (a Q&A pair, a summary sentence)."""
-    return tuple(frozenset(bigrams(p.norm)) for p in doc_passages(doc))
 
 
 def _ms(started: float) -> float:

@@ -57,6 +57,7 @@ class Weights:
     village_bonus: float = 0.12
     abolished_penalty: float = 0.25
     facet_value: float = 0.2  # an interpretation holding the value asked (VALUE_FACETS), times its relative coverage
+    value_topic: float = 0.35  # …plus this times the share of the question's words its passages holding the value have
     oov: float = 0.35  # weight of a content word no doc has, relative to a known one
     disc_pool: int = 12  # candidates (by first-pass score) among which words are told apart
     disc_covered: float = 0.5  # a word counts as covered by a pool candidate from this coverage

@@ -10,7 +10,8 @@ Features of a candidate doc for a question (all in 0..1):
 - ``fuzzy``: rapidfuzz partial_ratio of the title against the question;
 - ``bm25``: the BM25 score relative to the best candidate's.
 Asked a value only a body holds (a phone number), an interpretation that holds one gains, and gains
-more when the passages holding it name the question's words (the office whose number is asked).
+more when the passages holding it name the question's words (the office whose number is asked);
+asked an amount or a date, a little by the share of the question's words its passages holding one have.
 Intent adjusts the mix: a question about whether/where something is published prefers catalog
 items and the villager's own list rows; a question about policy content prefers the interpretation
 whose Q&A matches it.
@@ -167,6 +168,14 @@ def score_candidates(
                 count=n_cands,
             )
             score = score + w.value_topic * named_value
+    asked = [f for f in query.facets if f.value is not None and f.name in T.NAMED_VALUE_FACETS]
+    if asked and not valued and w.value_topic_named and not _asks_of_fields(query):
+        # asked an amount or a date: the passages holding one that name the question's words
+        patterns = tuple(f.value for f in asked if f.value is not None)
+        named_value = np.fromiter(
+            (_value_cover(index.docs[i], patterns, unit_alts, uw) for i in ids), dtype=np.float64, count=n_cands
+        )
+        score = score + w.value_topic_named * named_value
     # Second pass: the words that tell the leading candidates apart (IDF within the candidate pool).
     order = np.argsort(-score, kind="stable")  # by first-pass score, ties in BM25 order
     pool = order[: max(2, w.disc_pool)]
@@ -244,6 +253,13 @@ def holds_values(doc: Doc) -> frozenset[str]:
         return frozenset()
     text = " ".join((doc.summary, *doc.answers))
     return frozenset(f.name for f in facets().facets if f.value is not None and f.value.search(text))
+
+
+def _asks_of_fields(query: Query) -> bool:
+    """Where or when a thing is published, a list, a count or a progress: a catalog item's own fields answer."""
+    if query.disclosure or any(f.name == "publish" for f in query.facets):
+        return True
+    return any(i.name in T.ROW_INTENTS for i in query.intents)
 
 
 def _value_cover(

@@ -58,6 +58,7 @@ class Weights:
     abolished_penalty: float = 0.25
     facet_value: float = 0.2  # an interpretation holding the value asked (VALUE_FACETS), times its relative coverage
     value_topic: float = 0.35  # …plus this times the share of the question's words its passages holding the value have
+    value_topic_named: float = 0.1  # the same for an amount or a date asked (NAMED_VALUE_FACETS), which fields may hold
     oov: float = 0.35  # weight of a content word no doc has, relative to a known one
     disc_pool: int = 12  # candidates (by first-pass score) among which words are told apart
     disc_covered: float = 0.5  # a word counts as covered by a pool candidate from this coverage
@@ -70,6 +71,7 @@ class Weights:
 BODY_COVER = 0.8  # a word no searched field has, found in an interpretation's body, counts this much…
 BODY_COVER_KNOWN = 0.3  # …and a known word found only there this much
 VALUE_FACETS = frozenset({"phone"})  # facets whose value only an interpretation's text holds
+NAMED_VALUE_FACETS = frozenset({"amount", "date"})  # facets whose value a passage naming the question's words holds
 
 # --- confidence and abstention (rank.py, service.py)
 OVERRULE_COVER = 0.4  # a doc covering this share of the content words, and…

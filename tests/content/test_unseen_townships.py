@@ -219,3 +219,10 @@ def test_asked_a_phone_the_document_whose_number_names_the_office_comes_first(sa
     """Several interpretations hold phone numbers; the one whose numbered passage names 住建局 answers."""
     res = sample.ask("县住建局电话好多")
     assert res.answered and holds_facts(res.reply, ["0883-6124405"]), res.reply
+
+
+def test_asked_an_amount_the_passage_that_names_the_matter_beside_it_counts(sample: Matcher) -> None:
+    """The rice subsidy and the crop insurance both hold per-mu amounts; the insurance's passage
+    holding one names 保险 and 农户 交."""
+    res = sample.ask("水稻保险农户自己一亩交好多")
+    assert res.answered and holds_facts(res.reply, ["10元"]), res.reply

@@ -226,3 +226,17 @@ def test_asked_an_amount_the_passage_that_names_the_matter_beside_it_counts(samp
     holding one names 保险 and 农户 交."""
     res = sample.ask("水稻保险农户自己一亩交好多")
     assert res.answered and holds_facts(res.reply, ["10元"]), res.reply
+
+
+@pytest.mark.parametrize(
+    ("question", "answered"),
+    [
+        ("危房改造的房子刷哪种颜色的漆好看", False),
+        ("高龄老人冬天穿什么鞋子好", False),
+        ("花生米炒着吃好还是煮着吃好", False),
+        ("养老保险交哪个档次好", True),  # which tier to pay: a policy matter
+        ("低保咋个申请好", True),
+    ],
+)
+def test_asking_which_choice_is_best_is_advice(sample: Matcher, question: str, answered: bool) -> None:
+    assert sample.ask(question).answered is answered

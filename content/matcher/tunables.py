@@ -15,6 +15,7 @@ FACET_HEAD = 0.5  # a passage's question asks the same…
 HEAD_ASKS = 0.6  # …with one of the facet's question cues (1.0 from three on)
 HEAD_ASKS_MORE = 0.2
 HEAD_SPEAKS = 0.4  # …or has one of its passage cues
+HEAD_ELSEWHERE = 0.6  # …keeping this share of that credit when its question names none of the focus
 FACET_VALUE = 0.35  # the facet's value (an amount, a date, a phone) is in the passage's text
 FACET_TEXT = 0.15  # the facet's passage cues are in its text
 OTHER_FACETS = 0.25  # share of the other facets' mean in a passage's facet match

@@ -240,3 +240,10 @@ def test_asked_an_amount_the_passage_that_names_the_matter_beside_it_counts(samp
 )
 def test_asking_which_choice_is_best_is_advice(sample: Matcher, question: str, answered: bool) -> None:
     assert sample.ask(question).answered is answered
+
+
+def test_a_pair_asking_the_same_of_another_matter_gives_way(sample: Matcher) -> None:
+    """"多久能有结果？" asks a date too, but of legal aid; the pair on the village's legal adviser
+    names the matter asked about and holds the day."""
+    res = sample.ask("法律顾问哪天来村里")
+    assert res.answered and holds_facts(res.reply, ["每月第一个星期三"]), res.reply

@@ -243,7 +243,7 @@ def test_asking_which_choice_is_best_is_advice(sample: Matcher, question: str, a
 
 
 def test_a_pair_asking_the_same_of_another_matter_gives_way(sample: Matcher) -> None:
-    """"多久能有结果？" asks a date too, but of legal aid; the pair on the village's legal adviser
+    """The pair "多久能有结果？" asks a date too, but of legal aid; the pair on the village's legal adviser
     names the matter asked about and holds the day."""
     res = sample.ask("法律顾问哪天来村里")
     assert res.answered and holds_facts(res.reply, ["每月第一个星期三"]), res.reply

@@ -39,6 +39,7 @@ from content.matcher.query import Query
 from content.matcher.tunables import Weights
 from content.matcher.views import Views, prepare
 
+_QUESTION_WORDS = re.compile("哪个|哪家|哪种|哪里|什么|啥子|啥|多少|怎么|咋个|咋")
 _LIST_INTENTS = frozenset({"roster", "publish", "payment", "progress", "spending", "penalty"})
 
 
@@ -301,7 +302,7 @@ def overrules_offtopic(index: Index, query: Query, best: Scored, cues: Iterable[
         return False
     dbig = index.doc_bigrams(best.doc_index)
     for cue in cues:
-        cb = bigrams(cue)
+        cb = bigrams(_QUESTION_WORDS.sub(" ", cue))  # 哪个银行: the document must speak of 银行
         if cb and len(cb & dbig) >= T.OVERRULE_CUE * len(cb):
             continue
         if not any(cue in term and any(bigrams(c) <= dbig for c in canon) for term, canon in query.concepts):

@@ -247,3 +247,8 @@ def test_a_pair_asking_the_same_of_another_matter_gives_way(sample: Matcher) -> 
     names the matter asked about and holds the day."""
     res = sample.ask("法律顾问哪天来村里")
     assert res.answered and holds_facts(res.reply, ["每月第一个星期三"]), res.reply
+
+
+def test_a_chit_chat_cue_is_judged_on_its_content_words(sample: Matcher) -> None:
+    """哪个银行 is a money chit-chat cue; the loan documents speak of 银行, the question word aside."""
+    assert sample.ask("脱贫户小额信贷是哪个银行在放").answered

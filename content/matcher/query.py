@@ -77,6 +77,8 @@ DISCLOSURE_WORDS = (
     "一共",
     "用到哪",
 )
+# "Which company, bank, hospital": the body that does it, not a published list (哪家 as which household)
+_WHICH_BODY = re.compile("哪(家|个)(保险公司|公司|银行|医院|单位|机构|部门|学校|企业|合作社)")
 INTENTS_PATH = Path(__file__).resolve().parent.parent / "data" / "intents.tsv"
 OFFTOPIC = "offtopic"
 INTERNAL = "internal"
@@ -267,7 +269,7 @@ class Analyzer:
             bigrams=frozenset(qbig),
             gram_idf={g: self.index.idf(g) for g in qbig},
             tokens=tuple(tokens),
-            disclosure=any(w in text for w in DISCLOSURE_WORDS),
+            disclosure=any(w in _WHICH_BODY.sub("", text) for w in DISCLOSURE_WORDS),
             village=any(w in text for w in VILLAGE_WORDS),
             intents=intents().classify(text),
             concepts=tuple((m.term, m.canonical) for m in matches),

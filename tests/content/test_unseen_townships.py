@@ -252,3 +252,10 @@ def test_a_pair_asking_the_same_of_another_matter_gives_way(sample: Matcher) -> 
 def test_a_chit_chat_cue_is_judged_on_its_content_words(sample: Matcher) -> None:
     """哪个银行 is a money chit-chat cue; the loan documents speak of 银行, the question word aside."""
     assert sample.ask("脱贫户小额信贷是哪个银行在放").answered
+
+
+def test_which_company_is_no_published_list() -> None:
+    from content.matcher.query import DISCLOSURE_WORDS, _WHICH_BODY
+
+    assert not any(w in _WHICH_BODY.sub("", "海参保险是哪家保险公司承保") for w in DISCLOSURE_WORDS)
+    assert any(w in _WHICH_BODY.sub("", "低保户都是哪家哪户") for w in DISCLOSURE_WORDS)

@@ -135,6 +135,12 @@ class Intents:
         return tuple(re.compile("|".join(map(re.escape, i.cues))) if i.cues else None for i in self.intents)
 
 
+def asks_disclosure(text: str) -> bool:
+    """The question asks whether or where something is published, or for a published list (哪家 as
+    which household, not which company)."""
+    return any(w in _WHICH_BODY.sub("", text) for w in DISCLOSURE_WORDS)
+
+
 @lru_cache(maxsize=1)
 def intents() -> Intents:
     return Intents.load()
@@ -269,7 +275,7 @@ class Analyzer:
             bigrams=frozenset(qbig),
             gram_idf={g: self.index.idf(g) for g in qbig},
             tokens=tuple(tokens),
-            disclosure=any(w in _WHICH_BODY.sub("", text) for w in DISCLOSURE_WORDS),
+            disclosure=asks_disclosure(text),
             village=any(w in text for w in VILLAGE_WORDS),
             intents=intents().classify(text),
             concepts=tuple((m.term, m.canonical) for m in matches),

@@ -259,3 +259,16 @@ def test_which_company_is_no_published_list() -> None:
 
     assert not asks_disclosure("海参保险是哪家保险公司承保")
     assert asks_disclosure("低保户都是哪家哪户")
+
+
+@pytest.mark.parametrize(
+    ("question", "answered"),
+    [
+        ("护林员晚上几点出来巡查", False),
+        ("森林防火夜查重点查哪里", False),
+        ("暗访组几个人 谁带队", False),
+        ("城管执法的程序是怎么样的", True),  # how enforcement works is published; its operations are not
+    ],
+)
+def test_an_enforcement_operations_time_or_place_is_not_public(sample: Matcher, question: str, answered: bool) -> None:
+    assert sample.ask(question).answered is answered

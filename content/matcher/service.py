@@ -31,7 +31,7 @@ from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
 from content.matcher.normalize import bigrams
-from content.matcher.passages import passage_grams, value_grams
+from content.matcher.passages import doc_passages, passage_grams, value_grams
 from content.matcher.query import Analyzer, Query, Unit, base_tokenizer
 from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, prepare, score_candidates
 from content.matcher.results import AskResult, ResultRef
@@ -239,10 +239,24 @@ class Matcher:
 
         if uncovered_topic(query, touches):
             return True
-        if "的" in query.text and uncovered_head(query, covers, common, touches) is not None:
+        head = uncovered_head(query, covers, common, touches) if "的" in query.text else None
+        if head is not None and not self._phrase_said(query, best, head):
             return True
         word = unknown_last_word(query, covers, common)
         return word is not None and not self._said_together(query, best, word, covers)
+
+    def _phrase_said(self, query: Query, best: Scored, head: str) -> bool:
+        """The head of "X的Y" is the document's matter when a passage of it says the question's
+        words from the head on as written (照料护理补贴 in "全护理的照料护理补贴一个月多少"), at
+        least ``PHRASE_MORE`` characters past it."""
+        at = query.text.find(head)
+        phrase = query.text[at:].split(" ", 1)[0][: len(head) + T.PHRASE_MORE]
+        if at < 0 or len(phrase) < len(head) + T.PHRASE_MORE:
+            return False
+        docs = [best.doc_index]
+        if best.doc.kind == KIND_CATALOG:
+            docs += self.linked.get(best.doc.id, ())
+        return any(phrase in p.norm for n in docs for p in doc_passages(self.index.docs[n]))
 
     def _said_together(self, query: Query, best: Scored, word: str, covers: Callable[[Unit], bool]) -> bool:
         """One passage of the answering document (or of an interpretation linked to the item) says

@@ -213,6 +213,9 @@ def test_a_last_word_one_passage_says_with_the_matter_is_answered(tmp_path: Path
     matcher, _ = _load(TUNED / "township_jiaodong", tmp_path / "cunwu.db")
     res = matcher.ask("那个我问问台风蓝色预警的时候船还能不能出港啊")
     assert res.answered and holds_facts(res.reply, ["停止出港"]), res.reply
+    # the head of "X的Y" that a passage says as written, with what follows it (照料护理补贴)
+    res = matcher.ask("特困人员全护理的照料护理补贴一个月多少")
+    assert res.answered and holds_facts(res.reply, ["1,140元"]), res.reply
 
 
 def test_asked_a_phone_the_document_whose_number_names_the_office_comes_first(sample: Matcher) -> None:

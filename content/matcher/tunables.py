@@ -88,7 +88,7 @@ FOCUS_GAP = 2  # in "X的Y", at most this many characters (a stopword: 那个) b
 FOCUS_SHARED = (
     2  # a facet-less question sharing at most this many words with the answer may be declined on its last word
 )
-PHRASE_MORE = 2  # the head of "X的Y" and this many characters after it, said as written in a passage, is the document's matter
+PHRASE_MORE = 2  # the head of "X的Y" with this many characters after it, said as written in a passage, is covered
 FOCUS_COMMON = 4000  # a head whose general-dictionary frequency is above this is grammar (出来), not a topic…
 FOCUS_COMMON_CHAR = 20000  # …or, for one character, above this (人, 事; not 猫, 树)
 

@@ -15,7 +15,7 @@ import jieba
 
 from content.matcher import tunables as T
 from content.matcher.datafile import cell_words, read_tsv
-from content.matcher.facets import Facet, facets
+from content.matcher.facets import Facet, asking_words, facets
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon, Match
@@ -316,5 +316,7 @@ class Analyzer:
                 weight *= T.CONTEXT_WEIGHT
             vocab = self.index.vocab
             known = any(b in vocab for alt in alts for b in alt)
+            if not known and word in asking_words():
+                continue  # a question word no document has (几月): what is asked, not about what
             units.append(Unit(word, weight, tuple(alts), known))
         return units

@@ -237,7 +237,21 @@ class Matcher:
         def common(word: str) -> bool:
             return freq.get(word, 0) > (T.FOCUS_COMMON if len(word) > 1 else T.FOCUS_COMMON_CHAR)
 
-        if uncovered_topic(query, touches):
+        asked = tuple(f.value for f in query.facets if f.value is not None and f.name in T.NAMED_VALUE_FACETS)
+        said: list[frozenset[str]] = []
+
+        def touches_or_says(unit: Unit) -> bool:
+            """…or a passage holding the amount or date asked has the word (汛期 4月1日至9月30日)."""
+            if touches(unit):
+                return True
+            if not asked:
+                return False
+            if not said:
+                docs = [best.doc_index, *(self.linked.get(best.doc.id, ()) if best.doc.kind == KIND_CATALOG else ())]
+                said.append(frozenset().union(*(value_grams(self.index.docs[n], asked) for n in docs)))
+            return any(alt and alt <= said[0] for alt in unit.alts)
+
+        if uncovered_topic(query, touches_or_says):
             return True
         head = uncovered_head(query, covers, common, touches) if "的" in query.text else None
         if head is not None and not self._phrase_said(query, best, head):

@@ -206,6 +206,9 @@ def test_an_office_named_only_beside_its_phone_number_is_covered(tmp_path: Path)
     res = matcher.ask("雾溪镇林业站电话号码")
     assert res.answered and holds_facts(res.reply, ["0743-8621073"]), res.reply
     assert not matcher.ask("林业站的护林员穿的迷彩服哪里买").answered
+    # 汛期 is only in the passage that holds the dates asked; 几月 is a question word no document has
+    res = matcher.ask("雾溪镇汛期是几月到几月")
+    assert res.answered and holds_facts(res.reply, ["4月1日至9月30日"]), res.reply
 
 
 def test_a_last_word_one_passage_says_with_the_matter_is_answered(tmp_path: Path) -> None:

@@ -316,7 +316,7 @@ class Analyzer:
                 weight *= T.CONTEXT_WEIGHT
             vocab = self.index.vocab
             known = any(b in vocab for alt in alts for b in alt)
-            if not known and word in asking_words():
-                continue  # a question word no document has (几月): what is asked, not about what
+            if not known and any(c in word for c in asking_words()):
+                continue  # a question word no document has (几月, 几月份): what is asked, not about what
             units.append(Unit(word, weight, tuple(alts), known))
         return units

@@ -219,6 +219,9 @@ def test_a_last_word_one_passage_says_with_the_matter_is_answered(tmp_path: Path
     # the head of "X的Y" that a passage says as written, with what follows it (照料护理补贴)
     res = matcher.ask("特困人员全护理的照料护理补贴一个月多少")
     assert res.answered and holds_facts(res.reply, ["1,140元"]), res.reply
+    # 几月份 is a word of its own (no 份到 → 分到 repair) and a question word, not the focus
+    res = matcher.ask("地力补贴几月份到账")
+    assert res.answered and holds_facts(res.reply, ["8月31日前"]), res.reply
 
 
 def test_asked_a_phone_the_document_whose_number_names_the_office_comes_first(sample: Matcher) -> None:

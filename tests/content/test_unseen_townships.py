@@ -277,6 +277,7 @@ def test_which_company_is_no_published_list() -> None:
         ("森林防火夜查重点查哪里", False),
         ("暗访组几个人 谁带队", False),
         ("城管执法的程序是怎么样的", True),  # how enforcement works is published; its operations are not
+        ("综合执法队在哪里", True),  # …nor is where its office is
     ],
 )
 def test_an_enforcement_operations_time_or_place_is_not_public(sample: Matcher, question: str, answered: bool) -> None:

@@ -245,6 +245,8 @@ def test_asked_an_amount_the_passage_that_names_the_matter_beside_it_counts(samp
         ("花生米炒着吃好还是煮着吃好", False),
         ("养老保险交哪个档次好", True),  # which tier to pay: a policy matter
         ("低保咋个申请好", True),
+        ("医保交哪个好", True),
+        ("养老保险一年交多少好", True),
     ],
 )
 def test_asking_which_choice_is_best_is_advice(sample: Matcher, question: str, answered: bool) -> None:

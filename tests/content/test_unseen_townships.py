@@ -284,3 +284,8 @@ def test_which_company_is_no_published_list() -> None:
 )
 def test_an_enforcement_operations_time_or_place_is_not_public(sample: Matcher, question: str, answered: bool) -> None:
     assert sample.ask(question).answered is answered
+
+
+def test_a_house_the_flood_knocked_down_is_disaster_relief(sample: Matcher) -> None:
+    res = sample.ask("房子遭水冲倒了重建补好多")
+    assert res.answered and res.results[0].id == "JD-016", res.reply

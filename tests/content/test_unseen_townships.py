@@ -31,8 +31,8 @@ FLOORS = {
     "township_lingnan": (0.87, 0.80, 0.84),
     "township_xibei": (0.85, 0.80, 0.95),
     "township_jiangnan": (0.85, 0.80, 0.85),
-    "township_jiaodong": (0.89, 0.82, 0.85),
-    "township_xiangxi": (0.87, 0.76, 0.80),
+    "township_jiaodong": (0.93, 0.87, 0.90),
+    "township_xiangxi": (0.92, 0.83, 0.875),
 }
 
 

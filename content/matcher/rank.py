@@ -173,8 +173,11 @@ def score_candidates(
     if asked and not valued and w.value_topic_named and not _asks_of_fields(query):
         # asked an amount or a date: the passages holding one that name the question's words
         patterns = tuple(f.value for f in asked if f.value is not None)
+        lead = set(np.argsort(-score, kind="stable")[: max(2, w.disc_pool)].tolist())  # the leading candidates
         named_value = np.fromiter(
-            (_value_cover(index.docs[i], patterns, unit_alts, uw) for i in ids), dtype=np.float64, count=n_cands
+            (_value_cover(index.docs[i], patterns, unit_alts, uw) if c in lead else 0.0 for c, i in enumerate(ids)),
+            dtype=np.float64,
+            count=n_cands,
         )
         score = score + w.value_topic_named * named_value
     # Second pass: the words that tell the leading candidates apart (IDF within the candidate pool).

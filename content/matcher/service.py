@@ -33,7 +33,15 @@ from content.matcher.lexicon import Lexicon
 from content.matcher.normalize import bigrams
 from content.matcher.passages import doc_passages, passage_grams, value_grams
 from content.matcher.query import Analyzer, Query, Unit, base_tokenizer
-from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, prepare, score_candidates
+from content.matcher.rank import (
+    Scored,
+    Weights,
+    body_grams,
+    confidence,
+    overrules_offtopic,
+    prepare,
+    score_candidates,
+)
 from content.matcher.results import AskResult, ResultRef
 from content.repository import content_revision
 
@@ -98,6 +106,10 @@ class Matcher:
         lex = (lexicon or Lexicon.load()).with_keywords(k for d in all_docs for k in d.keywords)
         index = Index.build(all_docs)
         prepare(index)  # the rerank views of every doc, so no question pays for them
+        for doc in index.docs:
+            if doc.kind == KIND_INTERPRETATION:
+                body_grams(doc)  # an interpretation's body and passages, read by the ranking and the focus rules
+                passage_grams(doc)
         pinyin = PinyinIndex(_vocabulary_words(index, lex.vocabulary()))
         analyzer = Analyzer(index, lex, pinyin)
         towns = {d.village: d.township for d in village_docs if d.village and d.township}

@@ -289,3 +289,10 @@ def test_an_enforcement_operations_time_or_place_is_not_public(sample: Matcher, 
 def test_a_house_the_flood_knocked_down_is_disaster_relief(sample: Matcher) -> None:
     res = sample.ask("房子遭水冲倒了重建补好多")
     assert res.answered and res.results[0].id == "JD-016", res.reply
+
+
+def test_what_to_do_asks_how_to_apply_only_when_nothing_else_is_asked() -> None:
+    from content.matcher.facets import facets
+
+    assert [f.name for f in facets().classify("地补到底给谁啊 怎么办")] == ["who"]
+    assert [f.name for f in facets().classify("低保被取消了怎么办")] == ["apply"]

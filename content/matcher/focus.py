@@ -35,6 +35,7 @@ from content.matcher.query import STOPWORDS, Query, Unit, base_tokenizer
 
 # "What to do" is how a villager asks about anything: it does not make a question a how-to-apply one.
 _WHAT_TO_DO = ("怎么办", "咋办", "咋个办")
+_WHETHER = "whether"
 # Question forms that ask about anything ("what is going on"): never the matter asked about.
 _ANY_QUESTION = frozenset({*_WHAT_TO_DO, "怎么回事", "咋回事", "咋个回事", "怎么整", "咋整"})
 # "的" that is not a possessive or attributive: 的话 (if), 的时候 (when)
@@ -124,9 +125,10 @@ def unknown_last_word(
     """
     if any(ch.isdigit() for ch in query.text):
         return None
-    if any(f.name != "apply" for f in query.facets):
+    asked = [f for f in query.facets if f.name != _WHETHER]  # "还能…吗" asks of anything
+    if any(f.name != "apply" for f in asked):
         return None
-    if query.facets and not any(w in query.text for w in _WHAT_TO_DO):
+    if asked and not any(w in query.text for w in _WHAT_TO_DO):
         return None
     cues = _facet_cues()
     words = [

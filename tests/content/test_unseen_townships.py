@@ -222,6 +222,9 @@ def test_a_last_word_one_passage_says_with_the_matter_is_answered(tmp_path: Path
     # 几月份 is a word of its own (no 份到 → 分到 repair) and a question word, not the focus
     res = matcher.ask("地力补贴几月份到账")
     assert res.answered and holds_facts(res.reply, ["8月31日前"]), res.reply
+    # whether one may still have it: the passage that allows or forbids it (…有小汽车的不能…)
+    res = matcher.ask("家里有辆小轿车还能吃低保吗")
+    assert res.answered and holds_facts(res.reply, ["小汽车"]), res.reply
 
 
 def test_asked_a_phone_the_document_whose_number_names_the_office_comes_first(sample: Matcher) -> None:

@@ -8,7 +8,7 @@ An interpretation's candidates are its Q&A pairs and its summary's sentences. A 
 - its Q&A question asking what the villager asks (weighted Dice of bigrams), and the question's
   numbers and letters (90岁, D级) found whole in it.
 A passage is read as written and with dialect words made standard, as the question is. The best
-passage is shown, and a second one when the first is not long and the second also matches.
+passage is shown, and one or two more while those shown are not long and the next also matches.
 """
 
 from __future__ import annotations
@@ -212,15 +212,19 @@ def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: in
 
 
 def choose(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: int = -1) -> list[Passage]:
-    """The passage to show, and a second one when the first is short and the second also matches."""
+    """The passage to show, and up to ``MORE_PASSAGES`` more while those shown are short and the next also matches."""
     ranked = rank_passages(query, doc, facets, qa_best)
     if not ranked:
         return []
     first = ranked[0]
     out = [first.passage]
-    if len(ranked) > 1 and len(first.passage.text) < T.SHORT_PASSAGE:
-        second = ranked[1]
-        matches = second.facet >= T.SECOND_FACET if facets else second.topic > 0
-        if matches and second.score >= T.SECOND_RATIO * first.score:
-            out.append(second.passage)
+    shown = len(first.passage.text)
+    for more in ranked[1 : 1 + T.MORE_PASSAGES]:
+        if shown >= T.SHORT_PASSAGE:
+            break
+        matches = more.facet >= T.SECOND_FACET if facets else more.topic > 0
+        if not (matches and more.score >= T.SECOND_RATIO * first.score):
+            break
+        out.append(more.passage)
+        shown += len(more.passage.text)
     return out

@@ -27,6 +27,7 @@ PASSAGE_NO_VALUE = 0.6  # …the score factor of a passage that holds none
 SHORT_PASSAGE = 200  # a first passage shorter than this (characters) may bring a second one…
 SECOND_FACET = 0.5  # …that speaks to the facet at least this well…
 SECOND_RATIO = 0.5  # …and scores at least this share of the first
+MORE_PASSAGES = 2  # passages after the first, while those shown are shorter than SHORT_PASSAGE
 LINKED_FACET = 0.5  # a linked interpretation's passage answers for an element-only catalog item from this facet match
 LINKED_VALUE_TOPIC = 0.5  # …or from holding the value asked while covering this share of the focus
 BEYOND_FACETS = frozenset({"phone"})  # asked of a catalog item, a linked interpretation answers (no field holds it)

@@ -299,3 +299,10 @@ def test_what_to_do_asks_how_to_apply_only_when_nothing_else_is_asked() -> None:
 
     assert [f.name for f in facets().classify("地补到底给谁啊 怎么办")] == ["who"]
     assert [f.name for f in facets().classify("低保被取消了怎么办")] == ["apply"]
+
+
+def test_a_third_short_passage_that_also_matches_is_shown(sample: Matcher) -> None:
+    """The start date of the new allowance is in the summary, after two short pairs that also speak of dates."""
+    res = sample.ask("高龄津贴新标准哪天开始执行")
+    assert res.answered and holds_facts(res.reply, ["2026年8月1日"]), res.reply
+    assert len(res.reply) <= 600

@@ -68,6 +68,10 @@ SETS = [
     QuestionSet("qinghe facts 4 (tuned)", TUNED / "township_xibei" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("jiangnan (tuned)", TUNED / "township_jiangnan" / "questions.jsonl", "jiangnan", False),
     QuestionSet("qinghe facts 5 (tuned)", TUNED / "township_jiangnan" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("jiaodong (tuned)", TUNED / "township_jiaodong" / "questions.jsonl", "jiaodong", False),
+    QuestionSet("qinghe facts 6 (tuned)", TUNED / "township_jiaodong" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("xiangxi (tuned)", TUNED / "township_xiangxi" / "questions.jsonl", "xiangxi", False),
+    QuestionSet("qinghe facts 7 (tuned)", TUNED / "township_xiangxi" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("holdout (old)", DATA / "holdout_questions.jsonl", "sample", True),
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),
@@ -81,6 +85,8 @@ TOWNSHIPS = {
     "lingnan": TUNED / "township_lingnan",
     "xibei": TUNED / "township_xibei",
     "jiangnan": TUNED / "township_jiangnan",
+    "jiaodong": TUNED / "township_jiaodong",
+    "xiangxi": TUNED / "township_xiangxi",
 }
 
 

@@ -62,6 +62,17 @@ class Facets:
         return strong or tuple(f for f, got in hits if got)
 
 
+# What makes a cue a question (几月, 多大, 哪个时候) rather than the name of a thing (罚, 材料, 电话)
+_ASKING: tuple[str, ...] = ("多少", "好多", "几", "什么", "啥", "怎", "咋", "哪", "谁", "如何", "多久", "多长")
+_ASKING += ("多大", "多远", "多高", "多深", "多宽", "好久")
+
+
+@lru_cache(maxsize=1)
+def asking_words() -> frozenset[str]:
+    """The facets' question cues that ask (几月, 几时, 多大): question words, not the matter asked about."""
+    return frozenset(c for f in facets().facets for c in f.cues if any(a in c for a in _ASKING))
+
+
 @lru_cache(maxsize=1)
 def facets() -> Facets:
     return Facets.load()

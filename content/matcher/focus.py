@@ -17,20 +17,25 @@ document (its synonym included) is the document's own matter.
 
 A question about another place than the townships the index holds (宁夏的低保标准, 上海那边养老金)
 asks what none of its documents answers, whatever words it shares with them (``elsewhere``): a
-place is one of the general dictionary's place names that no document knows.
+place is one of the general dictionary's place names that no document knows. And a question about
+one named household (王福贵家的坝地补了多少, 沈阿根家被举报了) asks about another family's affairs,
+which no public document discloses (``named_household``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 from content.matcher import tunables as T
+from content.matcher.datafile import cell_words, read_tsv
 from content.matcher.facets import facets
 from content.matcher.query import STOPWORDS, Query, Unit, base_tokenizer
 
 # "What to do" is how a villager asks about anything: it does not make a question a how-to-apply one.
 _WHAT_TO_DO = ("怎么办", "咋办", "咋个办")
+_WHETHER = "whether"
 # Question forms that ask about anything ("what is going on"): never the matter asked about.
 _ANY_QUESTION = frozenset({*_WHAT_TO_DO, "怎么回事", "咋回事", "咋个回事", "怎么整", "咋整"})
 # "的" that is not a possessive or attributive: 的话 (if), 的时候 (when)
@@ -120,9 +125,10 @@ def unknown_last_word(
     """
     if any(ch.isdigit() for ch in query.text):
         return None
-    if any(f.name != "apply" for f in query.facets):
+    asked = [f for f in query.facets if f.name != _WHETHER]  # "还能…吗" asks of anything
+    if any(f.name != "apply" for f in asked):
         return None
-    if query.facets and not any(w in query.text for w in _WHAT_TO_DO):
+    if asked and not any(w in query.text for w in _WHAT_TO_DO):
         return None
     cues = _facet_cues()
     words = [
@@ -218,3 +224,40 @@ def _other_place(word: str, known: Callable[[str], bool]) -> bool:
 
 def _is_han(word: str) -> bool:
     return all("\u4e00" <= ch <= "\u9fff" for ch in word)
+
+
+NAMES_PATH = Path(__file__).resolve().parent.parent / "data" / "names.tsv"
+
+
+@lru_cache(maxsize=1)
+def surnames() -> frozenset[str]:
+    """The surnames of ``content/data/names.tsv``."""
+    _, rows = read_tsv(NAMES_PATH.read_text(encoding="utf-8"))
+    return frozenset(c for _, parts in rows if parts[0] == "surname" for c in cell_words(parts[1]))
+
+
+def named_household(text: str, cut: Callable[[str], list[str]], known: Callable[[str], bool]) -> str | None:
+    """The personal name of a household the question asks about (王福贵 in 后沟王福贵家坝地补了多少),
+    or None: a surname and one or two more characters right before 家 (a word of its own), not
+    running into a word before them (种田人家 is 种田/人家), that is no word of ``cut``'s dictionary
+    itself (农户家) and that the documents do not know (``known``: a village's responsible person).
+
+    ``cut(text)``: the text cut into words; ``known(word)``: a word of the dictionary or the index.
+    """
+    names = surnames()
+    words = cut(text)
+    starts = []
+    pos = 0
+    for w in words:
+        starts.append(pos)
+        pos += len(w)
+    bounds = set(starts)
+    for n, w in enumerate(words):
+        if w != "家" or n == 0:
+            continue
+        for size in (3, 2):
+            begin = starts[n] - size
+            name = text[begin : starts[n]]
+            if begin >= 0 and begin in bounds and name[0] in names and _is_han(name) and not known(name):
+                return name
+    return None

@@ -105,8 +105,8 @@ class PinyinIndex:
         """(window, word) pairs: windows of a normalised text that sound like a vocabulary word.
 
         Longer windows first; windows never overlap. Characters inside a vocabulary word are never
-        touched; characters inside a general dictionary word (``known``, found by ``cut``) only by a
-        window of three or more characters.
+        touched; characters inside a general dictionary word (``known``, or any word of three or more
+        characters ``cut`` makes: 几月份 keeps its 份) only by a window of three or more characters.
         """
         found: list[tuple[str, str]] = []
         for m in _CJK.finditer(text):
@@ -124,7 +124,7 @@ class PinyinIndex:
                             locked[j] = True
             pos = 0
             for word in cut(seg) if cut else [seg]:
-                if len(word) >= 2 and known(word):
+                if len(word) >= 2 and (known(word) or (cut is not None and len(word) >= 3)):
                     for j in range(pos, pos + len(word)):
                         common[j] = True
                 pos += len(word)

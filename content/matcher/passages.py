@@ -8,7 +8,7 @@ An interpretation's candidates are its Q&A pairs and its summary's sentences. A 
 - its Q&A question asking what the villager asks (weighted Dice of bigrams), and the question's
   numbers and letters (90岁, D级) found whole in it.
 A passage is read as written and with dialect words made standard, as the question is. The best
-passage is shown, and a second one when the first is not long and the second also matches.
+passage is shown, and one or two more while those shown are not long and the next also matches.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Passage:
     text: str  # the answer, or the sentence
     norm: str  # head and text, normalised, then again with dialect words made standard (looked up in)
     head_grams: frozenset[str] = frozenset()  # bigrams of the head, both ways
+    head_norm: str = ""  # the head, normalised both ways (looked up in)
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,30 @@ def doc_passages(doc: Doc) -> tuple[Passage, ...]:
     if doc.kind != KIND_INTERPRETATION or not doc.body_showable:
         return ()
     out = [
-        Passage("qa", n, q, a, _both(q + " " + a), frozenset(bigrams(_both(q))))
+        Passage("qa", n, q, a, _both(q + " " + a), frozenset(bigrams(_both(q))), _both(q))
         for n, (q, a) in enumerate(zip(doc.questions, doc.answers, strict=False))
         if a.strip()
     ]
     sentences = [s.strip() for s in _SENTENCE.findall(doc.summary) if s.strip()]
     out += [Passage("summary", n, "", s, _both(s)) for n, s in enumerate(sentences)]
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def passage_grams(doc: Doc) -> tuple[frozenset[str], ...]:
+    """The bigrams of each passage of an interpretation (a Q&A pair, a summary sentence)."""
+    return tuple(frozenset(bigrams(p.norm)) for p in doc_passages(doc))
+
+
+@lru_cache(maxsize=4096)
+def value_grams(doc: Doc, values: tuple[re.Pattern[str], ...]) -> frozenset[str]:
+    """The bigrams of an interpretation's passages that hold a value asked (a phone number): the
+    office such a passage names (镇林业站 0743-8621073) is what the question is about."""
+    grams: set[str] = set()
+    for p in doc_passages(doc):
+        if any(v.search(p.text) for v in values):
+            grams |= bigrams(p.norm)
+    return frozenset(grams)
 
 
 def _both(text: str) -> str:
@@ -130,7 +148,7 @@ def coverage(units: Focus, text: str) -> float:
     return got / total
 
 
-def facet_match(facet: Facet, passage: Passage) -> float:
+def facet_match(facet: Facet, passage: Passage, about: float = 1.0) -> float:
     """0..1: how well a passage speaks to one facet.
 
     Its question asks the same (the facet's question cues in it, the more the better), or speaks to it
@@ -147,12 +165,15 @@ def facet_match(facet: Facet, passage: Passage) -> float:
         head_score = 0.0
     value = 1.0 if facet.value is not None and facet.value.search(passage.text) else 0.0
     cue = 1.0 if any(c in passage.text for c in facet.passage_cues) else 0.0
-    return T.FACET_HEAD * head_score + T.FACET_VALUE * value + T.FACET_TEXT * cue
+    return T.FACET_HEAD * head_score * about + T.FACET_VALUE * value + T.FACET_TEXT * cue
 
 
-def facets_match(facets: tuple[Facet, ...], passage: Passage) -> float:
-    """The best facet's match, and a quarter of the others' mean (a passage need not answer every facet)."""
-    got = sorted((facet_match(f, passage) for f in facets), reverse=True)
+def facets_match(facets: tuple[Facet, ...], passage: Passage, about: float = 1.0) -> float:
+    """The best facet's match, and a quarter of the others' mean (a passage need not answer every facet).
+
+    ``about``: the share of its question's credit a Q&A pair keeps (asking the same of another
+    matter: "什么时候发" for "新标准哪天开始执行")."""
+    got = sorted((facet_match(f, passage, about) for f in facets), reverse=True)
     if len(got) <= 1:
         return got[0] if got else 0.0
     rest = sum(got[1:]) / (len(got) - 1)
@@ -169,10 +190,15 @@ def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: in
     valued = [f.value for f in facets if f.value is not None and f.name in T.PASSAGE_VALUE_FACETS]
     holding = [any(v.search(p.text) for v in valued) for p in passages] if valued else []
     marks = _marks(query.text)
+    # how much of the focus each Q&A question names, when one names some (else none is told apart)
+    named_heads = [coverage(grams, p.head_norm) if p.kind == "qa" else 0.0 for p in passages] if grams else []
     choices: list[Choice] = []
     for n, p in enumerate(passages):
         topic = coverage(grams, p.norm)
-        facet = facets_match(facets, p)
+        about = 1.0
+        if named_heads and p.kind == "qa":
+            about = T.HEAD_ELSEWHERE + (1.0 - T.HEAD_ELSEWHERE) * named_heads[n]
+        facet = facets_match(facets, p, about)
         score = T.PASSAGE_TOPIC * topic + T.PASSAGE_FACET * facet if facets else topic
         score += T.PASSAGE_HEAD * head_similarity(query, p)
         if marks:
@@ -186,15 +212,19 @@ def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: in
 
 
 def choose(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: int = -1) -> list[Passage]:
-    """The passage to show, and a second one when the first is short and the second also matches."""
+    """The passage to show, and up to ``MORE_PASSAGES`` more while those shown are short and the next also matches."""
     ranked = rank_passages(query, doc, facets, qa_best)
     if not ranked:
         return []
     first = ranked[0]
     out = [first.passage]
-    if len(ranked) > 1 and len(first.passage.text) < T.SHORT_PASSAGE:
-        second = ranked[1]
-        matches = second.facet >= T.SECOND_FACET if facets else second.topic > 0
-        if matches and second.score >= T.SECOND_RATIO * first.score:
-            out.append(second.passage)
+    shown = len(first.passage.text)
+    for more in ranked[1 : 1 + T.MORE_PASSAGES]:
+        if shown >= T.SHORT_PASSAGE:
+            break
+        matches = more.facet >= T.SECOND_FACET if facets else more.topic > 0
+        if not (matches and more.score >= T.SECOND_RATIO * first.score):
+            break
+        out.append(more.passage)
+        shown += len(more.passage.text)
     return out

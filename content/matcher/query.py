@@ -15,7 +15,7 @@ import jieba
 
 from content.matcher import tunables as T
 from content.matcher.datafile import cell_words, read_tsv
-from content.matcher.facets import Facet, facets
+from content.matcher.facets import Facet, asking_words, facets
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon, Match
@@ -37,7 +37,7 @@ _STOP_TEXT = """
     不能 不会 不要 不用 不了 不知 不敢 不到 有点 总是 真的 就是 但是 因为 为了 其中 当时 后来
     最后 觉得 看到 看见 看看 拿来 起来 出去 进来 进去 回来 另外 除了 要是 不管 别人 人家 大家
     一起 真正 直接 才能 只能 应该 可能 能够 还有 还是 这个 那个 一声 问题 有问题
-    咧 撒 噻 嘞 哩 喃 咯 哟
+    咧 撒 噻 嘞 哩 喃 咯 哟 啰
 """
 # Where the villager is: context, not the matter asked about (they weigh little in coverage).
 _CONTEXT_TEXT = "村里 村上 镇上 镇里 县里 县上 乡里 城里 县城 家里 我们村 本村 咱村 全镇 全县 这边 那边 这里 那里"
@@ -77,6 +77,8 @@ DISCLOSURE_WORDS = (
     "一共",
     "用到哪",
 )
+# "Which company, bank, hospital": the body that does it, not a published list (哪家 as which household)
+_WHICH_BODY = re.compile("哪(家|个)(保险公司|公司|银行|医院|单位|机构|部门|学校|企业|合作社)")
 INTENTS_PATH = Path(__file__).resolve().parent.parent / "data" / "intents.tsv"
 OFFTOPIC = "offtopic"
 INTERNAL = "internal"
@@ -131,6 +133,12 @@ class Intents:
     def _cue_patterns(self) -> tuple[re.Pattern[str] | None, ...]:
         """One search per intent: a text has one of its cues exactly when the alternation of them matches."""
         return tuple(re.compile("|".join(map(re.escape, i.cues))) if i.cues else None for i in self.intents)
+
+
+def asks_disclosure(text: str) -> bool:
+    """The question asks whether or where something is published, or for a published list (哪家 as
+    which household, not which company)."""
+    return any(w in _WHICH_BODY.sub("", text) for w in DISCLOSURE_WORDS)
 
 
 @lru_cache(maxsize=1)
@@ -267,7 +275,7 @@ class Analyzer:
             bigrams=frozenset(qbig),
             gram_idf={g: self.index.idf(g) for g in qbig},
             tokens=tuple(tokens),
-            disclosure=any(w in text for w in DISCLOSURE_WORDS),
+            disclosure=asks_disclosure(text),
             village=any(w in text for w in VILLAGE_WORDS),
             intents=intents().classify(text),
             concepts=tuple((m.term, m.canonical) for m in matches),
@@ -308,5 +316,7 @@ class Analyzer:
                 weight *= T.CONTEXT_WEIGHT
             vocab = self.index.vocab
             known = any(b in vocab for alt in alts for b in alt)
+            if not known and any(c in word for c in asking_words()):
+                continue  # a question word no document has (几月, 几月份): what is asked, not about what
             units.append(Unit(word, weight, tuple(alts), known))
         return units

@@ -9,6 +9,9 @@ Features of a candidate doc for a question (all in 0..1):
 - ``qa``: for interpretations, the closest Q&A question (weighted Dice of bigrams);
 - ``fuzzy``: rapidfuzz partial_ratio of the title against the question;
 - ``bm25``: the BM25 score relative to the best candidate's.
+Asked a value only a body holds (a phone number), an interpretation that holds one gains, and gains
+more when the passages holding it name the question's words (the office whose number is asked);
+asked an amount or a date, a little by the share of the question's words its passages holding one have.
 Intent adjusts the mix: a question about whether/where something is published prefers catalog
 items and the villager's own list rows; a question about policy content prefers the interpretation
 whose Q&A matches it.
@@ -17,6 +20,7 @@ whose Q&A matches it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
@@ -30,10 +34,12 @@ from content.matcher.facets import facets
 from content.matcher.features import _intent_features, _name_features, _qa_features, _row_sums, _unit_coverage
 from content.matcher.index import Index
 from content.matcher.normalize import bigrams, normalize_doc
+from content.matcher.passages import value_grams
 from content.matcher.query import Query
 from content.matcher.tunables import Weights
 from content.matcher.views import Views, prepare
 
+_QUESTION_WORDS = re.compile("哪个|哪家|哪种|哪里|什么|啥子|啥|多少|怎么|咋个|咋")
 _LIST_INTENTS = frozenset({"roster", "publish", "payment", "progress", "spending", "penalty"})
 
 
@@ -151,6 +157,29 @@ def score_candidates(
             (any(f.name in holds_values(index.docs[i]) for f in valued) for i in ids), dtype=bool, count=n_cands
         )
         score = np.where(holds, score + w.facet_value * cover_arr / max(float(cover_arr.max()), 1e-9), score)
+        if w.value_topic:
+            # …and more when the passage holding it names what is asked (社会事务办 0883-6712035)
+            patterns = tuple(f.value for f in valued if f.value is not None)
+            named_value = np.fromiter(
+                (
+                    _value_cover(index.docs[i], patterns, unit_alts, uw) if h else 0.0
+                    for i, h in zip(ids, holds.tolist(), strict=True)
+                ),
+                dtype=np.float64,
+                count=n_cands,
+            )
+            score = score + w.value_topic * named_value
+    asked = [f for f in query.facets if f.value is not None and f.name in T.NAMED_VALUE_FACETS]
+    if asked and not valued and w.value_topic_named and not _asks_of_fields(query):
+        # asked an amount or a date: the passages holding one that name the question's words
+        patterns = tuple(f.value for f in asked if f.value is not None)
+        lead = set(np.argsort(-score, kind="stable")[: max(2, w.disc_pool)].tolist())  # the leading candidates
+        named_value = np.fromiter(
+            (_value_cover(index.docs[i], patterns, unit_alts, uw) if c in lead else 0.0 for c, i in enumerate(ids)),
+            dtype=np.float64,
+            count=n_cands,
+        )
+        score = score + w.value_topic_named * named_value
     # Second pass: the words that tell the leading candidates apart (IDF within the candidate pool).
     order = np.argsort(-score, kind="stable")  # by first-pass score, ties in BM25 order
     pool = order[: max(2, w.disc_pool)]
@@ -230,6 +259,23 @@ def holds_values(doc: Doc) -> frozenset[str]:
     return frozenset(f.name for f in facets().facets if f.value is not None and f.value.search(text))
 
 
+def _asks_of_fields(query: Query) -> bool:
+    """Where or when a thing is published, a list, a count or a progress: a catalog item's own fields answer."""
+    if query.disclosure or any(f.name == "publish" for f in query.facets):
+        return True
+    return any(i.name in T.ROW_INTENTS for i in query.intents)
+
+
+def _value_cover(
+    doc: Doc, patterns: tuple[re.Pattern[str], ...], unit_alts: list[tuple[frozenset[str], ...]], uw: list[float]
+) -> float:
+    """Weighted share of the question's content words that the document's passages holding a value
+    asked (a phone number) have: the office the question names, beside its number."""
+    grams = value_grams(doc, patterns)
+    total = sum(uw) or 1.0
+    return sum(wt for alts, wt in zip(unit_alts, uw, strict=True) if any(a <= grams for a in alts if a)) / total
+
+
 def confidence(best: Scored) -> float:
     """How sure we are the best candidate answers the question (for the abstention threshold).
 
@@ -259,7 +305,7 @@ def overrules_offtopic(index: Index, query: Query, best: Scored, cues: Iterable[
         return False
     dbig = index.doc_bigrams(best.doc_index)
     for cue in cues:
-        cb = bigrams(cue)
+        cb = bigrams(_QUESTION_WORDS.sub(" ", cue))  # 哪个银行: the document must speak of 银行
         if cb and len(cb & dbig) >= T.OVERRULE_CUE * len(cb):
             continue
         if not any(cue in term and any(bigrams(c) <= dbig for c in canon) for term, canon in query.concepts):

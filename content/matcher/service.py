@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -26,13 +26,22 @@ from content.matcher.documents import (
     load_documents,
     township_phones,
 )
-from content.matcher.focus import elsewhere, uncovered_head, uncovered_topic, unknown_last_word
+from content.matcher.focus import elsewhere, named_household, uncovered_head, uncovered_topic, unknown_last_word
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
 from content.matcher.normalize import bigrams
+from content.matcher.passages import doc_passages, passage_grams, value_grams
 from content.matcher.query import Analyzer, Query, Unit, base_tokenizer
-from content.matcher.rank import Scored, Weights, confidence, overrules_offtopic, prepare, score_candidates
+from content.matcher.rank import (
+    Scored,
+    Weights,
+    body_grams,
+    confidence,
+    overrules_offtopic,
+    prepare,
+    score_candidates,
+)
 from content.matcher.results import AskResult, ResultRef
 from content.repository import content_revision
 
@@ -77,6 +86,7 @@ class Matcher:
     linked: dict[str, tuple[int, ...]] = field(default_factory=dict)  # catalog code → linked interpretations
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _places: list[str] = field(default_factory=list)  # townships and publishers, joined when first needed
+    _people: list[str] = field(default_factory=list)  # the village rows' responsible persons, likewise
     answers_by_normalized_question: ClassVar[bool] = True
     """Its answers are a function of ``normalize(question)`` and the village: callers may cache by that."""
 
@@ -96,6 +106,10 @@ class Matcher:
         lex = (lexicon or Lexicon.load()).with_keywords(k for d in all_docs for k in d.keywords)
         index = Index.build(all_docs)
         prepare(index)  # the rerank views of every doc, so no question pays for them
+        for doc in index.docs:
+            if doc.kind == KIND_INTERPRETATION:
+                body_grams(doc)  # an interpretation's body and passages, read by the ranking and the focus rules
+                passage_grams(doc)
         pinyin = PinyinIndex(_vocabulary_words(index, lex.vocabulary()))
         analyzer = Analyzer(index, lex, pinyin)
         towns = {d.village: d.township for d in village_docs if d.village and d.township}
@@ -147,6 +161,9 @@ class Matcher:
         if elsewhere(query.text, self._cut, self._known) is not None:
             # "上海那边…": the question asks about another place than the townships we hold
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
+        if "家" in query.text and named_household(query.text, self._cut, self._a_name) is not None:
+            # "王福贵家的坝地补了多少": another household's affairs, which no public document discloses
+            return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         mask = self.index.mask(township, village)
         cands = self.index.candidates(query.tokens, mask, CANDIDATES)
         scored = _dedupe(score_candidates(self.index, query, cands, self.weights))
@@ -189,16 +206,35 @@ class Matcher:
             self._places.append(" ".join(sorted(names)))
         return word in self._places[0]
 
+    def _a_name(self, word: str) -> bool:
+        """A word of the dictionary, of the index, or a person the documents name (a village's 责任人)."""
+        if self.analyzer.tokenizer.FREQ.get(word, 0) > 0 or self._known(word):
+            return True
+        if not self._people:
+            self._people.append(" ".join(sorted({d.responsible for d in self.index.docs if d.responsible})))
+        return word in self._people[0]
+
     def _misses_focus(self, query: Query, best: Scored) -> bool:
-        """The best document covers a word of the question, not what it asks (see ``focus``)."""
+        """The best document covers a word of the question, not what it asks (see ``focus``).
+
+        The document covers what its searched fields (and, for a catalog item, its linked
+        interpretations') have, and, for a question asking a value only a body holds (a phone
+        number), what the passages holding that value say: the office they name.
+        """
         grams: list[set[str]] = []  # the document's bigrams (and its linked interpretations'), once asked
+
+        valued = [f.value for f in query.facets if f.value is not None and f.name in T.VALUE_FACETS]
 
         def doc_grams() -> set[str]:
             if not grams:
                 dbig = set(self.index.doc_bigrams(best.doc_index))
+                docs = [best.doc_index]
                 if best.doc.kind == KIND_CATALOG:
-                    for n in self.linked.get(best.doc.id, ()):
+                    docs += self.linked.get(best.doc.id, ())
+                    for n in docs[1:]:
                         dbig |= self.index.doc_bigrams(n)
+                for n in docs if valued else ():
+                    dbig |= value_grams(self.index.docs[n], tuple(valued))
                 grams.append(dbig)
             return grams[0]
 
@@ -213,11 +249,59 @@ class Matcher:
         def common(word: str) -> bool:
             return freq.get(word, 0) > (T.FOCUS_COMMON if len(word) > 1 else T.FOCUS_COMMON_CHAR)
 
-        if uncovered_topic(query, touches):
+        asked = tuple(f.value for f in query.facets if f.value is not None and f.name in T.NAMED_VALUE_FACETS)
+        said: list[frozenset[str]] = []
+
+        def touches_or_says(unit: Unit) -> bool:
+            """…or a passage holding the amount or date asked has the word (汛期 4月1日至9月30日)."""
+            if touches(unit):
+                return True
+            if not asked:
+                return False
+            if not said:
+                docs = [best.doc_index, *(self.linked.get(best.doc.id, ()) if best.doc.kind == KIND_CATALOG else ())]
+                said.append(frozenset().union(*(value_grams(self.index.docs[n], asked) for n in docs)))
+            return any(alt and alt <= said[0] for alt in unit.alts)
+
+        if uncovered_topic(query, touches_or_says):
             return True
-        if "的" in query.text and uncovered_head(query, covers, common, touches) is not None:
+        head = uncovered_head(query, covers, common, touches) if "的" in query.text else None
+        if head is not None and not self._phrase_said(query, best, head):
             return True
-        return unknown_last_word(query, covers, common) is not None
+        word = unknown_last_word(query, covers, common)
+        return word is not None and not self._said_together(query, best, word, covers)
+
+    def _phrase_said(self, query: Query, best: Scored, head: str) -> bool:
+        """The head of "X的Y" is the document's matter when a passage of it says the question's
+        words from the head on as written (照料护理补贴 in "全护理的照料护理补贴一个月多少"), at
+        least ``PHRASE_MORE`` characters past it."""
+        at = query.text.find(head)
+        phrase = query.text[at:].split(" ", 1)[0][: len(head) + T.PHRASE_MORE]
+        if at < 0 or len(phrase) < len(head) + T.PHRASE_MORE:
+            return False
+        docs = [best.doc_index]
+        if best.doc.kind == KIND_CATALOG:
+            docs += self.linked.get(best.doc.id, ())
+        return any(phrase in p.norm for n in docs for p in doc_passages(self.index.docs[n]))
+
+    def _said_together(self, query: Query, best: Scored, word: str, covers: Callable[[Unit], bool]) -> bool:
+        """One passage of the answering document (or of an interpretation linked to the item) says
+        ``word`` together with another word of the question the document covers: 蓝色预警…停止出港
+        answers "台风蓝色预警的时候船还能不能出港", so its last word is the document's matter. (Only
+        for the last-word rule: the whole body mentions much in passing, and for the head of "X的Y"
+        one passage naming both is still too loose.)"""
+        grams = bigrams(word)
+        others = [u for u in query.units if u.word != word and len(u.word) >= 2 and covers(u)]
+        if not grams or not others:
+            return False
+        docs = [best.doc_index]
+        if best.doc.kind == KIND_CATALOG:
+            docs += self.linked.get(best.doc.id, ())
+        for n in docs:
+            for passage in passage_grams(self.index.docs[n]):
+                if grams <= passage and any(alt and alt <= passage for u in others for alt in u.alts):
+                    return True
+        return False
 
 
 def _ms(started: float) -> float:

@@ -15,6 +15,7 @@ FACET_HEAD = 0.5  # a passage's question asks the same…
 HEAD_ASKS = 0.6  # …with one of the facet's question cues (1.0 from three on)
 HEAD_ASKS_MORE = 0.2
 HEAD_SPEAKS = 0.4  # …or has one of its passage cues
+HEAD_ELSEWHERE = 0.6  # …keeping this share of that credit when its question names none of the focus
 FACET_VALUE = 0.35  # the facet's value (an amount, a date, a phone) is in the passage's text
 FACET_TEXT = 0.15  # the facet's passage cues are in its text
 OTHER_FACETS = 0.25  # share of the other facets' mean in a passage's facet match
@@ -26,6 +27,7 @@ PASSAGE_NO_VALUE = 0.6  # …the score factor of a passage that holds none
 SHORT_PASSAGE = 200  # a first passage shorter than this (characters) may bring a second one…
 SECOND_FACET = 0.5  # …that speaks to the facet at least this well…
 SECOND_RATIO = 0.5  # …and scores at least this share of the first
+MORE_PASSAGES = 2  # passages after the first, while those shown are shorter than SHORT_PASSAGE
 LINKED_FACET = 0.5  # a linked interpretation's passage answers for an element-only catalog item from this facet match
 LINKED_VALUE_TOPIC = 0.5  # …or from holding the value asked while covering this share of the focus
 BEYOND_FACETS = frozenset({"phone"})  # asked of a catalog item, a linked interpretation answers (no field holds it)
@@ -57,6 +59,8 @@ class Weights:
     village_bonus: float = 0.12
     abolished_penalty: float = 0.25
     facet_value: float = 0.2  # an interpretation holding the value asked (VALUE_FACETS), times its relative coverage
+    value_topic: float = 0.35  # …plus this times the share of the question's words its passages holding the value have
+    value_topic_named: float = 0.1  # the same for an amount or a date asked (NAMED_VALUE_FACETS), which fields may hold
     oov: float = 0.35  # weight of a content word no doc has, relative to a known one
     disc_pool: int = 12  # candidates (by first-pass score) among which words are told apart
     disc_covered: float = 0.5  # a word counts as covered by a pool candidate from this coverage
@@ -69,6 +73,7 @@ class Weights:
 BODY_COVER = 0.8  # a word no searched field has, found in an interpretation's body, counts this much…
 BODY_COVER_KNOWN = 0.3  # …and a known word found only there this much
 VALUE_FACETS = frozenset({"phone"})  # facets whose value only an interpretation's text holds
+NAMED_VALUE_FACETS = frozenset({"amount", "date"})  # facets whose value a passage naming the question's words holds
 
 # --- confidence and abstention (rank.py, service.py)
 OVERRULE_COVER = 0.4  # a doc covering this share of the content words, and…
@@ -84,6 +89,7 @@ FOCUS_GAP = 2  # in "X的Y", at most this many characters (a stopword: 那个) b
 FOCUS_SHARED = (
     2  # a facet-less question sharing at most this many words with the answer may be declined on its last word
 )
+PHRASE_MORE = 2  # the head of "X的Y" with this many characters after it, said as written in a passage, is covered
 FOCUS_COMMON = 4000  # a head whose general-dictionary frequency is above this is grammar (出来), not a topic…
 FOCUS_COMMON_CHAR = 20000  # …or, for one character, above this (人, 事; not 猫, 树)
 

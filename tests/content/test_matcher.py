@@ -182,7 +182,8 @@ def test_off_topic_abstains_with_phone(matcher: Matcher, q: str) -> None:
         ("表妹结婚要随多少礼", "social"),
         ("帮我写一篇作文", "assistant"),
         ("去县城的班车几点有", "calendar"),
-        ("腊肉怎么做好吃", "cooking"),
+        ("腊肉怎么腌", "cooking"),
+        ("腊肉怎么做好吃", "advice"),  # which way is best
         ("哪个银行存定期利息高", "money"),
         ("邻居家的鸭子跑到我田里", "neighbours"),
     ],

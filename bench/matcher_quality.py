@@ -76,11 +76,13 @@ SETS = [
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),
     QuestionSet("chuanyu (held out)", HELDOUT / "township_chuanyu" / "questions.jsonl", "chuanyu", True),
+    QuestionSet("caoyuan (held out)", HELDOUT / "township_caoyuan" / "questions.jsonl", "caoyuan", True),
 ]
 TOWNSHIPS = {
     "sample": SAMPLE,
     "henan": HELDOUT / "township_henan",
     "chuanyu": HELDOUT / "township_chuanyu",
+    "caoyuan": HELDOUT / "township_caoyuan",
     "dongbei": TUNED / "township_dongbei",
     "lingnan": TUNED / "township_lingnan",
     "xibei": TUNED / "township_xibei",

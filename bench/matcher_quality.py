@@ -1,6 +1,6 @@
 """Quality of the question matcher against two baselines, on tuned and held-out question sets.
 
-    .venv/bin/python bench/matcher_quality.py [--failures] [--tuned] [--only NAME] [--no-baselines]
+    .venv/bin/python bench/matcher_quality.py [--failures] [--tuned] [--only NAME] [--no-baselines] [--by-kind]
 
 Each township is loaded through the real CLI into a temporary SQLite database (the sample with
 ``cunwu load-sample``; any other township folder with ``cunwu catalog import --township``,
@@ -254,6 +254,15 @@ def fmt(name: str, m: Metrics) -> str:
     )
 
 
+def by_kind(rows: list[dict[str, Any]], ask: Callable[[dict[str, Any]], Outcome]) -> str:
+    """One set's figures for each kind of question (off-topic: abstention), as one line."""
+    parts = []
+    for kind in sorted({str(r.get("kind", "")) for r in rows}):
+        m = evaluate([r for r in rows if r.get("kind") == kind], ask)
+        parts.append(f"{kind} {m.top1:.2f}" + (f"/{m.answer:.2f}" if m.with_facts else "") + f" ({m.n})")
+    return ", ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -262,6 +271,9 @@ def main() -> None:
     parser.add_argument("--only", help="only the sets whose name contains this")
     parser.add_argument("--tuned", action="store_true", help="only the tuned sets (no held-out set is run)")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument(
+        "--by-kind", action="store_true", help="cunwu's top-1 (and answer level) for each kind of question"
+    )
     args = parser.parse_args()
     sets = [s for s in SETS if s.path.exists() and (not args.only or args.only in s.name)]
     if args.tuned:
@@ -286,6 +298,8 @@ def main() -> None:
         for sys_name, ask in systems[qs.township].items():
             m = evaluate(rows, ask)
             print(fmt(f"{qs.name}: {sys_name}", m))
+            if args.by_kind and sys_name == "cunwu":  # (aggregates: shown for held-out sets too)
+                print("    by kind, top-1/answer:", by_kind(rows, ask))
             if args.failures and sys_name == "cunwu" and not qs.heldout:
                 for f in m.failures:
                     print("   ", f)

@@ -214,6 +214,11 @@ class Matcher:
             self._people.append(" ".join(sorted({d.responsible for d in self.index.docs if d.responsible})))
         return word in self._people[0]
 
+    def _answering(self, best: Scored) -> list[int]:
+        """The answering document and, for a catalog item, the interpretations linked to it."""
+        linked = self.linked.get(best.doc.id, ()) if best.doc.kind == KIND_CATALOG else ()
+        return [best.doc_index, *linked]
+
     def _misses_focus(self, query: Query, best: Scored) -> bool:
         """The best document covers a word of the question, not what it asks (see ``focus``).
 
@@ -221,20 +226,15 @@ class Matcher:
         interpretations') have, and, for a question asking a value only a body holds (a phone
         number), what the passages holding that value say: the office they name.
         """
-        grams: list[set[str]] = []  # the document's bigrams (and its linked interpretations'), once asked
-
-        valued = [f.value for f in query.facets if f.value is not None and f.name in T.VALUE_FACETS]
+        docs = self._answering(best)
+        grams: list[set[str]] = []  # the documents' bigrams, once asked
+        valued = tuple(f.value for f in query.facets if f.value is not None and f.name in T.VALUE_FACETS)
 
         def doc_grams() -> set[str]:
             if not grams:
-                dbig = set(self.index.doc_bigrams(best.doc_index))
-                docs = [best.doc_index]
-                if best.doc.kind == KIND_CATALOG:
-                    docs += self.linked.get(best.doc.id, ())
-                    for n in docs[1:]:
-                        dbig |= self.index.doc_bigrams(n)
+                dbig: set[str] = set().union(*(self.index.doc_bigrams(n) for n in docs))
                 for n in docs if valued else ():
-                    dbig |= value_grams(self.index.docs[n], tuple(valued))
+                    dbig |= value_grams(self.index.docs[n], valued)
                 grams.append(dbig)
             return grams[0]
 
@@ -259,7 +259,6 @@ class Matcher:
             if not asked:
                 return False
             if not said:
-                docs = [best.doc_index, *(self.linked.get(best.doc.id, ()) if best.doc.kind == KIND_CATALOG else ())]
                 said.append(frozenset().union(*(value_grams(self.index.docs[n], asked) for n in docs)))
             return any(alt and alt <= said[0] for alt in unit.alts)
 
@@ -279,10 +278,7 @@ class Matcher:
         phrase = query.text[at:].split(" ", 1)[0][: len(head) + T.PHRASE_MORE]
         if at < 0 or len(phrase) < len(head) + T.PHRASE_MORE:
             return False
-        docs = [best.doc_index]
-        if best.doc.kind == KIND_CATALOG:
-            docs += self.linked.get(best.doc.id, ())
-        return any(phrase in p.norm for n in docs for p in doc_passages(self.index.docs[n]))
+        return any(phrase in p.norm for n in self._answering(best) for p in doc_passages(self.index.docs[n]))
 
     def _said_together(self, query: Query, best: Scored, word: str, covers: Callable[[Unit], bool]) -> bool:
         """One passage of the answering document (or of an interpretation linked to the item) says
@@ -294,10 +290,7 @@ class Matcher:
         others = [u for u in query.units if u.word != word and len(u.word) >= 2 and covers(u)]
         if not grams or not others:
             return False
-        docs = [best.doc_index]
-        if best.doc.kind == KIND_CATALOG:
-            docs += self.linked.get(best.doc.id, ())
-        for n in docs:
+        for n in self._answering(best):
             for passage in passage_grams(self.index.docs[n]):
                 if grams <= passage and any(alt and alt <= passage for u in others for alt in u.alts):
                     return True

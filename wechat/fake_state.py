@@ -180,6 +180,8 @@ class FakeState:
             try:
                 if api not in NO_ACCESS_TOKEN:
                     self._check_token(request.query.get("access_token"))
+                elif api == "webhook_send" and not request.query.get("key"):
+                    raise Answer(93000, "invalid webhook url")  # (before the body is read, as WeCom does)
                 body = await self._body(request) if request.method == "POST" else {}
                 return json_response(handler(request.query, body))
             except Answer as answer:

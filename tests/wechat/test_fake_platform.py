@@ -159,6 +159,8 @@ async def test_webhook(http: TestClient) -> None:
     url = "/cgi-bin/webhook/send"
     text = {"msgtype": "text", "text": {"content": "通知"}}
     assert (await post_json(http, url, text))["errcode"] == 93000
+    assert (await post_json(http, url, b"{not json"))["errcode"] == 93000  # no key: refused before the body
+    assert (await post_json(http, url, b"{not json", key="k"))["errcode"] == 47001
     too_long = {"msgtype": "text", "text": {"content": "耕" * 683}}  # 2049 bytes
     assert (await post_json(http, url, too_long, key="k"))["errcode"] == 40058
     just_fits = {"msgtype": "markdown", "markdown": {"content": "耕" * 1365}}  # 4095 bytes

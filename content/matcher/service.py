@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -18,6 +18,7 @@ from content.matcher import reply as replies
 from content.matcher import smalltalk
 from content.matcher import tunables as T
 from content.matcher.compose import compose, linked_interpretations
+from content.matcher.coverage import Coverage
 from content.matcher.documents import (
     KIND_CATALOG,
     KIND_INTERPRETATION,
@@ -31,8 +32,8 @@ from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
 from content.matcher.normalize import bigrams
-from content.matcher.passages import doc_passages, passage_grams, value_grams
-from content.matcher.query import Analyzer, Query, Unit, base_tokenizer
+from content.matcher.passages import passage_grams
+from content.matcher.query import Analyzer, Query, base_tokenizer
 from content.matcher.rank import (
     Scored,
     Weights,
@@ -220,81 +221,21 @@ class Matcher:
         return [best.doc_index, *linked]
 
     def _misses_focus(self, query: Query, best: Scored) -> bool:
-        """The best document covers a word of the question, not what it asks (see ``focus``).
-
-        The document covers what its searched fields (and, for a catalog item, its linked
-        interpretations') have, and, for a question asking a value only a body holds (a phone
-        number), what the passages holding that value say: the office they name.
-        """
-        docs = self._answering(best)
-        grams: list[set[str]] = []  # the documents' bigrams, once asked
-        valued = tuple(f.value for f in query.facets if f.value is not None and f.name in T.VALUE_FACETS)
-
-        def doc_grams() -> set[str]:
-            if not grams:
-                dbig: set[str] = set().union(*(self.index.doc_bigrams(n) for n in docs))
-                for n in docs if valued else ():
-                    dbig |= value_grams(self.index.docs[n], valued)
-                grams.append(dbig)
-            return grams[0]
-
-        def covers(unit: Unit) -> bool:
-            return any(alt and alt <= doc_grams() for alt in unit.alts)
-
-        def touches(unit: Unit) -> bool:
-            return any(alt and 2 * len(alt & doc_grams()) >= len(alt) for alt in unit.alts)
-
+        """The best document covers a word of the question, not what it asks (see ``focus``, and
+        ``coverage`` for what the document and its linked interpretations count as saying)."""
+        cov = Coverage(self.index, self._answering(best), query)
         freq = self.analyzer.tokenizer.FREQ
 
         def common(word: str) -> bool:
             return freq.get(word, 0) > (T.FOCUS_COMMON if len(word) > 1 else T.FOCUS_COMMON_CHAR)
 
-        asked = tuple(f.value for f in query.facets if f.value is not None and f.name in T.NAMED_VALUE_FACETS)
-        said: list[frozenset[str]] = []
-
-        def touches_or_says(unit: Unit) -> bool:
-            """…or a passage holding the amount or date asked has the word (汛期 4月1日至9月30日)."""
-            if touches(unit):
-                return True
-            if not asked:
-                return False
-            if not said:
-                said.append(frozenset().union(*(value_grams(self.index.docs[n], asked) for n in docs)))
-            return any(alt and alt <= said[0] for alt in unit.alts)
-
-        if uncovered_topic(query, touches_or_says):
+        if uncovered_topic(query, cov.touches_or_says):
             return True
-        head = uncovered_head(query, covers, common, touches) if "的" in query.text else None
-        if head is not None and not self._phrase_said(query, best, head):
+        head = uncovered_head(query, cov.covers, common, cov.touches) if "的" in query.text else None
+        if head is not None and not cov.says_phrase(head):
             return True
-        word = unknown_last_word(query, covers, common)
-        return word is not None and not self._said_together(query, best, word, covers)
-
-    def _phrase_said(self, query: Query, best: Scored, head: str) -> bool:
-        """The head of "X的Y" is the document's matter when a passage of it says the question's
-        words from the head on as written (照料护理补贴 in "全护理的照料护理补贴一个月多少"), at
-        least ``PHRASE_MORE`` characters past it."""
-        at = query.text.find(head)
-        phrase = query.text[at:].split(" ", 1)[0][: len(head) + T.PHRASE_MORE]
-        if at < 0 or len(phrase) < len(head) + T.PHRASE_MORE:
-            return False
-        return any(phrase in p.norm for n in self._answering(best) for p in doc_passages(self.index.docs[n]))
-
-    def _said_together(self, query: Query, best: Scored, word: str, covers: Callable[[Unit], bool]) -> bool:
-        """One passage of the answering document (or of an interpretation linked to the item) says
-        ``word`` together with another word of the question the document covers: 蓝色预警…停止出港
-        answers "台风蓝色预警的时候船还能不能出港", so its last word is the document's matter. (Only
-        for the last-word rule: the whole body mentions much in passing, and for the head of "X的Y"
-        one passage naming both is still too loose.)"""
-        grams = bigrams(word)
-        others = [u for u in query.units if u.word != word and len(u.word) >= 2 and covers(u)]
-        if not grams or not others:
-            return False
-        for n in self._answering(best):
-            for passage in passage_grams(self.index.docs[n]):
-                if grams <= passage and any(alt and alt <= passage for u in others for alt in u.alts):
-                    return True
-        return False
+        word = unknown_last_word(query, cov.covers, common)
+        return word is not None and not cov.says_together(word)
 
 
 def _ms(started: float) -> float:

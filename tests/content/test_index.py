@@ -13,7 +13,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from content.matcher import index as index_module
+from content.matcher import indexing
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, KIND_VILLAGE, Doc
 from content.matcher.index import Index
 from content.matcher.normalize import bigrams, char_tokens, normalize, normalize_doc
@@ -96,7 +96,7 @@ def _reference(docs: list[Doc]) -> tuple[dict[str, int], list[str], bm25s.BM25]:
 
 @pytest.mark.parametrize("chunk", [3, 4096])
 def test_index_equals_bm25s_over_the_joined_texts(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
-    monkeypatch.setattr(index_module, "_CHUNK_DOCS", chunk)  # several chunks, or one
+    monkeypatch.setattr(indexing, "_CHUNK_DOCS", chunk)  # several chunks, or one
     docs = _docs(200)
     idx = Index.build(docs)
     vocab, texts, ref = _reference(docs)
@@ -147,7 +147,7 @@ def test_normalize_field_is_normalize_doc() -> None:
     pieces = [*WORDS, "低保", "就是", "说", "那", "个", "两", "万", "十", "亩", "豐", "丽", "︰", "\u9fa5", "\uf900"]
     texts = ["", *WORDS, *("".join(rng.choice(pieces) for _ in range(rng.randint(1, 5))) for _ in range(3000))]
     for text in texts:
-        assert index_module.normalize_field(text) == normalize_doc(text), text
+        assert indexing.normalize_field(text) == normalize_doc(text), text
     idx = Index.build(_docs(60))
     for text in texts[:300]:
         assert idx.normalized(text) == normalize_doc(text), text

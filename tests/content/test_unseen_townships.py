@@ -9,6 +9,7 @@ import``, ``village import``, ``village import-list --dir``) as an operator woul
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,9 +113,10 @@ def test_a_place_of_our_own_or_a_kind_of_place_is_no_other_place(sample: Matcher
     assert sample.ask(question).answered
 
 
-def test_elsewhere_needs_an_unknown_place_name() -> None:
+def cutter(words: list[str]) -> Callable[[str], list[str]]:
+    """A tokenizer for a test: the longest-first ``words`` where they start, single characters elsewhere."""
+
     def cut(text: str) -> list[str]:
-        words = ["上海", "宁夏", "芒洪", "老街", "外省", "县城", "那边", "低保"]
         out: list[str] = []
         while text:
             word = next((w for w in words if text.startswith(w)), text[0])
@@ -122,6 +124,11 @@ def test_elsewhere_needs_an_unknown_place_name() -> None:
             text = text[len(word) :]
         return out
 
+    return cut
+
+
+def test_elsewhere_needs_an_unknown_place_name() -> None:
+    cut = cutter(["上海", "宁夏", "芒洪", "老街", "外省", "县城", "那边", "低保"])
     assert elsewhere("上海那边养老金发多少", cut, lambda w: False) == "上海"
     assert elsewhere("宁夏低保标准多少", cut, lambda w: False) == "宁夏"
     assert elsewhere("上海那边住院能报吗", cut, lambda w: False) is None  # the villager's own cover there
@@ -139,16 +146,7 @@ def test_a_named_household_is_another_familys_affair(sample: Matcher) -> None:
 
 
 def test_named_household_needs_a_name_of_its_own() -> None:
-    words = ["王福贵", "种田", "人家", "农户", "王家", "村", "家", "的", "路"]
-
-    def cut(text: str) -> list[str]:
-        out: list[str] = []
-        while text:
-            word = next((w for w in words if text.startswith(w)), text[0])
-            out.append(word)
-            text = text[len(word) :]
-        return out
-
+    cut = cutter(["王福贵", "种田", "人家", "农户", "王家", "村", "家", "的", "路"])
     assert named_household("王福贵家的地", cut, lambda w: False) == "王福贵"
     assert named_household("王福贵家的地", cut, lambda w: w == "王福贵") is None  # a person the documents name
     assert named_household("种田人家", cut, lambda w: False) is None  # 家 is part of 人家

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from content.matcher import tunables as T
+from content.matcher.facets import values_asked
 from content.matcher.index import Index
 from content.matcher.normalize import bigrams
 from content.matcher.passages import doc_passages, passage_grams, value_grams
@@ -37,11 +38,11 @@ class Coverage:
 
     @cached_property
     def _valued(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(f.value for f in self.query.facets if f.value is not None and f.name in T.VALUE_FACETS)
+        return values_asked(self.query.facets, T.VALUE_FACETS)
 
     @cached_property
     def _asked(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(f.value for f in self.query.facets if f.value is not None and f.name in T.NAMED_VALUE_FACETS)
+        return values_asked(self.query.facets, T.NAMED_VALUE_FACETS)
 
     @cached_property
     def grams(self) -> frozenset[str]:

@@ -8,6 +8,7 @@ passage cues and value pattern say which Q&A pair, summary sentence or catalog f
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +27,11 @@ class Facet:
     passage_cues: tuple[str, ...]  # in a passage that speaks to it
     value: re.Pattern[str] | None  # the value itself, in a passage's text
     fields: tuple[str, ...]  # the catalog item's (or village row's) fields that answer it, shown first
+
+
+def values_asked(asked: Iterable[Facet], names: frozenset[str]) -> tuple[re.Pattern[str], ...]:
+    """The value patterns of the facets asked among ``names`` (a phone number, an amount …)."""
+    return tuple(f.value for f in asked if f.value is not None and f.name in names)
 
 
 @dataclass(frozen=True)

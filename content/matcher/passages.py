@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from content.matcher import tunables as T
 from content.matcher.documents import KIND_INTERPRETATION, Doc
-from content.matcher.facets import Facet
+from content.matcher.facets import Facet, values_asked
 from content.matcher.normalize import bigrams, normalize, normalize_doc
 from content.matcher.query import Query
 
@@ -187,7 +187,7 @@ def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: in
         return []
     grams = focus(query, doc)
     # a question asking a value (an amount, a date, a phone number) is answered by a passage holding one
-    valued = [f.value for f in facets if f.value is not None and f.name in T.PASSAGE_VALUE_FACETS]
+    valued = values_asked(facets, T.PASSAGE_VALUE_FACETS)
     holding = [any(v.search(p.text) for v in valued) for p in passages] if valued else []
     marks = _marks(query.text)
     # how much of the focus each Q&A question names, when one names some (else none is told apart)

@@ -30,7 +30,7 @@ from rapidfuzz import fuzz, process
 
 from content.matcher import tunables as T
 from content.matcher.documents import KIND_CATALOG, KIND_INTERPRETATION, KIND_VILLAGE, Doc
-from content.matcher.facets import facets
+from content.matcher.facets import facets, values_asked
 from content.matcher.features import _intent_features, _name_features, _qa_features, _row_sums, _unit_coverage
 from content.matcher.index import Index
 from content.matcher.normalize import bigrams, normalize_doc
@@ -159,27 +159,14 @@ def score_candidates(
         score = np.where(holds, score + w.facet_value * cover_arr / max(float(cover_arr.max()), 1e-9), score)
         if w.value_topic:
             # …and more when the passage holding it names what is asked (社会事务办 0883-6712035)
-            patterns = tuple(f.value for f in valued if f.value is not None)
-            named_value = np.fromiter(
-                (
-                    _value_cover(index.docs[i], patterns, unit_alts, uw) if h else 0.0
-                    for i, h in zip(ids, holds.tolist(), strict=True)
-                ),
-                dtype=np.float64,
-                count=n_cands,
-            )
-            score = score + w.value_topic * named_value
-    asked = [f for f in query.facets if f.value is not None and f.name in T.NAMED_VALUE_FACETS]
+            patterns = values_asked(valued, T.VALUE_FACETS)
+            score = score + w.value_topic * _value_covers(index, ids, holds.tolist(), patterns, unit_alts, uw)
+    asked = values_asked(query.facets, T.NAMED_VALUE_FACETS)
     if asked and not valued and w.value_topic_named and not _asks_of_fields(query):
         # asked an amount or a date: the passages holding one that name the question's words
-        patterns = tuple(f.value for f in asked if f.value is not None)
         lead = set(np.argsort(-score, kind="stable")[: max(2, w.disc_pool)].tolist())  # the leading candidates
-        named_value = np.fromiter(
-            (_value_cover(index.docs[i], patterns, unit_alts, uw) if c in lead else 0.0 for c, i in enumerate(ids)),
-            dtype=np.float64,
-            count=n_cands,
-        )
-        score = score + w.value_topic_named * named_value
+        chosen = [c in lead for c in range(n_cands)]
+        score = score + w.value_topic_named * _value_covers(index, ids, chosen, asked, unit_alts, uw)
     # Second pass: the words that tell the leading candidates apart (IDF within the candidate pool).
     order = np.argsort(-score, kind="stable")  # by first-pass score, ties in BM25 order
     pool = order[: max(2, w.disc_pool)]
@@ -264,6 +251,21 @@ def _asks_of_fields(query: Query) -> bool:
     if query.disclosure or any(f.name == "publish" for f in query.facets):
         return True
     return any(i.name in T.ROW_INTENTS for i in query.intents)
+
+
+def _value_covers(
+    index: Index,
+    ids: Iterable[int],
+    chosen: Iterable[bool],
+    patterns: tuple[re.Pattern[str], ...],
+    unit_alts: list[tuple[frozenset[str], ...]],
+    uw: list[float],
+) -> np.ndarray:
+    """:func:`_value_cover` of each chosen candidate, 0 for the others."""
+    covers = [
+        _value_cover(index.docs[i], patterns, unit_alts, uw) if c else 0.0 for i, c in zip(ids, chosen, strict=True)
+    ]
+    return np.asarray(covers, dtype=np.float64)
 
 
 def _value_cover(

@@ -72,11 +72,16 @@ SETS = [
     QuestionSet("qinghe facts 6 (tuned)", TUNED / "township_jiaodong" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("xiangxi (tuned)", TUNED / "township_xiangxi" / "questions.jsonl", "xiangxi", False),
     QuestionSet("qinghe facts 7 (tuned)", TUNED / "township_xiangxi" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("guizhong (tuned)", TUNED / "township_guizhong" / "questions.jsonl", "guizhong", False),
+    QuestionSet("qinghe facts 8 (tuned)", TUNED / "township_guizhong" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("huaihe (tuned)", TUNED / "township_huaihe" / "questions.jsonl", "huaihe", False),
+    QuestionSet("qinghe facts 9 (tuned)", TUNED / "township_huaihe" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("holdout (old)", DATA / "holdout_questions.jsonl", "sample", True),
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),
     QuestionSet("chuanyu (held out)", HELDOUT / "township_chuanyu" / "questions.jsonl", "chuanyu", True),
     QuestionSet("caoyuan (held out)", HELDOUT / "township_caoyuan" / "questions.jsonl", "caoyuan", True),
+    QuestionSet("hexi (held out)", HELDOUT / "township_hexi" / "questions.jsonl", "hexi", True),
 ]
 TOWNSHIPS = {
     "sample": SAMPLE,
@@ -89,6 +94,9 @@ TOWNSHIPS = {
     "jiangnan": TUNED / "township_jiangnan",
     "jiaodong": TUNED / "township_jiaodong",
     "xiangxi": TUNED / "township_xiangxi",
+    "guizhong": TUNED / "township_guizhong",
+    "huaihe": TUNED / "township_huaihe",
+    "hexi": HELDOUT / "township_hexi",
 }
 
 

@@ -42,6 +42,17 @@ _STOP_TEXT = """
 # Where the villager is: context, not the matter asked about (they weigh little in coverage).
 _CONTEXT_TEXT = "村里 村上 镇上 镇里 县里 县上 乡里 城里 县城 家里 我们村 本村 咱村 全镇 全县 这边 那边 这里 那里"
 CONTEXT_WORDS = frozenset(_CONTEXT_TEXT.split())
+# Characters that are only grammar (是, 从, 就…); 地, 里, 上 also make words (地里, 村上).
+_FUNCTION_CHARS = frozenset("是从就都也还又再才把被让对向和跟与及或得着过了的吗呢嘛啊吧")
+# A numeral and a measure word (两样, 三回, 几户): how many, not of what.
+_QUANTITY = re.compile("^[一二两三四五六七八九十百千万几半][个样次回户家人天年月条块头只项种台套间笔]$")
+
+
+def _grammar(word: str) -> bool:
+    """A word of function characters only (是从, 就得) or a bare quantity (两样): no matter of its own."""
+    return bool(_QUANTITY.match(word)) or (len(word) > 1 and all(ch in _FUNCTION_CHARS for ch in word))
+
+
 STOPWORDS = frozenset(_STOP_TEXT.split())
 # A question about whether and where something is published: prefer catalog items and village rows.
 DISCLOSURE_WORDS = (
@@ -316,7 +327,7 @@ class Analyzer:
                 weight *= T.CONTEXT_WEIGHT
             vocab = self.index.vocab
             known = any(b in vocab for alt in alts for b in alt)
-            if not known and any(c in word for c in asking_words()):
-                continue  # a question word no document has (几月, 几月份): what is asked, not about what
+            if not known and (any(c in word for c in asking_words()) or _grammar(word)):
+                continue  # a question word no document has (几月份), a quantity (两样) or grammar (是从)
             units.append(Unit(word, weight, tuple(alts), known))
         return units

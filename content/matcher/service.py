@@ -159,7 +159,7 @@ class Matcher:
         chat = smalltalk.offtopic_match(query.normalized)  # chit-chat: weather, prices, repairs…
         if chat is not None and chat.strength == smalltalk.STRONG:
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
-        if elsewhere(query.text, self._cut, self._known) is not None:
+        if elsewhere(query.text, self._cut, self._ours) is not None:
             # "上海那边…": the question asks about another place than the townships we hold
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         if "家" in query.text and named_household(query.text, self._cut, self._a_name) is not None:
@@ -206,6 +206,13 @@ class Matcher:
             names = {d.township or "" for d in self.index.docs} | {p for d in self.index.docs for p in d.publishers}
             self._places.append(" ".join(sorted(names)))
         return word in self._places[0]
+
+    def _ours(self, word: str) -> bool:
+        """``_known``, or an interpretation's body says it: 新建 (also a place name) in 新建蚕房."""
+        if self._known(word):
+            return True
+        grams = bigrams(word)
+        return bool(grams) and any(grams <= body_grams(d) for d in self.index.docs if d.kind == KIND_INTERPRETATION)
 
     def _a_name(self, word: str) -> bool:
         """A word of the dictionary, of the index, or a person the documents name (a village's 责任人)."""

@@ -76,7 +76,8 @@ def _linked_choice(
         interp = docs[n]
         ranked = rank_passages(query, interp, query.facets)
         # the passage must speak to the facet, and to the question's focus when it has one
-        focused = bool(focus(query, interp))
+        # (a focus of single characters, 新 of 新标准, is too little to require)
+        focused = any(len(g) > 1 for alts, _ in focus(query, interp) for alt in alts for g in alt)
         fits = [c for c in ranked if _fits(query, c, focused)]
         if fits and (best is None or fits[0].score > best[1].score):
             best = (interp, fits[0])

@@ -54,7 +54,10 @@ def asks_beyond_fields(query: Query, item: Doc) -> bool:
         return True  # an item's 公开时限 says when it is published, not when the money comes
     if any(f.name in T.BEYOND_FACETS for f in facets):
         return True  # no field of an item holds a phone number
-    return any(c in element for f in facets for c in (*f.cues, *f.passage_cues) for element in item.elements)
+    if any(c in element for f in facets for c in (*f.cues, *f.passage_cues) for element in item.elements):
+        return True
+    words = [u.word for u in query.units if len(u.word) >= 2]
+    return any(sum(w in element for w in words) >= 2 for element in item.elements)
 
 
 def _fits(query: Query, choice: Choice, focused: bool) -> bool:
@@ -63,6 +66,8 @@ def _fits(query: Query, choice: Choice, focused: bool) -> bool:
     300元) and covers most of the focus (``LINKED_VALUE_TOPIC``)."""
     if choice.facet >= T.LINKED_FACET and (choice.topic > 0 or not focused):
         return True
+    if choice.topic >= T.LINKED_WHOLE_TOPIC and all(f.value is None for f in query.facets):
+        return True  # 良种蔗能不能加价: the passage says all the question names, and no value is asked
     holds = any(f.value is not None and f.value.search(choice.passage.text) for f in query.facets)
     return holds and choice.topic >= T.LINKED_VALUE_TOPIC
 

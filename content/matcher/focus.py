@@ -24,6 +24,7 @@ which no public document discloses (``named_household``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -234,6 +235,17 @@ def surnames() -> frozenset[str]:
     """The surnames of ``content/data/names.tsv``."""
     _, rows = read_tsv(NAMES_PATH.read_text(encoding="utf-8"))
     return frozenset(c for _, parts in rows if parts[0] == "surname" for c in cell_words(parts[1]))
+
+
+# "那两户", "这几户": particular households the villager points at (not 户口, 户籍)
+_THOSE_HOUSEHOLDS = re.compile("[这那][一两三四五几]?户(?![口籍])")
+
+
+def those_households(text: str) -> str | None:
+    """The words pointing at particular other households (芒洪村那两户…, 有意见的那几户), or None:
+    how one household's dispute or negotiation is settled is their own affair, never published."""
+    m = _THOSE_HOUSEHOLDS.search(text)
+    return m.group(0) if m else None
 
 
 def named_household(text: str, cut: Callable[[str], list[str]], known: Callable[[str], bool]) -> str | None:

@@ -27,7 +27,14 @@ from content.matcher.documents import (
     load_documents,
     township_phones,
 )
-from content.matcher.focus import elsewhere, named_household, uncovered_head, uncovered_topic, unknown_last_word
+from content.matcher.focus import (
+    elsewhere,
+    named_household,
+    those_households,
+    uncovered_head,
+    uncovered_topic,
+    unknown_last_word,
+)
 from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
@@ -162,7 +169,9 @@ class Matcher:
         if elsewhere(query.text, self._cut, self._ours) is not None:
             # "上海那边…": the question asks about another place than the townships we hold
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
-        if "家" in query.text and named_household(query.text, self._cut, self._a_name) is not None:
+        if those_households(query.text) is not None or (
+            "家" in query.text and named_household(query.text, self._cut, self._a_name) is not None
+        ):
             # "王福贵家的坝地补了多少": another household's affairs, which no public document discloses
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         mask = self.index.mask(township, village)

@@ -76,12 +76,19 @@ SETS = [
     QuestionSet("qinghe facts 8 (tuned)", TUNED / "township_guizhong" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("huaihe (tuned)", TUNED / "township_huaihe" / "questions.jsonl", "huaihe", False),
     QuestionSet("qinghe facts 9 (tuned)", TUNED / "township_huaihe" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("gannan (tuned)", TUNED / "township_gannan" / "questions.jsonl", "gannan", False),
+    QuestionSet("qinghe facts 10 (tuned)", TUNED / "township_gannan" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("jizhong (tuned)", TUNED / "township_jizhong" / "questions.jsonl", "jizhong", False),
+    QuestionSet("qinghe facts 11 (tuned)", TUNED / "township_jizhong" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("qiongnan (tuned)", TUNED / "township_qiongnan" / "questions.jsonl", "qiongnan", False),
+    QuestionSet("qinghe facts 12 (tuned)", TUNED / "township_qiongnan" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("holdout (old)", DATA / "holdout_questions.jsonl", "sample", True),
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),
     QuestionSet("chuanyu (held out)", HELDOUT / "township_chuanyu" / "questions.jsonl", "chuanyu", True),
     QuestionSet("caoyuan (held out)", HELDOUT / "township_caoyuan" / "questions.jsonl", "caoyuan", True),
     QuestionSet("hexi (held out)", HELDOUT / "township_hexi" / "questions.jsonl", "hexi", True),
+    QuestionSet("qiandong (held out)", HELDOUT / "township_qiandong" / "questions.jsonl", "qiandong", True),
 ]
 TOWNSHIPS = {
     "sample": SAMPLE,
@@ -97,6 +104,10 @@ TOWNSHIPS = {
     "guizhong": TUNED / "township_guizhong",
     "huaihe": TUNED / "township_huaihe",
     "hexi": HELDOUT / "township_hexi",
+    "gannan": TUNED / "township_gannan",
+    "jizhong": TUNED / "township_jizhong",
+    "qiongnan": TUNED / "township_qiongnan",
+    "qiandong": HELDOUT / "township_qiandong",
 }
 
 

@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from content.models import CatalogItem, Township
 from content.repository import list_interpretations, list_townships
-from content.vocab import DISCLOSURE_ON_APPLICATION, DISCLOSURE_SECRET, REDACTED_HEADING, STATUS_ABOLISHED
+from content.vocab import (
+    DISCLOSURE_ON_APPLICATION,
+    DISCLOSURE_REDACTED,
+    DISCLOSURE_SECRET,
+    REDACTED_HEADING,
+    STATUS_ABOLISHED,
+)
 
 KIND_CATALOG = "catalog"
 KIND_INTERPRETATION = "interpretation"
@@ -63,6 +69,11 @@ class Doc:
     @property
     def body_showable(self) -> bool:
         return self.kind == KIND_INTERPRETATION and self.disclosure != DISCLOSURE_ON_APPLICATION
+
+    @property
+    def redacted(self) -> bool:
+        """Published with a part removed (此件删减后公开): what that part said is not ours to tell."""
+        return self.disclosure == DISCLOSURE_REDACTED
 
     def index_parts(self) -> list[str]:
         """The fields searched for this doc, in order, most important ones repeated (field weights)."""

@@ -128,6 +128,15 @@ def answer_reply(
     return _truncate(main, room) + tail
 
 
+def redacted_reply(doc: Doc, phone: str) -> str:
+    """A question about what a document published with a part removed left out: say so, no more."""
+    lines = [
+        f"《{doc.title}》按规定删减后公开，您问的内容不在公开部分，我不能回答。",
+        f"可以打镇政府服务电话 {phone} 咨询。" if phone else "可以到镇便民服务中心咨询。",
+    ]
+    return _truncate("\n".join(lines), MAX_CHARS)
+
+
 def abstain_reply(phone: str, suggestions: Sequence[Doc]) -> str:
     lines = [
         "抱歉，这个问题我暂时答不上来。",
@@ -139,4 +148,13 @@ def abstain_reply(phone: str, suggestions: Sequence[Doc]) -> str:
     return _truncate("\n".join(lines), MAX_CHARS)
 
 
-__all__ = ["KIND_CATALOG", "MAX_CHARS", "abstain_reply", "answer_reply", "answer_text", "how_to_apply", "label"]
+__all__ = [
+    "KIND_CATALOG",
+    "MAX_CHARS",
+    "abstain_reply",
+    "answer_reply",
+    "answer_text",
+    "how_to_apply",
+    "label",
+    "redacted_reply",
+]

@@ -39,7 +39,7 @@ from content.matcher.homophones import PinyinIndex
 from content.matcher.index import Index
 from content.matcher.lexicon import Lexicon
 from content.matcher.normalize import bigrams
-from content.matcher.passages import passage_grams
+from content.matcher.passages import focus, passage_grams, rank_passages
 from content.matcher.query import Analyzer, Query, base_tokenizer
 from content.matcher.rank import (
     Scored,
@@ -191,6 +191,9 @@ class Matcher:
         if answered and self._misses_focus(query, best):
             # "微耕机的机油…": the document covers a word of the question, not what it is about
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
+        if answered and best.doc.redacted and self._asks_removed_part(query, best.doc):
+            # "提留款先还哪笔账": none of the published passages says it; it was in the removed part
+            return AskResult(False, replies.redacted_reply(best.doc, phone), (), _ms(started), query.normalized)
         if answered and village and query.village:
             scored = _own_rows_first(scored)  # (answered or not is judged on the best candidate)
         if answered:
@@ -235,6 +238,14 @@ class Matcher:
         """The answering document and, for a catalog item, the interpretations linked to it."""
         linked = self.linked.get(best.doc.id, ()) if best.doc.kind == KIND_CATALOG else ()
         return [best.doc_index, *linked]
+
+    def _asks_removed_part(self, query: Query, doc: Doc) -> bool:
+        """The question names several things beyond the document's matter (``REDACTED_FOCUS``) and
+        its best published passage says little of them (``REDACTED_TOPIC``)."""
+        if len(focus(query, doc)) < T.REDACTED_FOCUS:
+            return False
+        ranked = rank_passages(query, doc, query.facets)
+        return not ranked or max(c.topic for c in ranked) < T.REDACTED_TOPIC
 
     def _misses_focus(self, query: Query, best: Scored) -> bool:
         """The best document covers a word of the question, not what it asks (see ``focus``, and

@@ -31,6 +31,8 @@ MORE_PASSAGES = 2  # passages after the first, while those shown are shorter tha
 LINKED_FACET = 0.5  # a linked interpretation's passage answers for an element-only catalog item from this facet match
 LINKED_VALUE_TOPIC = 0.5  # …or from holding the value asked while covering this share of the focus
 LINKED_WHOLE_TOPIC = 0.99  # …or covers all the focus, when the question asks no value (whether, who)
+REDACTED_FOCUS = 3  # a question naming this many things beyond a redacted document's matter…
+REDACTED_TOPIC = 0.3  # …of which no published passage says this share asks what was removed
 BEYOND_FACETS = frozenset({"phone"})  # asked of a catalog item, a linked interpretation answers (no field holds it)
 ROW_INTENTS = frozenset({"roster", "statistics", "progress", "spending"})  # asked of a catalog item's own fields
 

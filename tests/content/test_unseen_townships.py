@@ -304,3 +304,27 @@ def test_a_third_short_passage_that_also_matches_is_shown(sample: Matcher) -> No
     res = sample.ask("高龄津贴新标准哪天开始执行")
     assert res.answered and holds_facts(res.reply, ["2026年8月1日"]), res.reply
     assert len(res.reply) <= 600
+
+
+def test_what_a_redacted_document_left_out_is_declined_as_such(tmp_path: Path) -> None:
+    """JD-715 (此件删减后公开) is about the harbour works; whether the breakwater is in danger is not
+    in any of its published passages, so the reply says the document was published with a part removed."""
+    matcher, _ = _load(TUNED / "township_jiaodong", tmp_path / "cunwu.db")
+    res = matcher.ask("渔港北防波堤是不是有险情，堤头掏空了多深")
+    assert not res.answered and "删减后公开" in res.reply, res.reply
+    res = matcher.ask("鲅鱼湾渔港改造总投资多少钱")  # its published part answers this
+    assert res.answered and res.results[0].id == "JD-715", res.reply
+
+
+def test_a_place_name_a_body_says_is_ours(tmp_path: Path) -> None:
+    """新建 is also a place name (a district of 南昌); the Guizhong silkworm document says 新建蚕房."""
+    matcher, _ = _load(TUNED / "township_guizhong", tmp_path / "cunwu.db")
+    res = matcher.ask("那个新建蚕房的补助一户最多能补多少钱")
+    assert res.answered and holds_facts(res.reply, ["1.2万元"]), res.reply
+
+
+@pytest.mark.parametrize(
+    "question", ["芒洪下寨那几户茶园树龄有争议的，补偿最高能谈到一亩多少钱", "清河村那两户分家闹矛盾的补偿款给谁"]
+)
+def test_particular_other_households_are_their_own_affair(sample: Matcher, question: str) -> None:
+    assert not sample.ask(question).answered

@@ -89,7 +89,9 @@ class Coverage:
         if not grams or not others:
             return False
         for n in self.docs:
-            for passage in passage_grams(self.index.docs[n]):
-                if grams <= passage and any(alt and alt <= passage for u in others for alt in u.alts):
+            doc = self.index.docs[n]
+            for text, passage in zip(doc_passages(doc), passage_grams(doc), strict=True):
+                says = word in text.norm if len(word) == 1 else grams <= passage  # 减 of 减免: no bigram
+                if says and any(alt and alt <= passage for u in others for alt in u.alts):
                     return True
         return False

@@ -82,6 +82,10 @@ SETS = [
     QuestionSet("qinghe facts 11 (tuned)", TUNED / "township_jizhong" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("qiongnan (tuned)", TUNED / "township_qiongnan" / "questions.jsonl", "qiongnan", False),
     QuestionSet("qinghe facts 12 (tuned)", TUNED / "township_qiongnan" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("jinzhong (tuned)", TUNED / "township_jinzhong" / "questions.jsonl", "jinzhong", False),
+    QuestionSet("qinghe facts 13 (tuned)", TUNED / "township_jinzhong" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("minnan (tuned)", TUNED / "township_minnan" / "questions.jsonl", "minnan", False),
+    QuestionSet("qinghe facts 14 (tuned)", TUNED / "township_minnan" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("holdout (old)", DATA / "holdout_questions.jsonl", "sample", True),
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),
@@ -108,6 +112,8 @@ TOWNSHIPS = {
     "jizhong": TUNED / "township_jizhong",
     "qiongnan": TUNED / "township_qiongnan",
     "qiandong": HELDOUT / "township_qiandong",
+    "jinzhong": TUNED / "township_jinzhong",
+    "minnan": TUNED / "township_minnan",
 }
 
 

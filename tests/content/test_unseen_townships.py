@@ -34,6 +34,11 @@ FLOORS = {
     "township_jiangnan": (0.85, 0.80, 0.85),
     "township_jiaodong": (0.93, 0.87, 0.90),
     "township_xiangxi": (0.92, 0.83, 0.875),
+    "township_guizhong": (0.88, 0.88, 0.85),
+    "township_huaihe": (0.88, 0.85, 0.80),
+    "township_gannan": (0.86, 0.87, 0.90),
+    "township_jizhong": (0.90, 0.84, 0.90),
+    "township_qiongnan": (0.89, 0.81, 0.90),
 }
 
 

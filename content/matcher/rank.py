@@ -300,12 +300,13 @@ def overrules_offtopic(index: Index, query: Query, best: Scored, cues: Iterable[
     """A document that answers a question despite weak chit-chat cues (露天电影 → 公益性文化活动).
 
     The document must cover a good share of the question's content words and support every cue:
-    use the cue words itself, or a catalog concept the lexicon maps a term containing the cue to
-    (so 看电影 abstains unless a document is about film screenings).
+    use the cue words itself (in its fields or, for an interpretation, its body), or a catalog
+    concept the lexicon maps a term containing the cue to (so 看电影 abstains unless a document is
+    about film screenings).
     """
     if best.offtopic or best.known < T.KNOWN_FLOOR or best.cover < T.OVERRULE_COVER:
         return False
-    dbig = index.doc_bigrams(best.doc_index)
+    dbig = index.doc_bigrams(best.doc_index) | body_grams(best.doc)  # what the document says, body too
     for cue in cues:
         cb = bigrams(_QUESTION_WORDS.sub(" ", cue))  # 哪个银行: the document must speak of 银行
         if cb and len(cb & dbig) >= T.OVERRULE_CUE * len(cb):

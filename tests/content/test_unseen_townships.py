@@ -39,6 +39,8 @@ FLOORS = {
     "township_gannan": (0.86, 0.87, 0.90),
     "township_jizhong": (0.90, 0.84, 0.90),
     "township_qiongnan": (0.89, 0.81, 0.90),
+    "township_jinzhong": (0.84, 0.81, 0.90),
+    "township_minnan": (0.84, 0.80, 0.75),
 }
 
 

@@ -93,6 +93,8 @@ SETS = [
     QuestionSet("caoyuan (held out)", HELDOUT / "township_caoyuan" / "questions.jsonl", "caoyuan", True),
     QuestionSet("hexi (held out)", HELDOUT / "township_hexi" / "questions.jsonl", "hexi", True),
     QuestionSet("qiandong (held out)", HELDOUT / "township_qiandong" / "questions.jsonl", "qiandong", True),
+    QuestionSet("jianghan (held out)", HELDOUT / "township_jianghan" / "questions.jsonl", "jianghan", True),
+    QuestionSet("hehuang (held out)", HELDOUT / "township_hehuang" / "questions.jsonl", "hehuang", True),
 ]
 TOWNSHIPS = {
     "sample": SAMPLE,
@@ -112,6 +114,8 @@ TOWNSHIPS = {
     "jizhong": TUNED / "township_jizhong",
     "qiongnan": TUNED / "township_qiongnan",
     "qiandong": HELDOUT / "township_qiandong",
+    "jianghan": HELDOUT / "township_jianghan",
+    "hehuang": HELDOUT / "township_hehuang",
     "jinzhong": TUNED / "township_jinzhong",
     "minnan": TUNED / "township_minnan",
 }

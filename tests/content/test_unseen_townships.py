@@ -41,6 +41,8 @@ FLOORS = {
     "township_qiongnan": (0.89, 0.81, 0.90),
     "township_jinzhong": (0.84, 0.81, 0.90),
     "township_minnan": (0.84, 0.80, 0.75),
+    "township_sanxia": (0.86, 0.79, 0.90),
+    "township_subei": (0.85, 0.80, 0.80),
 }
 
 

@@ -40,7 +40,8 @@ def linked_interpretations(docs: Sequence[Doc]) -> dict[str, tuple[int, ...]]:
 
 
 def asks_beyond_fields(query: Query, item: Doc) -> bool:
-    """The question asks a fact the catalog item only names as an element (补贴标准, 咨询电话, 申请材料).
+    """The question asks a fact the catalog item only names as an element (补贴标准, 咨询电话, 申请材料),
+    or asks of an element two of its words name (良种蔗能不能加价 of 良种蔗加价).
 
     Not when it asks where or when the item is published, or asks for a published list, count or
     result (名单, 发了多少人): the item's own fields answer those.

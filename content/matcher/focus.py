@@ -19,7 +19,8 @@ A question about another place than the townships the index holds (宁夏的低�
 asks what none of its documents answers, whatever words it shares with them (``elsewhere``): a
 place is one of the general dictionary's place names that no document knows. And a question about
 one named household (王福贵家的坝地补了多少, 沈阿根家被举报了) asks about another family's affairs,
-which no public document discloses (``named_household``).
+which no public document discloses (``named_household``); so does one that points at particular
+other households (那两户, 这几户: ``those_households``).
 """
 
 from __future__ import annotations

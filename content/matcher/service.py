@@ -95,6 +95,7 @@ class Matcher:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _places: list[str] = field(default_factory=list)  # townships and publishers, joined when first needed
     _people: list[str] = field(default_factory=list)  # the village rows' responsible persons, likewise
+    _bodies: list[frozenset[str]] = field(default_factory=list)  # the interpretations' body bigrams, likewise
     answers_by_normalized_question: ClassVar[bool] = True
     """Its answers are a function of ``normalize(question)`` and the village: callers may cache by that."""
 
@@ -224,7 +225,9 @@ class Matcher:
         if self._known(word):
             return True
         grams = bigrams(word)
-        return bool(grams) and any(grams <= body_grams(d) for d in self.index.docs if d.kind == KIND_INTERPRETATION)
+        if not self._bodies:
+            self._bodies.extend(b for d in self.index.docs if d.kind == KIND_INTERPRETATION and (b := body_grams(d)))
+        return bool(grams) and any(grams <= body for body in self._bodies)
 
     def _a_name(self, word: str) -> bool:
         """A word of the dictionary, of the index, or a person the documents name (a village's 责任人)."""

@@ -27,6 +27,9 @@ from content.matcher.normalize import bigrams
 from content.matcher.passages import doc_passages, passage_grams, value_grams
 from content.matcher.query import Query, Unit
 
+# 卖掉, 用完, 拆光: the complement says the action is done, not what it is done to
+_RESULT_COMPLEMENTS = frozenset("掉完光")
+
 
 @dataclass
 class Coverage:
@@ -83,7 +86,9 @@ class Coverage:
         """Step 4: one passage says ``word`` together with another word of the question the documents
         cover: 蓝色预警…停止出港 answers "台风蓝色预警的时候船还能不能出港". (Only for the last-word
         rule: the whole body mentions much in passing, and for the head of "X的Y" one passage naming
-        both is still too loose.)"""
+        both is still too loose.) A verb with a result complement stands for the verb: 卖掉 → 卖."""
+        if len(word) == 2 and word[1] in _RESULT_COMPLEMENTS:
+            word = word[0]
         grams = bigrams(word)
         others = [u for u in self.query.units if u.word != word and len(u.word) >= 2 and self.covers(u)]
         if not grams or not others:

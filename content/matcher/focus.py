@@ -64,6 +64,11 @@ def _spans(text: str, units: Sequence[Unit]) -> list[tuple[int, Unit]]:
     return out
 
 
+# One-character modifiers before a head noun (旧木头), and the characters a quantity starts with
+_MODIFIERS = frozenset("旧新老小大破烂空废")
+_NUMERALS = frozenset("0123456789一二两三四五六七八九十百千万几半")
+
+
 def uncovered_head(
     query: Query,
     covers: Callable[[Unit], bool],
@@ -95,15 +100,15 @@ def uncovered_head(
         if not after:
             continue
         at, unit = after[0]
-        if len(unit.word) == 1 and unit.known and len(after) > 1:
+        if unit.word in _MODIFIERS and len(after) > 1:
             nxt_at, nxt = after[1]
             if nxt_at == at + 1 and len(nxt.word) >= 2:
                 at, unit = nxt_at, nxt  # 旧木头: the head is 木头
         gap = text[d + 1 : at]
         if len(gap) > T.FOCUS_GAP or " " in gap or (gap and gap not in STOPWORDS):
             continue
-        if unit.known or covers(unit) or common(unit.word):
-            continue
+        if unit.known or covers(unit) or common(unit.word) or unit.word[0] in _NUMERALS:
+            continue  # (一框, 百分之: a quantity, not a thing)
         if any(b > at and len(u.word) >= 2 and u.word not in cues and covers(u) for b, u in spans):
             continue  # the question goes on to the document's matter (村集体的鱼塘…承包费公开没有)
         if any(b < clause and len(u.word) >= 2 and u.word not in cues and covers(u) for b, u in spans):
@@ -239,11 +244,17 @@ def surnames() -> frozenset[str]:
 
 
 # "那两户", "这几户": particular households the villager points at (not 户口, 户籍)
-_THOSE_HOUSEHOLDS = re.compile("[这那][一两三四五几]?户(?![口籍])")
+_DISPUTE = "有意见|有异议|有争议|不同意|不满意|没签|不签|未签"
+_THOSE_HOUSEHOLDS = re.compile(
+    "[这那][一两三四五几0-9]?户(?![口籍])"  # 那两户, 那3户
+    f"|(哪几|哪些|几|两|三)(户|家)(人家?)?[^，。？ ]{{0,12}}({_DISPUTE})"  # 哪几户对桑园面积有意见
+    f"|({_DISPUTE})的(人家|户)"  # 对存塘对虾有异议的人家
+)
 
 
 def those_households(text: str) -> str | None:
-    """The words pointing at particular other households (芒洪村那两户…, 有意见的那几户), or None:
+    """The words pointing at particular other households (芒洪村那两户…, 有意见的那几户, 哪几户没签),
+    or None:
     how one household's dispute or negotiation is settled is their own affair, never published."""
     m = _THOSE_HOUSEHOLDS.search(text)
     return m.group(0) if m else None

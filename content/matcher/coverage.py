@@ -29,6 +29,10 @@ from content.matcher.query import Query, Unit
 
 # 卖掉, 用完, 拆光: the complement says the action is done, not what it is done to
 _RESULT_COMPLEMENTS = frozenset("掉完光")
+# 迁过去, 租出去: a directional complement says where the action goes, not what it is
+_DIRECTIONS = frozenset(
+    ["过去", "过来", "出去", "出来", "进去", "进来", "下来", "下去", "上来", "上去", "回来", "回去"]
+)
 
 
 @dataclass
@@ -89,6 +93,8 @@ class Coverage:
         both is still too loose.) A verb with a result complement stands for the verb: 卖掉 → 卖."""
         if len(word) == 2 and word[1] in _RESULT_COMPLEMENTS:
             word = word[0]
+        elif len(word) >= 3 and word[-2:] in _DIRECTIONS:
+            word = word[:-2]
         grams = bigrams(word)
         others = [u for u in self.query.units if u.word != word and len(u.word) >= 2 and self.covers(u)]
         if not grams or not others:

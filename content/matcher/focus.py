@@ -107,8 +107,8 @@ def uncovered_head(
         gap = text[d + 1 : at]
         if len(gap) > T.FOCUS_GAP or " " in gap or (gap and gap not in STOPWORDS):
             continue
-        if unit.known or covers(unit) or common(unit.word) or unit.word[0] in _NUMERALS:
-            continue  # (一框, 百分之: a quantity, not a thing)
+        if unit.known or covers(unit) or common(unit.word) or unit.word[0] in _NUMERALS or unit.word in cues:
+            continue  # (一框, 百分之: a quantity, not a thing; 手续, 电话: what is asked of X)
         if any(b > at and len(u.word) >= 2 and u.word not in cues and covers(u) for b, u in spans):
             continue  # the question goes on to the document's matter (村集体的鱼塘…承包费公开没有)
         if any(b < clause and len(u.word) >= 2 and u.word not in cues and covers(u) for b, u in spans):

@@ -121,6 +121,17 @@ def name_grams(doc: Doc) -> frozenset[str]:
 Focus = list[tuple[tuple[tuple[str, ...], ...], float]]
 
 
+def _content_units(query: Query) -> Focus:
+    """All the question's content words with their alternatives (the focus without leaving out the
+    document's name): what tells passages apart when the focus is empty (汛期 in an 汛期 document)."""
+    asking = [c for f in query.facets for c in f.cues if c in query.text]
+    return [
+        (tuple(tuple(sorted(a)) for a in unit.alts if a), unit.weight)
+        for unit in query.units
+        if unit.alts and _HAN.search(unit.word) and not any(unit.word in c for c in asking)
+    ]
+
+
 def focus(query: Query, doc: Doc) -> Focus:
     """The question's focus: its content words whose own bigrams (or one character) the document's
     name does not all have, each as the bigrams of its alternatives left after the name's, with its
@@ -192,6 +203,7 @@ def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: in
     marks = _marks(query.text)
     # how much of the focus each Q&A question names, when one names some (else none is told apart)
     named_heads = [coverage(grams, p.head_norm) if p.kind == "qa" else 0.0 for p in passages] if grams else []
+    matter = _content_units(query) if not grams else []
     choices: list[Choice] = []
     for n, p in enumerate(passages):
         topic = coverage(grams, p.norm)
@@ -203,6 +215,8 @@ def rank_passages(query: Query, doc: Doc, facets: tuple[Facet, ...], qa_best: in
         score += T.PASSAGE_HEAD * head_similarity(query, p)
         if marks:
             score += T.PASSAGE_MARKS * sum(1 for m in marks if m.search(p.norm)) / len(marks)
+        if matter:
+            score += T.PASSAGE_MATTER * coverage(matter, p.norm)
         if p.kind == "qa" and p.index == qa_best:
             score += T.PASSAGE_QA_BEST
         if any(holding) and not holding[n]:

@@ -21,6 +21,7 @@ FACET_TEXT = 0.15  # the facet's passage cues are in its text
 OTHER_FACETS = 0.25  # share of the other facets' mean in a passage's facet match
 PASSAGE_HEAD = 0.5  # weight of the passage's question asking what the question asks (weighted Dice)
 PASSAGE_MARKS = 0.2  # weight of the question's numbers and letters (90岁, D级) found in a passage
+PASSAGE_MATTER = 0.1  # with no focus word: weight of all the question's words covered by a passage
 PASSAGE_QA_BEST = 0.05  # the Q&A question closest to the whole question (ties)
 PASSAGE_VALUE_FACETS = frozenset({"phone"})  # when some passage holds the value asked…
 PASSAGE_NO_VALUE = 0.6  # …the score factor of a passage that holds none

@@ -110,6 +110,7 @@ SETS = [
     QuestionSet("tianshan (held out)", HELDOUT / "township_tianshan" / "questions.jsonl", "tianshan", True),
     QuestionSet("liaoxi (held out)", HELDOUT / "township_liaoxi" / "questions.jsonl", "liaoxi", True),
     QuestionSet("luxinan (held out)", HELDOUT / "township_luxinan" / "questions.jsonl", "luxinan", True),
+    QuestionSet("longnan (held out)", HELDOUT / "township_longnan" / "questions.jsonl", "longnan", True),
 ]
 TOWNSHIPS = {
     "sample": SAMPLE,
@@ -133,6 +134,7 @@ TOWNSHIPS = {
     "tianshan": HELDOUT / "township_tianshan",
     "liaoxi": HELDOUT / "township_liaoxi",
     "luxinan": HELDOUT / "township_luxinan",
+    "longnan": HELDOUT / "township_longnan",
     "sanxia": TUNED / "township_sanxia",
     "subei": TUNED / "township_subei",
     "shaannan": TUNED / "township_shaannan",

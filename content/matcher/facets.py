@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from content.matcher.datafile import cell_words, read_tsv
+from content.matcher.normalize import normalize_plain
 
 FACETS_PATH = Path(__file__).resolve().parent.parent / "data" / "facets.tsv"
 GENERAL = "general"
@@ -34,6 +35,17 @@ def values_asked(asked: Iterable[Facet], names: frozenset[str]) -> tuple[re.Patt
     return tuple(f.value for f in asked if f.value is not None and f.name in names)
 
 
+def _with_digits(cues: Iterable[str]) -> tuple[str, ...]:
+    """The cues, each followed by its normalised form where that differs: questions are matched
+    normalised (哪一天 reads 哪1天), passages' Q&A questions as written."""
+    out: list[str] = []
+    for cue in cues:
+        out.append(cue)
+        if (plain := normalize_plain(cue)) != cue:
+            out.append(plain)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Facets:
     version: str
@@ -49,8 +61,8 @@ class Facets:
             name, cues, passage_cues, value, field = parts
 
             pattern = None if value == "-" else re.compile(value)
-            asked = tuple(c.rstrip("?") for c in cell_words(cues))
-            weak = frozenset(c.rstrip("?") for c in cell_words(cues) if c.endswith("?"))
+            asked = _with_digits(c.rstrip("?") for c in cell_words(cues))
+            weak = frozenset(_with_digits(c.rstrip("?") for c in cell_words(cues) if c.endswith("?")))
             out.append(Facet(name, asked, weak, cell_words(passage_cues), pattern, cell_words(field)))
         if not version:
             raise ValueError("facets table has no '# version:' header line")

@@ -165,11 +165,7 @@ def uncovered_topic(query: Query, touches: Callable[[Unit], bool]) -> bool:
     only 一次 and 多少钱). Topic words are the content words of two or more characters that are not
     facet cues (多少钱, 几点) nor question forms (怎么办); a question without any is not judged."""
     cues = _facet_cues()
-    topic = [
-        u
-        for u in query.units
-        if len(u.word) >= 2 and u.word not in cues and u.word not in _ANY_QUESTION and _is_han(u.word)
-    ]
+    topic = [u for u in query.units if _han_count(u.word) >= 2 and u.word not in cues and u.word not in _ANY_QUESTION]
     return bool(topic) and not any(touches(u) for u in topic)
 
 
@@ -231,6 +227,11 @@ def _other_place(word: str, known: Callable[[str], bool]) -> bool:
 
 def _is_han(word: str) -> bool:
     return all("\u4e00" <= ch <= "\u9fff" for ch in word)
+
+
+def _han_count(word: str) -> int:
+    """Chinese characters in a word (10年禁渔 has three)."""
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in word)
 
 
 NAMES_PATH = Path(__file__).resolve().parent.parent / "data" / "names.tsv"

@@ -37,7 +37,7 @@ _STOP_TEXT = """
     不能 不会 不要 不用 不了 不知 不敢 不到 有点 总是 真的 就是 但是 因为 为了 其中 当时 后来
     最后 觉得 看到 看见 看看 拿来 起来 出去 进来 进去 回来 另外 除了 要是 不管 别人 人家 大家
     一起 真正 直接 才能 只能 应该 可能 能够 还有 还是 这个 那个 一声 问题 有问题
-    里头 里面 里边 有无
+    里头 里面 里边 有无 为止
     咧 撒 噻 嘞 哩 喃 咯 哟 啰
 """
 # Where the villager is: context, not the matter asked about (they weigh little in coverage).

@@ -100,6 +100,10 @@ SETS = [
     QuestionSet("qinghe facts 20 (tuned)", TUNED / "township_wannan" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("poyang (tuned)", TUNED / "township_poyang" / "questions.jsonl", "poyang", False),
     QuestionSet("qinghe facts 21 (tuned)", TUNED / "township_poyang" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("enshi (tuned)", TUNED / "township_enshi" / "questions.jsonl", "enshi", False),
+    QuestionSet("qinghe facts 22 (tuned)", TUNED / "township_enshi" / "qinghe_facts.jsonl", "sample", False),
+    QuestionSet("yanbian (tuned)", TUNED / "township_yanbian" / "questions.jsonl", "yanbian", False),
+    QuestionSet("qinghe facts 23 (tuned)", TUNED / "township_yanbian" / "qinghe_facts.jsonl", "sample", False),
     QuestionSet("holdout (old)", DATA / "holdout_questions.jsonl", "sample", True),
     QuestionSet("qinghe facts (held out)", HELDOUT / "qinghe_facts.jsonl", "sample", True),
     QuestionSet("henan (held out)", HELDOUT / "township_henan" / "questions.jsonl", "henan", True),
@@ -113,6 +117,7 @@ SETS = [
     QuestionSet("liaoxi (held out)", HELDOUT / "township_liaoxi" / "questions.jsonl", "liaoxi", True),
     QuestionSet("luxinan (held out)", HELDOUT / "township_luxinan" / "questions.jsonl", "luxinan", True),
     QuestionSet("longnan (held out)", HELDOUT / "township_longnan" / "questions.jsonl", "longnan", True),
+    QuestionSet("liangshan (held out)", HELDOUT / "township_liangshan" / "questions.jsonl", "liangshan", True),
 ]
 TOWNSHIPS = {
     "sample": SAMPLE,
@@ -144,6 +149,9 @@ TOWNSHIPS = {
     "ningxia": TUNED / "township_ningxia",
     "wannan": TUNED / "township_wannan",
     "poyang": TUNED / "township_poyang",
+    "enshi": TUNED / "township_enshi",
+    "yanbian": TUNED / "township_yanbian",
+    "liangshan": HELDOUT / "township_liangshan",
     "hehuang": HELDOUT / "township_hehuang",
     "jinzhong": TUNED / "township_jinzhong",
     "minnan": TUNED / "township_minnan",

@@ -188,7 +188,7 @@ class Matcher:
             # a weak chit-chat cue stands unless a document covers the question well
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
         conf = confidence(best)
-        answered = conf >= self.answer_threshold
+        answered = conf >= self.answer_threshold or (conf >= SUGGEST_THRESHOLD and self._passage_holds(query, best))
         if answered and self._misses_focus(query, best):
             # "微耕机的机油…": the document covers a word of the question, not what it is about
             return AskResult(False, replies.abstain_reply(phone, []), (), _ms(started), query.normalized)
@@ -249,6 +249,19 @@ class Matcher:
             return False
         ranked = rank_passages(query, doc, query.facets)
         return not ranked or max(c.topic for c in ranked) < T.REDACTED_TOPIC
+
+    def _passage_holds(self, query: Query, best: Scored) -> bool:
+        """One passage of the best document names every focus word of a question that asks a value,
+        and holds such a value (松川林业站电话号码: the 林业站 and its number, in a body the
+        ranking does not index)."""
+        valued = [f for f in query.facets if f.value is not None]
+        grams = focus(query, best.doc)
+        if not valued or not grams:
+            return False
+        return any(
+            c.topic >= T.RESCUE_TOPIC and any(f.value.search(c.passage.text) for f in valued if f.value)
+            for c in rank_passages(query, best.doc, query.facets)
+        )
 
     def _misses_focus(self, query: Query, best: Scored) -> bool:
         """The best document covers a word of the question, not what it asks (see ``focus``, and

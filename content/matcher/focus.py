@@ -149,8 +149,11 @@ def unknown_last_word(
     if len(words) < 2:
         return None
     last = words[-1]
-    if last.known or covers(last):
-        return None
+    if last.known or covers(last) or last.word[0] in _NUMERALS or last.word[0] == "第":
+        return None  # (第一笔, 两回: a quantity, not a thing)
+    at = query.text.find(last.word)
+    if at > 0 and query.text[at - 1] in _NUMERALS:
+        return None  # 一大片
     covered = [u for u in words[:-1] if covers(u)]
     if not 1 <= len(covered) <= T.FOCUS_SHARED:
         return None
@@ -175,6 +178,10 @@ _AWAY = ("住院", "看病", "就医", "就诊", "治病", "生孩子", "生娃"
 """What a villager goes to another place for, while their cover stays at home (异地就医, 务工, 随迁就学)."""
 # Endings of words that name a kind of place, not one place (外省, 县里, 对面, 城头): "外省那边住院" is ours.
 _GENERIC_PLACE = tuple("省县市州乡镇村里边面头外")
+_SIDES = frozenset("前后东西南北上下左右")
+_LANDFORMS = frozenset("山坡沟河湾坝岭塬梁峁")
+# 开春以后: a word before 以后 is a time, not a place
+_THEN = ("以后", "以前", "之后", "之前", "过后", "的时候")
 
 
 @lru_cache(maxsize=1)
@@ -202,7 +209,12 @@ def elsewhere(text: str, cut: Callable[[str], list[str]], known: Callable[[str],
     ``cut(text)``: the text cut into words; ``known(word)``: the index has it.
     """
     first = cut(text.split(" ", 1)[0])
-    if len(first) > 1 and _other_place(first[0], known) and not _away(text[len(first[0]) :]):
+    if (
+        len(first) > 1
+        and _other_place(first[0], known)
+        and not _away(text[len(first[0]) :])
+        and not text[len(first[0]) :].startswith(_THEN)
+    ):
         return first[0]
     for deictic in _OVER_THERE:
         at = text.find(deictic)
@@ -222,6 +234,8 @@ def _away(rest: str) -> bool:
 def _other_place(word: str, known: Callable[[str], bool]) -> bool:
     if len(word) < 2 or not _is_han(word) or word.endswith(_GENERIC_PLACE):
         return False
+    if len(word) == 2 and word[0] in _SIDES and word[1] in _LANDFORMS:
+        return False  # 后山, 北坡: the hill behind the house, not 后山 of some county
     return _a_place(word) and not known(word)
 
 

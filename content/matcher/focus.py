@@ -151,8 +151,8 @@ def unknown_last_word(
     last = words[-1]
     if last.known or covers(last) or last.word[0] in _NUMERALS or last.word[0] == "第":
         return None  # (第一笔, 两回: a quantity, not a thing)
-    at = query.text.find(last.word)
-    if at > 0 and query.text[at - 1] in _NUMERALS:
+    found = query.text.rfind(last.word)
+    if found > 0 and query.text[found - 1] in _NUMERALS:
         return None  # 一大片
     covered = [u for u in words[:-1] if covers(u)]
     if not 1 <= len(covered) <= T.FOCUS_SHARED:

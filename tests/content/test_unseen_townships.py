@@ -43,6 +43,13 @@ FLOORS = {
     "township_minnan": (0.84, 0.80, 0.75),
     "township_sanxia": (0.86, 0.79, 0.90),
     "township_subei": (0.85, 0.80, 0.80),
+    "township_shaannan": (0.86, 0.80, 0.90),
+    "township_zhexi": (0.86, 0.80, 0.90),
+    "township_ningxia": (0.88, 0.83, 0.85),
+    "township_wannan": (0.87, 0.79, 0.90),
+    "township_poyang": (0.86, 0.80, 0.90),
+    "township_enshi": (0.83, 0.81, 0.90),
+    "township_yanbian": (0.82, 0.77, 0.90),
 }
 
 

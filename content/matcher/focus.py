@@ -33,7 +33,7 @@ from pathlib import Path
 from content.matcher import tunables as T
 from content.matcher.datafile import cell_words, read_tsv
 from content.matcher.facets import facets
-from content.matcher.query import STOPWORDS, Query, Unit, base_tokenizer
+from content.matcher.query import NUMERALS, STOPWORDS, Query, Unit, base_tokenizer
 
 # "What to do" is how a villager asks about anything: it does not make a question a how-to-apply one.
 _WHAT_TO_DO = ("怎么办", "咋办", "咋个办")
@@ -64,9 +64,8 @@ def _spans(text: str, units: Sequence[Unit]) -> list[tuple[int, Unit]]:
     return out
 
 
-# One-character modifiers before a head noun (旧木头), and the characters a quantity starts with
+# One-character modifiers before a head noun (旧木头)
 _MODIFIERS = frozenset("旧新老小大破烂空废")
-_NUMERALS = frozenset("0123456789一二两三四五六七八九十百千万几半")
 
 
 def uncovered_head(
@@ -107,7 +106,7 @@ def uncovered_head(
         gap = text[d + 1 : at]
         if len(gap) > T.FOCUS_GAP or " " in gap or (gap and gap not in STOPWORDS):
             continue
-        if unit.known or covers(unit) or common(unit.word) or unit.word[0] in _NUMERALS or unit.word in cues:
+        if unit.known or covers(unit) or common(unit.word) or unit.word[0] in NUMERALS or unit.word in cues:
             continue  # (一框, 百分之: a quantity, not a thing; 手续, 电话: what is asked of X)
         if any(b > at and len(u.word) >= 2 and u.word not in cues and covers(u) for b, u in spans):
             continue  # the question goes on to the document's matter (村集体的鱼塘…承包费公开没有)
@@ -149,10 +148,10 @@ def unknown_last_word(
     if len(words) < 2:
         return None
     last = words[-1]
-    if last.known or covers(last) or last.word[0] in _NUMERALS or last.word[0] == "第":
+    if last.known or covers(last) or last.word[0] in NUMERALS or last.word[0] == "第":
         return None  # (第一笔, 两回: a quantity, not a thing)
     found = query.text.rfind(last.word)
-    if found > 0 and query.text[found - 1] in _NUMERALS:
+    if found > 0 and query.text[found - 1] in NUMERALS:
         return None  # 一大片
     covered = [u for u in words[:-1] if covers(u)]
     if not 1 <= len(covered) <= T.FOCUS_SHARED:
@@ -239,13 +238,13 @@ def _other_place(word: str, known: Callable[[str], bool]) -> bool:
     return _a_place(word) and not known(word)
 
 
-def _is_han(word: str) -> bool:
-    return all("\u4e00" <= ch <= "\u9fff" for ch in word)
-
-
 def _han_count(word: str) -> int:
     """Chinese characters in a word (10年禁渔 has three)."""
     return sum("\u4e00" <= ch <= "\u9fff" for ch in word)
+
+
+def _is_han(word: str) -> bool:
+    return _han_count(word) == len(word)
 
 
 NAMES_PATH = Path(__file__).resolve().parent.parent / "data" / "names.tsv"
@@ -270,8 +269,7 @@ _THOSE_HOUSEHOLDS = re.compile(
 
 def those_households(text: str) -> str | None:
     """The words pointing at particular other households (芒洪村那两户…, 有意见的那几户, 哪几户没签),
-    or None:
-    how one household's dispute or negotiation is settled is their own affair, never published."""
+    or None: how one household's dispute or negotiation is settled is their own affair, never published."""
     m = _THOSE_HOUSEHOLDS.search(text)
     return m.group(0) if m else None
 

@@ -121,10 +121,15 @@ def name_grams(doc: Doc) -> frozenset[str]:
 Focus = list[tuple[tuple[tuple[str, ...], ...], float]]
 
 
+def _asking(query: Query) -> list[str]:
+    """The facet cues the question uses (哪天, 多少钱): what is asked, not about what."""
+    return [c for f in query.facets for c in f.cues if c in query.text]
+
+
 def _content_units(query: Query) -> Focus:
     """All the question's content words with their alternatives (the focus without leaving out the
     document's name): what tells passages apart when the focus is empty (汛期 in an 汛期 document)."""
-    asking = [c for f in query.facets for c in f.cues if c in query.text]
+    asking = _asking(query)
     return [
         (tuple(tuple(sorted(a)) for a in unit.alts if a), unit.weight)
         for unit in query.units
@@ -137,7 +142,7 @@ def focus(query: Query, doc: Doc) -> Focus:
     name does not all have, each as the bigrams of its alternatives left after the name's, with its
     IDF weight (低保 in a 低保 document is no focus; 城市 in 城市低保标准 is)."""
     name = name_grams(doc)
-    asking = [c for f in query.facets for c in f.cues if c in query.text]  # 哪天, 多少钱: what is asked, not about what
+    asking = _asking(query)
     out: Focus = []
     for unit in query.units:
         if not unit.alts or unit.alts[0] <= name or any(unit.word in c for c in asking):

@@ -252,8 +252,8 @@ class Matcher:
 
     def _passage_holds(self, query: Query, best: Scored) -> bool:
         """One passage of the best document names every focus word of a question that asks a value,
-        and holds such a value (松川林业站电话号码: the 林业站 and its number, in a body the
-        ranking does not index)."""
+        and holds such a value (县应急管理局电话是好多: the office and its number, in a body the
+        ranking does not index). Only for a best document below the answer threshold."""
         valued = [f for f in query.facets if f.value is not None]
         grams = focus(query, best.doc)
         if not valued or not grams:

@@ -46,10 +46,9 @@ CONTEXT_WORDS = frozenset(_CONTEXT_TEXT.split())
 # Characters that are only grammar (是, 从, 就…); 地, 里, 上 also make words (地里, 村上).
 _FUNCTION_CHARS = frozenset("是从就都也还又再才把被让对向和跟与及或得着过了的吗呢嘛啊吧")
 # A numeral and a measure word (两样, 三回, 几户): how many, not of what.
-NUMERALS = frozenset("0123456789一二两三四五六七八九十百千万几半")  # what a quantity starts with
-_QUANTITY = re.compile(
-    "^[一二两三四五六七八九十百千万几半][个样次回户家人天年月条块头只项种台套间笔根张件把辆座棵株匹双本份趟顿]$"
-)
+_HAN_NUMERALS = "一二两三四五六七八九十百千万几半"
+NUMERALS = frozenset("0123456789" + _HAN_NUMERALS)  # what a quantity starts with
+_QUANTITY = re.compile(f"^[{_HAN_NUMERALS}][个样次回户家人天年月条块头只项种台套间笔根张件把辆座棵株匹双本份趟顿]$")
 
 
 def _grammar(word: str) -> bool:
